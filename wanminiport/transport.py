@@ -1,0 +1,107 @@
+"""The transport interface: one byte pipe to the hardware, driven by asyncio.
+
+A transport is the lowest floor of the miniport: a serial port through
+pyserial, a USB CDC-ACM device through pyusb, or anything else that moves
+bytes.  It reports upward through ``TransportEvents`` and never parses what
+it carries.
+
+Writes are eager: ``write`` hands as much as the OS takes at once, keeps the
+rest (bounded by ``max_buffered``) and flushes it when the fd is writable.
+Each write may carry a callback that runs once with ``True`` when its last
+byte was handed to the OS, or with ``False`` when the line went down first --
+this is what "send completion" means in CoNDIS: handed to the device, not
+necessarily on the wire.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+WriteDone = Callable[[bool], None]
+
+
+class LineDownReason(enum.Enum):
+    """Why a line went down (the miniport maps these to SendStatus)."""
+
+    #: The far end closed (pty peer closed, EIO/HUP): the nearest thing to
+    #: a carrier loss on a line without modem-control signals.
+    HANGUP = "hangup"
+    #: Carrier Detect dropped on a port that has it.
+    CARRIER_LOST = "carrier lost"
+    #: The device went away (USB unplug, ENODEV).
+    UNPLUGGED = "unplugged"
+    #: Closed by its owner.
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class ModemLines:
+    """Modem-status inputs: Carrier Detect, Data Set Ready, Clear To Send, Ring."""
+
+    cd: bool = False
+    dsr: bool = False
+    cts: bool = False
+    ri: bool = False
+
+
+class TransportEvents(Protocol):
+    """Upward indications from a transport."""
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def line_down(self, reason: LineDownReason) -> None: ...
+
+    def modem_lines_changed(self, lines: ModemLines) -> None: ...
+
+
+class TransportError(Exception):
+    """A port could not be opened or configured; ``exit_code`` follows pppd."""
+
+    def __init__(self, message: str, exit_code: int = 7) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Transport(abc.ABC):
+    """A byte pipe owned by one miniport adapter."""
+
+    #: A human name for logs: the device path or URL.
+    name: str = ""
+    #: The line speed in bits per second (0 when not meaningful).
+    baudrate: int = 0
+    #: Whether DTR/RTS out and CD/DSR/CTS/RI in are real on this port.
+    has_modem_lines: bool = False
+
+    @abc.abstractmethod
+    def start(self, events: TransportEvents) -> None:
+        """Begin delivering indications on the running event loop."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes, done: WriteDone | None = None) -> None:
+        """Queue bytes; ``done`` runs once (True: handed to the OS)."""
+
+    @property
+    @abc.abstractmethod
+    def buffered(self) -> int:
+        """Bytes accepted by ``write`` but not yet handed to the OS."""
+
+    @abc.abstractmethod
+    def set_dtr(self, on: bool) -> None: ...
+
+    @abc.abstractmethod
+    def set_rts(self, on: bool) -> None: ...
+
+    @abc.abstractmethod
+    def modem_lines(self) -> ModemLines: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the port; pending write callbacks run with False."""
+
+    @property
+    @abc.abstractmethod
+    def is_open(self) -> bool: ...
