@@ -1,0 +1,1 @@
+"""Hardware: port discovery, virtual hardware (cable, modems) and the test rigs."""
