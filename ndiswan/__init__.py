@@ -1,0 +1,1 @@
+"""NDISWAN: PPP on each VC, repackaging, per-VC send windows, loopback, TUN."""

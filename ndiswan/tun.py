@@ -1,0 +1,135 @@
+"""The TUN upper edge: the operating system routes IP over the link.
+
+A TUN device (``/dev/net/tun``, IFF_TUN|IFF_NO_PI) carries bare IP packets;
+it is configured through netlink with pyroute2 as pppd configures ppp0:
+a point-to-point address with the peer's address, the MTU from the
+negotiated MRU, up and down, an optional default route.  IPv6 gets the
+link-local addresses built from the IPV6CP interface identifiers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import os
+import socket
+import struct
+
+from pyroute2 import AsyncIPRoute
+
+_TUNSETIFF = 0x400454CA
+_IFF_TUN = 0x0001
+_IFF_NO_PI = 0x1000
+
+PPP_IPV4 = 0x0021
+PPP_IPV6 = 0x0057
+
+
+class TunError(RuntimeError):
+    """The TUN device could not be created or configured (exit code 1 or 3)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def ppp_protocol_of(packet: bytes) -> int | None:
+    """The PPP protocol number for an IP packet from the TUN device."""
+    if not packet:
+        return None
+    version = packet[0] >> 4
+    if version == 4:
+        return PPP_IPV4
+    if version == 6:
+        return PPP_IPV6
+    return None
+
+
+def link_local(interface_id: int) -> ipaddress.IPv6Address:
+    """fe80::/64 plus a 64-bit IPV6CP interface identifier (RFC 5072 section 5)."""
+    return ipaddress.IPv6Address((0xFE80 << 112) | (interface_id & (2**64 - 1)))
+
+
+class TunDevice:
+    """One TUN interface, non-blocking, for the event loop to read."""
+
+    def __init__(self, name_pattern: str = "wan%d") -> None:
+        try:
+            self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except PermissionError as exc:
+            raise TunError("opening /dev/net/tun needs root (or CAP_NET_ADMIN)", 3) from exc
+        except FileNotFoundError as exc:
+            raise TunError("/dev/net/tun is missing: load the tun module (modprobe tun)") from exc
+        try:
+            request = struct.pack("16sH", name_pattern.encode(), _IFF_TUN | _IFF_NO_PI)
+            answer = fcntl.ioctl(self.fd, _TUNSETIFF, request)
+        except OSError as exc:
+            os.close(self.fd)
+            raise TunError(f"cannot create TUN interface {name_pattern}: {exc.strerror}") from exc
+        self.name = answer[:16].rstrip(b"\0").decode()
+        self.index = socket.if_nametoindex(self.name)
+        # No kernel-made link-local address: IPV6CP chooses ours.
+        with contextlib.suppress(OSError):
+            with open(f"/proc/sys/net/ipv6/conf/{self.name}/addr_gen_mode", "w") as f:
+                f.write("1")
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self, size: int = 65536) -> bytes | None:
+        """One packet, or None when none is waiting."""
+        try:
+            return os.read(self.fd, size)
+        except BlockingIOError:
+            return None
+
+    def write(self, packet: bytes) -> bool:
+        """Hand one packet to the kernel; False if it refused (counted by the caller)."""
+        try:
+            os.write(self.fd, packet)
+            return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    # -- netlink configuration --
+
+    async def configure_ipv4(
+        self, local: str, remote: str, mtu: int, *, default_route: bool = False
+    ) -> None:
+        async with AsyncIPRoute() as ipr:
+            await ipr.addr("add", index=self.index, local=local, address=remote, prefixlen=32)
+            await ipr.link("set", index=self.index, mtu=mtu, state="up")
+            if default_route:
+                await ipr.route("add", dst="0.0.0.0/0", oif=self.index, family=socket.AF_INET)
+
+    async def configure_ipv6(self, local_id: int, remote_id: int, mtu: int) -> None:
+        async with AsyncIPRoute() as ipr:
+            await ipr.link("set", index=self.index, mtu=mtu, state="up")
+            await ipr.addr(
+                "add",
+                index=self.index,
+                local=str(link_local(local_id)),
+                address=str(link_local(remote_id)),
+                prefixlen=128,
+            )
+
+    async def set_down(self) -> None:
+        async with AsyncIPRoute() as ipr:
+            await ipr.link("set", index=self.index, state="down")
+            with contextlib.suppress(Exception):
+                await ipr.flush_addr(index=self.index)
+
+
+def write_resolv(path: str, dns: list[str]) -> None:
+    """usepeerdns: the peer's DNS servers as nameserver lines (pppd writes /etc/ppp/resolv.conf)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.writelines(f"nameserver {addr}\n" for addr in dns if addr)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
