@@ -70,9 +70,9 @@ class TunDevice:
         self.name = answer[:16].rstrip(b"\0").decode()
         self.index = socket.if_nametoindex(self.name)
         # No kernel-made link-local address: IPV6CP chooses ours.
-        with contextlib.suppress(OSError):
-            with open(f"/proc/sys/net/ipv6/conf/{self.name}/addr_gen_mode", "w") as f:
-                f.write("1")
+        gen_mode = f"/proc/sys/net/ipv6/conf/{self.name}/addr_gen_mode"
+        with contextlib.suppress(OSError), open(gen_mode, "w") as f:
+            f.write("1")
 
     def fileno(self) -> int:
         return self.fd
