@@ -1,0 +1,531 @@
+"""SerialTransport: a serial port (or any pyserial URL) as a Transport.
+
+Opening a device path follows pppd: take the UUCP lock, open the tty
+exclusively (TIOCEXCL, and pyserial's ``exclusive=True``, which is a
+``flock``), save its termios so ``close`` can put it back exactly as found
+(CLOCAL included), then configure speed, framing and flow control.
+
+I/O on a tty runs on the event loop with no thread: ``add_reader`` on the
+fd, writes handed eagerly to ``os.write`` and the remainder flushed with
+``os.writev`` from ``add_writer``.  pyserial URLs without a file descriptor
+(``loop://``, ``rfc2217://``, ``spy://``) are driven through pyserial's own
+``read``/``write`` by a reader and a writer thread that hand their results to
+the loop.
+
+Modem-status inputs are polled with TIOCMGET every ``modem_poll_interval``
+seconds when the port has them; a pty has none, which is detected at open
+(``has_modem_lines`` is then False and DTR/RTS requests are remembered only).
+
+A read of EOF or EIO means the line is gone.  On a pty that is the far end
+closing (HANGUP).  pyserial always sets CLOCAL, so a real tty only reads
+EOF/EIO once the kernel has hung it up, which for a USB adapter means it was
+unplugged (UNPLUGGED, as is ENODEV anywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import errno
+import fcntl
+import grp
+import itertools
+import logging
+import os
+import queue
+import struct
+import termios
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import serial
+from serial import serialposix
+
+from wanminiport.lockfile import EXIT_LOCK_FAILED, PortLock
+from wanminiport.transport import (
+    LineDownReason,
+    ModemLines,
+    Transport,
+    TransportError,
+    TransportEvents,
+    WriteDone,
+)
+
+log = logging.getLogger(__name__)
+
+#: pppd's exit codes for a port that cannot be opened or configured.
+EXIT_OPTION_ERROR = 2
+EXIT_OPEN_FAILED = 7
+DEFAULT_MAX_BUFFERED = 64 * 1024
+DEFAULT_MODEM_POLL_INTERVAL = 0.1
+_READ_SIZE = 64 * 1024
+#: Buffers gathered into one writev; well under Linux's IOV_MAX of 1024.
+_WRITEV_BATCH = 64
+#: UNIX98_PTY_SLAVE_MAJOR .. +7: /dev/pts/N.
+_PTY_SLAVE_MAJORS = range(136, 144)
+_THREAD_READ_TIMEOUT = 0.1
+_THREAD_JOIN_TIMEOUT = 1.0
+
+
+def _open_error(port: str, exc: OSError) -> TransportError:
+    """An actionable message for a failed open, with pppd's exit code."""
+    err = exc.errno
+    if err == errno.ENOENT:
+        return TransportError(
+            f"no such device {port} (is the adapter plugged in? `wanctl ports` lists serial ports)",
+            EXIT_OPEN_FAILED,
+        )
+    if err in (errno.EACCES, errno.EPERM):
+        group = "dialout"
+        with contextlib.suppress(OSError, KeyError):
+            group = grp.getgrgid(os.stat(port).st_gid).gr_name
+        return TransportError(
+            f"permission denied opening {port}: add your user to the '{group}' group "
+            f"(sudo usermod -aG {group} $USER, then log in again)",
+            EXIT_OPEN_FAILED,
+        )
+    if err == errno.EBUSY:
+        return TransportError(
+            f"port {port} is busy: another program has it open exclusively", EXIT_LOCK_FAILED
+        )
+    if err in (errno.EAGAIN, errno.EWOULDBLOCK):
+        return TransportError(
+            f"port {port} is in use: another program holds an exclusive lock on it",
+            EXIT_LOCK_FAILED,
+        )
+    if err in (errno.ENXIO, errno.ENODEV):
+        return TransportError(f"device {port} is not present (unplugged?)", EXIT_OPEN_FAILED)
+    reason = exc.strerror or str(exc)
+    return TransportError(f"cannot open {port}: {reason}", EXIT_OPEN_FAILED)
+
+
+def _uses_fd(port: serial.SerialBase) -> bool:
+    # spy:// subclasses the POSIX port but logs only what passes through
+    # pyserial's read/write, so it takes the threaded path.
+    return isinstance(port, serialposix.Serial) and not type(port).__module__.endswith("_spy")
+
+
+class SerialTransport(Transport):
+    """A pyserial port driven by the running asyncio loop.
+
+    The port is open once the constructor returns (or it raised
+    ``TransportError``); ``start`` begins delivering indications.  After a
+    line-down indication ``is_open`` is False, but ``close`` is still needed
+    to restore the port and release its lock.  ``close`` does not itself
+    indicate ``line_down``: the owner knows.
+    """
+
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = 115200,
+        *,
+        bytesize: int = 8,
+        parity: str = serial.PARITY_NONE,
+        stopbits: float = serial.STOPBITS_ONE,
+        rtscts: bool = False,
+        xonxoff: bool = False,
+        dtr: bool = True,
+        rts: bool = True,
+        lock: bool = True,
+        lock_dir: str | None = None,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
+        modem_poll_interval: float = DEFAULT_MODEM_POLL_INTERVAL,
+    ) -> None:
+        self.name = port
+        self.baudrate = baudrate
+        self.max_buffered = max_buffered
+        self.modem_poll_interval = modem_poll_interval
+        self._is_url = "://" in port
+        self._lock: PortLock | None = None
+        self._saved_termios: list[Any] | None = None
+        self._dtr, self._rts = dtr, rts
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: TransportEvents | None = None
+        self._closed = False
+        self._down = False
+        # Writes not yet handed over: [remaining bytes, done] (fd path) and
+        # (length, done) awaiting the writer thread (threaded path).
+        self._queue: collections.deque[list[Any]] = collections.deque()
+        self._thread_pending: collections.deque[tuple[int, WriteDone | None]] = collections.deque()
+        self._buffered = 0
+        self._lines = ModemLines()
+        self._poll_handle: asyncio.TimerHandle | None = None
+        self._threads: list[threading.Thread] = []
+        self._tx_queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._stop_threads = threading.Event()
+
+        settings = dict(
+            baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits,
+            rtscts=rtscts, xonxoff=xonxoff,
+        )  # fmt: skip
+        if not self._is_url:
+            if not os.path.exists(port):
+                raise _open_error(port, FileNotFoundError(errno.ENOENT, "No such file", port))
+            if lock:
+                self._lock = PortLock(port, lock_dir)
+                self._lock.acquire()
+        try:
+            self._serial = self._open(port, settings)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        self._fd = self._serial.fileno() if _uses_fd(self._serial) else -1
+        self._is_pty = False
+        if self._fd >= 0:
+            self._is_pty = os.major(os.fstat(self._fd).st_rdev) in _PTY_SLAVE_MAJORS
+            try:
+                fcntl.ioctl(self._fd, termios.TIOCEXCL)
+            except OSError as exc:
+                log.debug("%s: TIOCEXCL refused: %s", port, exc)
+        self.has_modem_lines = self._probe_modem_lines()
+
+    # -- opening -------------------------------------------------------------
+
+    def _open(self, port: str, settings: dict[str, Any]) -> serial.SerialBase:
+        probe_fd = -1
+        try:
+            if not self._is_url:
+                # Our own fd first: pyserial reconfigures the tty as it opens,
+                # and this is the only moment the original termios can be read.
+                # Holding it across pyserial's open also avoids a close (and a
+                # HUPCL-dropped DTR) in between.
+                try:
+                    probe_fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+                except OSError as exc:
+                    raise _open_error(port, exc) from exc
+                try:
+                    self._saved_termios = termios.tcgetattr(probe_fd)
+                except termios.error as exc:
+                    raise TransportError(
+                        f"{port} is not a serial port (not a tty)", EXIT_OPEN_FAILED
+                    ) from exc
+            try:
+                ser = serial.serial_for_url(port, do_not_open=True)
+                for key, value in settings.items():
+                    setattr(ser, key, value)
+                if not self._is_url:
+                    ser.exclusive = True
+                ser.dtr, ser.rts = self._dtr, self._rts
+                if not _uses_fd(ser):
+                    ser.timeout = _THREAD_READ_TIMEOUT
+            except ValueError as exc:
+                raise TransportError(f"{port}: {exc}", EXIT_OPTION_ERROR) from exc
+            try:
+                ser.open()
+            except serial.SerialException as exc:
+                if isinstance(exc.errno, int):
+                    raise _open_error(port, exc) from exc
+                raise TransportError(f"cannot open {port}: {exc}", EXIT_OPEN_FAILED) from exc
+            except OSError as exc:
+                raise _open_error(port, exc) from exc
+            return ser
+        finally:
+            if probe_fd >= 0:
+                os.close(probe_fd)
+
+    def _probe_modem_lines(self) -> bool:
+        try:
+            self._lines = self._read_modem_lines()
+        except (OSError, serial.SerialException):
+            return False
+        return True
+
+    def _read_modem_lines(self) -> ModemLines:
+        if self._fd < 0:
+            s = self._serial
+            return ModemLines(cd=s.cd, dsr=s.dsr, cts=s.cts, ri=s.ri)
+        raw = fcntl.ioctl(self._fd, termios.TIOCMGET, struct.pack("i", 0))
+        bits = struct.unpack("i", raw)[0]
+        return ModemLines(
+            cd=bool(bits & termios.TIOCM_CAR),
+            dsr=bool(bits & termios.TIOCM_DSR),
+            cts=bool(bits & termios.TIOCM_CTS),
+            ri=bool(bits & termios.TIOCM_RNG),
+        )
+
+    # -- Transport -------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return not (self._closed or self._down)
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def start(self, events: TransportEvents) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self.name} is closed")
+        if self._events is not None:
+            raise RuntimeError(f"{self.name} is already started")
+        self._loop = asyncio.get_running_loop()
+        self._events = events
+        if self._fd >= 0:
+            self._loop.add_reader(self._fd, self._on_readable)
+        else:
+            for target in (self._reader_thread, self._writer_thread):
+                thread = threading.Thread(target=target, name=f"serial {self.name}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        if self.has_modem_lines:
+            self._poll_handle = self._loop.call_later(
+                self.modem_poll_interval, self._poll_modem_lines
+            )
+
+    def write(self, data: bytes, done: WriteDone | None = None) -> None:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError(f"start() {self.name} before writing to it")
+        if not self.is_open:
+            if done is not None:
+                self._soon(done, False)
+            return
+        if self._buffered + len(data) > self.max_buffered:
+            raise BufferError(
+                f"{self.name}: writing {len(data)} bytes would exceed max_buffered="
+                f"{self.max_buffered} ({self._buffered} buffered); wait for `buffered` to drop"
+            )
+        data = bytes(data)  # the caller may reuse its buffer once write returns
+        if self._fd < 0:
+            self._thread_pending.append((len(data), done))
+            self._buffered += len(data)
+            self._tx_queue.put(data)
+            return
+        if self._queue:
+            self._queue.append([memoryview(data), done])
+            self._buffered += len(data)
+            return
+        try:
+            sent = os.write(self._fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._queue.append([memoryview(data), done])
+            self._line_went_down(self._reason_for(exc.errno), deferred=True)
+            return
+        if sent == len(data):
+            if done is not None:
+                self._soon(done, True)
+            return
+        self._queue.append([memoryview(data)[sent:], done])
+        self._buffered += len(data) - sent
+        loop.add_writer(self._fd, self._flush)
+
+    def set_dtr(self, on: bool) -> None:
+        self._dtr = on
+        if self.has_modem_lines and self.is_open:
+            self._serial.dtr = on
+
+    def set_rts(self, on: bool) -> None:
+        self._rts = on
+        if self.has_modem_lines and self.is_open:
+            self._serial.rts = on
+
+    def modem_lines(self) -> ModemLines:
+        if self.has_modem_lines and self.is_open:
+            # A failure here is left to the reader or the poll to report.
+            with contextlib.suppress(OSError, serial.SerialException):
+                self._lines = self._read_modem_lines()
+        return self._lines
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_io()
+        self._fail_pending(deferred=True)
+        self._stop_threads.set()
+        if self._threads:
+            self._tx_queue.put(None)
+            with contextlib.suppress(AttributeError, NotImplementedError, OSError):
+                self._serial.cancel_read()
+            for thread in self._threads:
+                thread.join(_THREAD_JOIN_TIMEOUT)
+        if self._fd >= 0:
+            if self._saved_termios is not None:
+                try:
+                    termios.tcsetattr(self._fd, termios.TCSANOW, self._saved_termios)
+                except (termios.error, OSError) as exc:
+                    log.debug("%s: could not restore termios: %s", self.name, exc)
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self._fd, termios.TIOCNXCL)
+        try:
+            self._serial.close()
+        except (OSError, serial.SerialException) as exc:
+            log.debug("%s: close: %s", self.name, exc)
+        if self._lock is not None:
+            self._lock.release()
+
+    # -- the fd path -----------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._fd, _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._line_went_down(self._reason_for(exc.errno))
+            return
+        if not data:
+            self._line_went_down(self._reason_for(None))
+            return
+        assert self._events is not None
+        self._events.data_received(data)
+
+    def _flush(self) -> None:
+        finished: list[WriteDone | None] = []
+        failed: int | None = None
+        while self._queue:
+            batch = [item[0] for item in itertools.islice(self._queue, _WRITEV_BATCH)]
+            try:
+                sent = os.writev(self._fd, batch)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                failed = exc.errno
+                break
+            self._buffered -= sent
+            partial = sent < sum(map(len, batch))
+            while sent:
+                item = self._queue[0]
+                if len(item[0]) > sent:
+                    item[0] = item[0][sent:]
+                    break
+                sent -= len(item[0])
+                finished.append(self._queue.popleft()[1])
+            if partial:
+                break  # the OS buffer is full: wait until writable again
+        if not self._queue and failed is None and self.is_open and self._loop is not None:
+            self._loop.remove_writer(self._fd)
+        # Completions keep write order: these went out before any failure.
+        for done in finished:
+            if done is not None:
+                self._call(done, True)
+        if failed is not None:
+            self._line_went_down(self._reason_for(failed))
+
+    # -- the threaded path (pyserial URLs without an fd) ---------------------
+
+    def _reader_thread(self) -> None:
+        ser, loop = self._serial, self._loop
+        assert loop is not None
+        try:
+            while not self._stop_threads.is_set():
+                data = ser.read(max(1, ser.in_waiting))
+                if data and not self._stop_threads.is_set():
+                    loop.call_soon_threadsafe(self._deliver, data)
+        except Exception as exc:  # any pyserial backend's failure ends the line
+            if not self._stop_threads.is_set():
+                log.debug("%s: read failed: %s", self.name, exc)
+                self._thread_failed(loop)
+
+    def _writer_thread(self) -> None:
+        ser, loop = self._serial, self._loop
+        assert loop is not None
+        while (data := self._tx_queue.get()) is not None:
+            try:
+                ser.write(data)
+            except Exception as exc:  # any pyserial backend's failure ends the line
+                if not self._stop_threads.is_set():
+                    log.debug("%s: write failed: %s", self.name, exc)
+                    self._thread_failed(loop)
+                return
+            try:
+                loop.call_soon_threadsafe(self._thread_wrote)
+            except RuntimeError:
+                return  # the loop is closed
+
+    def _thread_failed(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop may be closed already
+            loop.call_soon_threadsafe(self._line_went_down, LineDownReason.HANGUP)
+
+    def _deliver(self, data: bytes) -> None:
+        if self.is_open and self._events is not None:
+            self._events.data_received(data)
+
+    def _thread_wrote(self) -> None:
+        if not self.is_open or not self._thread_pending:
+            return  # already completed with False
+        length, done = self._thread_pending.popleft()
+        self._buffered -= length
+        if done is not None:
+            self._call(done, True)
+
+    # -- modem lines, line down, completion ----------------------------------
+
+    def _poll_modem_lines(self) -> None:
+        self._poll_handle = None
+        try:
+            lines = self._read_modem_lines()
+        except (OSError, serial.SerialException) as exc:
+            self._line_went_down(self._reason_for(getattr(exc, "errno", None)))
+            return
+        if lines != self._lines:
+            self._lines = lines
+            assert self._events is not None
+            self._events.modem_lines_changed(lines)
+        if self.is_open and self._loop is not None:
+            self._poll_handle = self._loop.call_later(
+                self.modem_poll_interval, self._poll_modem_lines
+            )
+
+    def _reason_for(self, err: int | None) -> LineDownReason:
+        if err == errno.ENODEV or (self._fd >= 0 and not self._is_pty):
+            return LineDownReason.UNPLUGGED
+        return LineDownReason.HANGUP
+
+    def _line_went_down(self, reason: LineDownReason, *, deferred: bool = False) -> None:
+        """The one place a line goes down: stop I/O, fail writes, indicate once."""
+        if self._down or self._closed:
+            return
+        self._down = True
+        log.info("%s: line down (%s)", self.name, reason.value)
+        self._stop_io()
+        self._fail_pending(deferred=deferred)
+        events = self._events
+        assert events is not None
+        if deferred:
+            self._soon(events.line_down, reason)
+        else:
+            events.line_down(reason)
+
+    def _stop_io(self) -> None:
+        loop = self._loop
+        if self._poll_handle is not None:
+            self._poll_handle.cancel()
+            self._poll_handle = None
+        if loop is not None and self._fd >= 0 and not loop.is_closed():
+            loop.remove_reader(self._fd)
+            loop.remove_writer(self._fd)
+
+    def _fail_pending(self, *, deferred: bool) -> None:
+        dones = [item[1] for item in self._queue] + [item[1] for item in self._thread_pending]
+        self._queue.clear()
+        self._thread_pending.clear()
+        self._buffered = 0
+        for done in dones:
+            if done is None:
+                continue
+            if deferred:
+                self._soon(done, False)
+            else:
+                self._call(done, False)
+
+    def _soon(self, callback: Callable[..., object], *args: object) -> None:
+        """Run an upward call from the loop, not inside the caller's own call."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            callback(*args)
+        else:
+            loop.call_soon(callback, *args)
+
+    def _call(self, done: WriteDone, ok: bool) -> None:
+        # One failing callback must not cost the others their completion.
+        try:
+            done(ok)
+        except Exception:
+            log.exception("%s: write completion callback failed", self.name)
