@@ -1,0 +1,310 @@
+"""The WAN miniport adapter: one serial line, its framer, its VCs.
+
+This is the CoNDIS WAN miniport of DESIGN.md for one port: it answers
+get-info (OID_WAN_CO_GET_INFO), takes set-link-info, sends frames on the
+active VC and completes each send exactly once, indicates received frames,
+link parameters (SendWindow, speeds), modem lines and line-down upward.
+
+A serial line carries one call at a time, so at most one VC is active.  When
+none is, received bytes belong to the signaling side (AT commands for a
+modem), reached through ``signaling_port()``; activating a VC switches the
+line to data mode.  The miniport never loops a packet back: that is NDISWAN's
+job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from wanminiport.framing import Framer, FramingStats, make_framer
+from wanminiport.info import (
+    DEFAULT_ACCM,
+    DEFAULT_MRU,
+    CoInfo,
+    FramingBits,
+    FramingMode,
+    LinkInfo,
+    LinkParams,
+    SendStatus,
+)
+from wanminiport.transport import (
+    LineDownReason,
+    ModemLines,
+    Transport,
+    TransportEvents,
+    WriteDone,
+)
+from wanminiport.vc import CallParameters, Vc, VcClient, VcState, _complete
+
+log = logging.getLogger(__name__)
+
+_FRAMING_BITS = {
+    FramingMode.PPP: FramingBits.PPP_FRAMING
+    | FramingBits.PPP_COMPRESS_ADDRESS_CONTROL
+    | FramingBits.PPP_COMPRESS_PROTOCOL_FIELD
+    | FramingBits.PPP_ACCM_SUPPORTED
+    | FramingBits.PPP_FCS32,
+    FramingMode.SLIP: FramingBits.SLIP_FRAMING,
+    FramingMode.RAS: FramingBits.RAS_FRAMING,
+}
+
+_LINE_DOWN_STATUS = {
+    LineDownReason.HANGUP: SendStatus.HANGUP,
+    LineDownReason.CARRIER_LOST: SendStatus.HANGUP,
+    LineDownReason.UNPLUGGED: SendStatus.UNPLUGGED,
+    LineDownReason.CLOSED: SendStatus.CLOSED,
+}
+
+
+class MiniportError(RuntimeError):
+    """A request the adapter cannot honour in its current state."""
+
+
+class WanMiniport(TransportEvents):
+    """A CoNDIS WAN miniport adapter bound to one transport."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        framing: FramingMode = FramingMode.PPP,
+        max_frame_size: int = DEFAULT_MRU,
+        max_send_window: int = 8,
+        desired_accm: int = DEFAULT_ACCM,
+    ) -> None:
+        self.transport = transport
+        self.framing = framing
+        self.info = CoInfo(
+            max_frame_size=max_frame_size,
+            max_send_window=max_send_window,
+            framing_bits=_FRAMING_BITS[framing],
+            desired_accm=desired_accm,
+        )
+        self.framer: Framer = make_framer(framing, LinkInfo(
+            max_send_frame_size=max_frame_size, max_recv_frame_size=max_frame_size
+        ))
+        self.vcs: list[Vc] = []
+        self.active_vc: Vc | None = None
+        self.line_up = False
+        self._signaling: TransportEvents | None = None
+        self._stats_seen = FramingStats()
+        #: Bytes received while no VC was active and no signaling listener
+        #: was attached: counted, never buffered.
+        self.unclaimed_bytes = 0
+
+    # -- lifetime --
+
+    def start(self) -> None:
+        """Bind to the transport; indications start flowing."""
+        self.transport.start(self)
+        self.line_up = True
+
+    def close(self) -> None:
+        """Halt the adapter: every VC deactivated, every pending send failed."""
+        if self.active_vc is not None:
+            self.deactivate_vc(self.active_vc, SendStatus.CLOSED)
+        self.line_up = False
+        self.transport.close()
+
+    # -- OIDs --
+
+    def get_info(self) -> CoInfo:
+        """OID_WAN_CO_GET_INFO."""
+        return self.info
+
+    def set_link_info(self, vc: Vc, info: LinkInfo) -> None:
+        """OID_WAN_CO_SET_LINK_INFO: applied to the framer at once."""
+        vc.link_info = info
+        if vc is self.active_vc or self.active_vc is None:
+            self.framer.set_link_info(info)
+
+    # -- VC lifecycle (driven by the call manager) --
+
+    def create_vc(self, client: VcClient) -> Vc:
+        vc = Vc(self, client, send_window=self.info.max_send_window)
+        self.vcs.append(vc)
+        return vc
+
+    def activate_vc(self, vc: Vc, call: CallParameters) -> None:
+        """The call connected: the line goes to data mode on this VC."""
+        vc._require(VcState.CREATED, VcState.DEACTIVATED, action="activate")
+        if self.active_vc is not None:
+            raise MiniportError(
+                f"{self.transport.name}: VC {self.active_vc.id} is already active on this line"
+            )
+        if not self.line_up:
+            raise MiniportError(f"{self.transport.name}: the line is down")
+        vc.state = VcState.ACTIVE
+        vc.call = call
+        vc._set_window(self.info.max_send_window)
+        self.active_vc = vc
+        self.framer.set_link_info(vc.link_info)
+        self._indicate_link_params(vc)
+
+    def deactivate_vc(self, vc: Vc, status: SendStatus = SendStatus.HANGUP) -> int:
+        """The call is torn down: pending sends fail with ``status``; returns how many."""
+        vc._require(VcState.ACTIVE, action="deactivate")
+        vc.state = VcState.DEACTIVATED
+        if self.active_vc is vc:
+            self.active_vc = None
+        return vc._fail_all(status)
+
+    def delete_vc(self, vc: Vc) -> None:
+        vc._require(VcState.CREATED, VcState.DEACTIVATED, action="delete")
+        vc.state = VcState.DELETED
+        self.vcs.remove(vc)
+
+    # -- the send path --
+
+    def send(self, vc: Vc, frame: bytes) -> asyncio.Future[SendStatus]:
+        """Frame and write; the future completes when the OS has the bytes."""
+        future: asyncio.Future[SendStatus] = asyncio.get_running_loop().create_future()
+        if vc.state is not VcState.ACTIVE or not self.line_up:
+            vc.stats.sends_failed += 1
+            future.set_result(SendStatus.HANGUP if vc.state is VcState.DEACTIVATED
+                              else SendStatus.CLOSED)
+            return future
+        if len(frame) > vc.link_info.max_send_frame_size + 4 or not frame:
+            vc.stats.sends_failed += 1
+            future.set_result(SendStatus.INVALID)
+            return future
+        if vc.outstanding >= vc.send_window:
+            # NDISWAN should never do this; the frame is still honoured.
+            vc.stats.extra["window_overruns"] = vc.stats.extra.get("window_overruns", 0) + 1
+        for tap in vc.taps:
+            tap(True, frame)
+        wire = self.framer.encode(frame, asyncio.get_running_loop().time())
+        vc._track(future)
+        vc.stats.frames_sent += 1
+        vc.stats.bytes_sent += len(wire)
+        try:
+            self.transport.write(wire, self._send_done(vc, future))
+        except BufferError:
+            vc._pending.remove(future)
+            vc.stats.buffer_overrun_errors += 1
+            vc.stats.sends_failed += 1
+            future.set_result(SendStatus.INVALID)
+        return future
+
+    def _send_done(self, vc: Vc, future: asyncio.Future[SendStatus]) -> WriteDone:
+        def done(handed_to_os: bool) -> None:
+            if vc._pending and vc._pending[0] is future:
+                vc._pending.popleft()
+            elif future in vc._pending:
+                vc._pending.remove(future)
+            else:
+                return  # already failed by a deactivation
+            if not handed_to_os:
+                vc.stats.sends_failed += 1
+            _complete(future, SendStatus.SUCCESS if handed_to_os else SendStatus.HANGUP)
+        return done
+
+    def set_send_window(self, vc: Vc, window: int) -> None:
+        """The miniport changes a VC's SendWindow (0 shuts it) and says so upward."""
+        if window < 0:
+            raise ValueError("SendWindow cannot be negative")
+        vc._set_window(window)
+        self._indicate_link_params(vc)
+
+    def _indicate_link_params(self, vc: Vc) -> None:
+        speed_tx = vc.call.transmit.bits_per_second if vc.call else self.transport.baudrate
+        speed_rx = vc.call.receive.bits_per_second if vc.call else self.transport.baudrate
+        vc.client.link_params_indication(vc, LinkParams(speed_tx, speed_rx, vc.send_window))
+
+    # -- signaling (command mode) --
+
+    def signaling_port(self) -> SignalingPort:
+        """The line as a Transport for the call manager while no VC is active."""
+        return SignalingPort(self)
+
+    # -- TransportEvents: indications from below --
+
+    def data_received(self, data: bytes) -> None:
+        vc = self.active_vc
+        if vc is None:
+            if self._signaling is not None:
+                self._signaling.data_received(data)
+            else:
+                self.unclaimed_bytes += len(data)
+            return
+        frames = self.framer.decode(data)
+        vc.stats.bytes_received += len(data)
+        self._fold_framing_stats(vc)
+        for frame in frames:
+            vc.stats.frames_received += 1
+            for tap in vc.taps:
+                tap(False, frame)
+            vc.client.receive_indication(vc, frame)
+            if self.active_vc is not vc:
+                break  # the client tore the call down while handling the frame
+
+    def line_down(self, reason: LineDownReason) -> None:
+        self.line_up = False
+        vc = self.active_vc
+        if vc is not None:
+            vc.state = VcState.DEACTIVATED
+            self.active_vc = None
+            vc._fail_all(_LINE_DOWN_STATUS[reason])
+            vc.client.line_down_indication(vc, reason)
+        if self._signaling is not None:
+            self._signaling.line_down(reason)
+
+    def modem_lines_changed(self, lines: ModemLines) -> None:
+        if self.active_vc is not None:
+            self.active_vc.client.modem_lines_indication(self.active_vc, lines)
+        if self._signaling is not None:
+            self._signaling.modem_lines_changed(lines)
+
+    def _fold_framing_stats(self, vc: Vc) -> None:
+        now, seen, stats = self.framer.stats, self._stats_seen, vc.stats
+        stats.crc_errors += now.crc_errors - seen.crc_errors
+        stats.alignment_errors += now.runts - seen.runts
+        stats.framing_errors += now.aborts - seen.aborts
+        stats.buffer_overrun_errors += now.oversize - seen.oversize
+        self._stats_seen = FramingStats(**vars(now))
+
+
+class SignalingPort(Transport):
+    """The adapter's line seen by a call manager: a Transport in command mode.
+
+    Writes go straight to the line; received bytes reach the listener only
+    while no VC is active (in data mode they belong to the framer).
+    """
+
+    def __init__(self, adapter: WanMiniport) -> None:
+        self._adapter = adapter
+        self.name = adapter.transport.name
+        self.baudrate = adapter.transport.baudrate
+        self.has_modem_lines = adapter.transport.has_modem_lines
+
+    def start(self, events: TransportEvents) -> None:
+        self._adapter._signaling = events
+
+    def write(self, data: bytes, done: WriteDone | None = None) -> None:
+        self._adapter.transport.write(data, done)
+
+    @property
+    def buffered(self) -> int:
+        return self._adapter.transport.buffered
+
+    def set_dtr(self, on: bool) -> None:
+        self._adapter.transport.set_dtr(on)
+
+    def set_rts(self, on: bool) -> None:
+        self._adapter.transport.set_rts(on)
+
+    def modem_lines(self) -> ModemLines:
+        return self._adapter.transport.modem_lines()
+
+    def close(self) -> None:
+        """Detach the listener; the line itself belongs to the adapter."""
+        self._adapter._signaling = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._adapter.transport.is_open
+
+
+TapFunction = Callable[[bool, bytes], None]
