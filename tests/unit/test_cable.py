@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import os
 import random
 import select
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from hw.cable import BitErrors, VirtualCable
 from hw.cable_process import CableProcess, CableProcessError
 from hw.ptys import open_pty
-
-TIMEOUT = 15.0
-
-
-def in_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body on a fresh event loop (pytest sees its fixtures)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(test(*args, **kwargs), TIMEOUT))
-
-    return wrapper
+from tests.aio import TEST_TIMEOUT, in_loop
 
 
 def open_end(path: str) -> int:
@@ -51,7 +38,7 @@ async def send(fd: int, data: bytes) -> None:
                 loop.remove_writer(fd)
 
 
-async def receive(fd: int, count: int, timeout: float = TIMEOUT) -> bytes:
+async def receive(fd: int, count: int, timeout: float = TEST_TIMEOUT) -> bytes:
     """Read until ``count`` bytes arrived (or ``timeout`` passed)."""
     loop = asyncio.get_running_loop()
     got = bytearray()

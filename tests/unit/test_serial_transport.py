@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import subprocess
 import termios
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,10 @@ import pytest
 
 from hw.cable import VirtualCable
 from hw.ptys import PtyPair, open_pty
+from tests.aio import in_loop, until
 from wanminiport.lockfile import PortLockedError, format_lock_contents, lock_name
 from wanminiport.serial_transport import SerialTransport
 from wanminiport.transport import LineDownReason, ModemLines, TransportError, WriteDone
-
-TIMEOUT = 10.0
 
 
 class Recorder:
@@ -43,18 +41,6 @@ class Recorder:
 def numbered(log: list[tuple[int, bool]], index: int) -> WriteDone:
     """A write completion that records which write it was."""
     return lambda ok: log.append((index, ok))
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(asyncio.wait_for(coro, TIMEOUT))
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(int(TIMEOUT / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def drain_master(pty: PtyPair, count: int) -> bytes:
@@ -90,16 +76,6 @@ def open_started(path: str, lock_dir: str, **kwargs: Any) -> tuple[SerialTranspo
     events = Recorder()
     transport.start(events)
     return transport, events
-
-
-def in_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body on a fresh event loop (pytest sees its fixtures)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @in_loop
@@ -295,6 +271,24 @@ async def test_loop_url_carries_bytes_back(lock_dir: str) -> None:
     finally:
         transport.close()
     assert not any(t.is_alive() for t in transport._threads)
+
+
+@in_loop
+async def test_modem_line_changes_are_indicated(lock_dir: str) -> None:
+    # pyserial's loop:// wires RTS to CTS and DTR to DSR, like a loopback plug.
+    transport, events = open_started("loop://", lock_dir, modem_poll_interval=0.01)
+    try:
+        assert transport.has_modem_lines
+        assert transport.modem_lines().dsr and transport.modem_lines().cts
+        transport.set_dtr(False)
+        await until(lambda: bool(events.lines), "a modem-line indication")
+        assert events.lines[-1] == ModemLines(cd=True, dsr=False, cts=True, ri=False)
+        transport.set_rts(False)
+        await until(lambda: not events.lines[-1].cts, "CTS to follow RTS")
+        await asyncio.sleep(0.05)
+        assert len(events.lines) == 2  # one indication per change, not per poll
+    finally:
+        transport.close()
 
 
 @in_loop
