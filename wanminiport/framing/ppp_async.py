@@ -8,9 +8,10 @@ with every octet of the escape set sent as 7D followed by the octet XOR 0x20.
 NDISWAN hands the framer the packet from its protocol field (protocol-field
 compression already applied); the framer adds address/control unless ACFC is
 on for sending, the FCS (16 bits, or 32 with ``FramingBits.PPP_FCS32``), the
-escapes and the flags.  LCP packets always carry FF 03 and have every control
-character escaped whatever was negotiated (RFC 1662 section 7.1 and RFC 1661
-section 6.6: LCP must be readable before and after the options apply).
+escapes and the flags.  LCP packets always carry FF 03 (RFC 1661 section
+6.6) and have every control character escaped whatever was negotiated, as
+Linux ppp_async does for its configuration packets, so that LCP stays
+readable before and after the negotiated options take effect.
 
 Speed comes from whole-frame passes instead of per-octet Python loops:
 
@@ -29,7 +30,6 @@ is counted in ``stats`` and dropped, never raised.
 
 from __future__ import annotations
 
-import codecs
 import zlib
 from collections.abc import Callable, Iterable
 
@@ -74,33 +74,31 @@ def escape_set(accm: int, extra: Iterable[int] = ()) -> frozenset[int]:
 def make_escaper(octets: frozenset[int]) -> Escaper:
     """A function that escapes ``octets`` (which must include 7D and 7E) in a frame.
 
-    Three strategies, chosen once per escape set:
+    Two strategies, chosen once per escape set:
 
     * a few octets (ACCM 0, XON/XOFF): a chain of ``bytes.replace``, 7D first
       since every replacement inserts one.  Correct only when no replacement
       yields an octet a later step escapes again (the escaped form of ``c``
       is 7D, c^0x20), i.e. when the set never holds both ``c`` and ``c^0x20``;
-    * many octets (ACCM 0xFFFFFFFF): every octet becomes a pair -- 7D, c^0x20
-      when escaped, c and a sentinel otherwise -- built as two translates
-      interleaved by strided slice assignment, then the sentinels are deleted.
-      Cost does not depend on how many octets need escaping.  The sentinel
-      is an escaped octet ``s`` whose ``s^0x20`` is not escaped, so it can
-      appear neither unescaped nor as the second octet of an escape pair;
-    * otherwise (only reachable through odd extra escape sets): one
-      ``codecs.charmap_decode`` pass mapping each octet to its wire form.
+    * many octets (ACCM 0xFFFFFFFF), or a set where replace is not safe:
+      every octet becomes a pair -- 7D, c^0x20 when escaped, c and a 7E
+      sentinel otherwise -- built as two translates interleaved by strided
+      slice assignment, then the sentinels are deleted.  7E can appear
+      neither unescaped nor as the second octet of a pair (that would need
+      0x5E in the set, which is refused), and the cost does not depend on how
+      many octets need escaping.
     """
     if ESCAPE not in octets or FLAG not in octets:
         raise ValueError("the escape set must contain 0x7D and 0x7E")
+    if FLAG ^ 0x20 in octets:
+        raise ValueError("0x5E cannot be escaped: its escaped form 7D 7E is the abort sequence")
     for value in octets:
         if not 0 <= value <= 255:
             raise ValueError(f"escape octet {value!r} is not in 0..255")
     replace_safe = not any(value ^ 0x20 in octets for value in octets)
     if replace_safe and len(octets) <= _MAX_REPLACE_CHAIN:
         return _replace_escaper(octets)
-    sentinels = sorted(v for v in octets if v != ESCAPE and v ^ 0x20 not in octets)
-    if sentinels:
-        return _interleave_escaper(octets, sentinels[-1])
-    return _charmap_escaper(octets)
+    return _interleave_escaper(octets)
 
 
 def _replace_escaper(octets: frozenset[int]) -> Escaper:
@@ -116,43 +114,44 @@ def _replace_escaper(octets: frozenset[int]) -> Escaper:
     return escape_by_replace
 
 
-def _interleave_escaper(octets: frozenset[int], sentinel: int) -> Escaper:
+def _interleave_escaper(octets: frozenset[int]) -> Escaper:
     first = bytes(ESCAPE if value in octets else value for value in range(256))
-    second = bytes(value ^ 0x20 if value in octets else sentinel for value in range(256))
-    drop = bytes([sentinel])
+    second = bytes(value ^ 0x20 if value in octets else FLAG for value in range(256))
 
     def escape_by_interleave(data: bytes) -> bytes:
         pairs = bytearray(2 * len(data))
         pairs[0::2] = data.translate(first)
         pairs[1::2] = data.translate(second)
-        return bytes(pairs).translate(None, drop)
+        return bytes(pairs).translate(None, _FLAG_BYTE)
 
     return escape_by_interleave
 
 
-def _charmap_escaper(octets: frozenset[int]) -> Escaper:
-    table = tuple(
-        chr(ESCAPE) + chr(value ^ 0x20) if value in octets else chr(value) for value in range(256)
-    )
-    charmap_decode = codecs.charmap_decode
-
-    def escape_by_charmap(data: bytes) -> bytes:
-        return charmap_decode(data, "strict", table)[0].encode("latin-1")
-
-    return escape_by_charmap
-
-
 def unescape(raw: bytes) -> bytes:
-    """Remove the 7D escapes from a frame's octets (no flags, no trailing 7D).
+    """Remove the 7D escapes from a frame's octets (no flags, no pending escape at the end).
 
-    A 7D escapes the next octet; "7D 7D x" yields x^0x20 as Linux does.
+    A 7D escapes the next octet, whatever it is: "7D 7D" is an escaped 7D,
+    octet 0x5D (RFC 1662 section 4.2; Linux ppp_async does the same).
     """
     count = raw.count(_ESCAPE_BYTE)
     if not count:
         return raw
+    if b"\x7d\x7d" in raw:
+        # A run of 7Ds always starts on an octet boundary (only 7D escapes),
+        # so pairing left to right, as replace scans, is exact; what is left
+        # has no escaped 7D and the cheap methods below apply.
+        raw = raw.replace(b"\x7d\x7d", b"\x5d")
+        count = raw.count(_ESCAPE_BYTE)
+        if not count:
+            return raw
     if count * _MASK_UNESCAPE_DENSITY > len(raw):
         return _unescape_by_mask(raw)
     return _unescape_by_pieces(raw)
+
+
+def ends_in_pending_escape(raw: bytes) -> bool:
+    """True when the octets end with an unfinished escape (7D 7E is an abort)."""
+    return (len(raw) - len(raw.rstrip(_ESCAPE_BYTE))) % 2 == 1
 
 
 def _unescape_by_pieces(raw: bytes) -> bytes:
@@ -161,7 +160,6 @@ def _unescape_by_pieces(raw: bytes) -> bytes:
     append = out.append
     xor20 = _XOR20
     for piece in pieces[1:]:
-        # An empty piece is "7D 7D": the escape stays pending for the next piece.
         append(piece[:1].translate(xor20))
         append(piece[1:])
     return b"".join(out)
@@ -170,16 +168,15 @@ def _unescape_by_pieces(raw: bytes) -> bytes:
 def _unescape_by_mask(raw: bytes) -> bytes:
     """Unescape with big-integer arithmetic: a few C passes however many escapes.
 
-    In ``raw``'s coordinates, mark escapes with 1 (``marks``); shifted one
-    octet later they mark the escaped octets.  The mask holds 0x20 on escaped
-    octets and 0x7D (0x9D when an escape is itself escaped-position) on escape
-    octets, which are then deleted from mask and data alike, leaving a plain
-    XOR.
+    Needs ``raw`` without "7D 7D".  In ``raw``'s coordinates, mark escapes
+    with 1 (``marks``); shifted one octet later they mark the escaped octets.
+    The mask holds 0x20 on escaped octets and 0x7D on escape octets, which
+    are then deleted from mask and data alike, leaving a plain XOR.
     """
     size = len(raw)
     marks = int.from_bytes(raw.translate(_ESCAPE_MARKS), "big")
     mask = ((marks >> 8) * 0x20 + marks * ESCAPE).to_bytes(size, "big")
-    mask = mask.translate(None, b"\x7d\x9d")
+    mask = mask.translate(None, _ESCAPE_BYTE)
     data = raw.translate(None, _ESCAPE_BYTE)
     return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(len(data), "big")
 
@@ -192,8 +189,17 @@ class PppAsyncFramer:
     """RFC 1662 asynchronous HDLC-like framing for PPP (the Framer protocol).
 
     ``extra_escape`` is a set of octets escaped on transmit in addition to the
-    ACCM, like pppd's ``escape`` option.  ``flag_time`` is the idle time after
-    which a frame gets an opening flag.
+    ACCM, like pppd's ``escape`` option.  Any octet but 0x5E may be given
+    (its escaped form, 7D 7E, is the abort sequence); mind that escaping
+    0x20-0x3F sends a control character, which a peer discards if it is in
+    the peer's receive ACCM -- pppd refuses that range for this reason.
+    ``flag_time`` is the idle time after which a frame gets an opening flag.
+
+    Receive limits: a frame longer than MRU + 4 (address, control, protocol)
+    + FCS is dropped as oversize, where the MRU is ``max_recv_frame_size`` but
+    never less than 1500 (RFC 1661 section 6.1).  Octets of an unfinished
+    frame are held up to twice that (every octet escaped); beyond, the frame
+    is counted once as oversize and dropped up to the next flag.
     """
 
     def __init__(
@@ -279,7 +285,7 @@ class PppAsyncFramer:
 
     # -- receive --------------------------------------------------------------
 
-    def decode(self, data: bytes) -> list[bytes]:
+    def decode(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Feed received octets; return the valid packets they complete.
 
         Each packet starts at the protocol field: address/control (FF 03) is
@@ -322,7 +328,7 @@ class PppAsyncFramer:
             if len(raw) > max_raw:
                 stats.oversize += 1
                 continue
-            if raw[-1] == ESCAPE:
+            if raw[-1] == ESCAPE and ends_in_pending_escape(raw):
                 stats.aborts += 1  # 7D 7E: the sender aborted this frame
                 continue
             frame = unescape(raw) if _ESCAPE_BYTE in raw else raw

@@ -41,7 +41,7 @@ class RasFramer:
             raise ValueError("RAS framing cannot carry an empty frame")
         return bytes(frame)
 
-    def decode(self, data: bytes) -> list[bytes]:
+    def decode(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """One read from a message-preserving transport: one frame."""
         size = len(data)
         if not size:

@@ -60,7 +60,7 @@ class SlipFramer:
         body = frame.replace(_ESC, _ESCAPED_ESC).replace(_END, _ESCAPED_END)
         return b"\xc0" + body + b"\xc0"
 
-    def decode(self, data: bytes) -> list[bytes]:
+    def decode(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Feed received octets; return the datagrams they complete."""
         if type(data) is not bytes:
             data = bytes(data)
