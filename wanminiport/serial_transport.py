@@ -3,7 +3,8 @@
 Opening a device path follows pppd: take the UUCP lock, open the tty
 exclusively (TIOCEXCL, and pyserial's ``exclusive=True``, which is a
 ``flock``), save its termios so ``close`` can put it back exactly as found
-(CLOCAL included), then configure speed, framing and flow control.
+(CLOCAL included), then configure speed, framing and flow control (see
+``wanminiport.serial_open``).
 
 I/O on a tty runs on the event loop with no thread: ``add_reader`` on the
 fd, writes handed eagerly to ``os.write`` and the remainder flushed with
@@ -14,7 +15,7 @@ the loop.
 
 Modem-status inputs are polled with TIOCMGET every ``modem_poll_interval``
 seconds when the port has them; a pty has none, which is detected at open
-(``has_modem_lines`` is then False and DTR/RTS requests are remembered only).
+(``has_modem_lines`` is then False and DTR/RTS requests do nothing).
 
 A read of EOF or EIO means the line is gone.  On a pty that is the far end
 closing (HANGUP).  pyserial always sets CLOCAL, so a real tty only reads
@@ -29,7 +30,6 @@ import collections
 import contextlib
 import errno
 import fcntl
-import grp
 import itertools
 import logging
 import os
@@ -41,23 +41,19 @@ from collections.abc import Callable
 from typing import Any
 
 import serial
-from serial import serialposix
 
-from wanminiport.lockfile import EXIT_LOCK_FAILED, PortLock
+from wanminiport.lockfile import PortLock
+from wanminiport.serial_open import open_error, open_serial, uses_fd
 from wanminiport.transport import (
     LineDownReason,
     ModemLines,
     Transport,
-    TransportError,
     TransportEvents,
     WriteDone,
 )
 
 log = logging.getLogger(__name__)
 
-#: pppd's exit codes for a port that cannot be opened or configured.
-EXIT_OPTION_ERROR = 2
-EXIT_OPEN_FAILED = 7
 DEFAULT_MAX_BUFFERED = 64 * 1024
 DEFAULT_MODEM_POLL_INTERVAL = 0.1
 _READ_SIZE = 64 * 1024
@@ -67,44 +63,6 @@ _WRITEV_BATCH = 64
 _PTY_SLAVE_MAJORS = range(136, 144)
 _THREAD_READ_TIMEOUT = 0.1
 _THREAD_JOIN_TIMEOUT = 1.0
-
-
-def _open_error(port: str, exc: OSError) -> TransportError:
-    """An actionable message for a failed open, with pppd's exit code."""
-    err = exc.errno
-    if err == errno.ENOENT:
-        return TransportError(
-            f"no such device {port} (is the adapter plugged in? `wanctl ports` lists serial ports)",
-            EXIT_OPEN_FAILED,
-        )
-    if err in (errno.EACCES, errno.EPERM):
-        group = "dialout"
-        with contextlib.suppress(OSError, KeyError):
-            group = grp.getgrgid(os.stat(port).st_gid).gr_name
-        return TransportError(
-            f"permission denied opening {port}: add your user to the '{group}' group "
-            f"(sudo usermod -aG {group} $USER, then log in again)",
-            EXIT_OPEN_FAILED,
-        )
-    if err == errno.EBUSY:
-        return TransportError(
-            f"port {port} is busy: another program has it open exclusively", EXIT_LOCK_FAILED
-        )
-    if err in (errno.EAGAIN, errno.EWOULDBLOCK):
-        return TransportError(
-            f"port {port} is in use: another program holds an exclusive lock on it",
-            EXIT_LOCK_FAILED,
-        )
-    if err in (errno.ENXIO, errno.ENODEV):
-        return TransportError(f"device {port} is not present (unplugged?)", EXIT_OPEN_FAILED)
-    reason = exc.strerror or str(exc)
-    return TransportError(f"cannot open {port}: {reason}", EXIT_OPEN_FAILED)
-
-
-def _uses_fd(port: serial.SerialBase) -> bool:
-    # spy:// subclasses the POSIX port but logs only what passes through
-    # pyserial's read/write, so it takes the threaded path.
-    return isinstance(port, serialposix.Serial) and not type(port).__module__.endswith("_spy")
 
 
 class SerialTransport(Transport):
@@ -141,7 +99,6 @@ class SerialTransport(Transport):
         self._is_url = "://" in port
         self._lock: PortLock | None = None
         self._saved_termios: list[Any] | None = None
-        self._dtr, self._rts = dtr, rts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: TransportEvents | None = None
         self._closed = False
@@ -163,17 +120,19 @@ class SerialTransport(Transport):
         )  # fmt: skip
         if not self._is_url:
             if not os.path.exists(port):
-                raise _open_error(port, FileNotFoundError(errno.ENOENT, "No such file", port))
+                raise open_error(port, FileNotFoundError(errno.ENOENT, "No such file", port))
             if lock:
                 self._lock = PortLock(port, lock_dir)
                 self._lock.acquire()
         try:
-            self._serial = self._open(port, settings)
+            self._serial, self._saved_termios = open_serial(
+                port, settings, dtr=dtr, rts=rts, read_timeout=_THREAD_READ_TIMEOUT
+            )
         except BaseException:
             if self._lock is not None:
                 self._lock.release()
             raise
-        self._fd = self._serial.fileno() if _uses_fd(self._serial) else -1
+        self._fd = self._serial.fileno() if uses_fd(self._serial) else -1
         self._is_pty = False
         if self._fd >= 0:
             self._is_pty = os.major(os.fstat(self._fd).st_rdev) in _PTY_SLAVE_MAJORS
@@ -184,48 +143,6 @@ class SerialTransport(Transport):
         self.has_modem_lines = self._probe_modem_lines()
 
     # -- opening -------------------------------------------------------------
-
-    def _open(self, port: str, settings: dict[str, Any]) -> serial.SerialBase:
-        probe_fd = -1
-        try:
-            if not self._is_url:
-                # Our own fd first: pyserial reconfigures the tty as it opens,
-                # and this is the only moment the original termios can be read.
-                # Holding it across pyserial's open also avoids a close (and a
-                # HUPCL-dropped DTR) in between.
-                try:
-                    probe_fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-                except OSError as exc:
-                    raise _open_error(port, exc) from exc
-                try:
-                    self._saved_termios = termios.tcgetattr(probe_fd)
-                except termios.error as exc:
-                    raise TransportError(
-                        f"{port} is not a serial port (not a tty)", EXIT_OPEN_FAILED
-                    ) from exc
-            try:
-                ser = serial.serial_for_url(port, do_not_open=True)
-                for key, value in settings.items():
-                    setattr(ser, key, value)
-                if not self._is_url:
-                    ser.exclusive = True
-                ser.dtr, ser.rts = self._dtr, self._rts
-                if not _uses_fd(ser):
-                    ser.timeout = _THREAD_READ_TIMEOUT
-            except ValueError as exc:
-                raise TransportError(f"{port}: {exc}", EXIT_OPTION_ERROR) from exc
-            try:
-                ser.open()
-            except serial.SerialException as exc:
-                if isinstance(exc.errno, int):
-                    raise _open_error(port, exc) from exc
-                raise TransportError(f"cannot open {port}: {exc}", EXIT_OPEN_FAILED) from exc
-            except OSError as exc:
-                raise _open_error(port, exc) from exc
-            return ser
-        finally:
-            if probe_fd >= 0:
-                os.close(probe_fd)
 
     def _probe_modem_lines(self) -> bool:
         try:
@@ -282,7 +199,7 @@ class SerialTransport(Transport):
             raise RuntimeError(f"start() {self.name} before writing to it")
         if not self.is_open:
             if done is not None:
-                self._soon(done, False)
+                self._soon(self._call, done, False)
             return
         if self._buffered + len(data) > self.max_buffered:
             raise BufferError(
@@ -309,21 +226,22 @@ class SerialTransport(Transport):
             return
         if sent == len(data):
             if done is not None:
-                self._soon(done, True)
+                self._soon(self._call, done, True)
             return
         self._queue.append([memoryview(data)[sent:], done])
         self._buffered += len(data) - sent
         loop.add_writer(self._fd, self._flush)
 
     def set_dtr(self, on: bool) -> None:
-        self._dtr = on
         if self.has_modem_lines and self.is_open:
-            self._serial.dtr = on
+            # A port that fails here is going away: the reader reports that.
+            with contextlib.suppress(OSError, serial.SerialException):
+                self._serial.dtr = on
 
     def set_rts(self, on: bool) -> None:
-        self._rts = on
         if self.has_modem_lines and self.is_open:
-            self._serial.rts = on
+            with contextlib.suppress(OSError, serial.SerialException):
+                self._serial.rts = on
 
     def modem_lines(self) -> ModemLines:
         if self.has_modem_lines and self.is_open:
@@ -511,7 +429,7 @@ class SerialTransport(Transport):
             if done is None:
                 continue
             if deferred:
-                self._soon(done, False)
+                self._soon(self._call, done, False)
             else:
                 self._call(done, False)
 
