@@ -5,10 +5,13 @@ get-info (OID_WAN_CO_GET_INFO), takes set-link-info, sends frames on the
 active VC and completes each send exactly once, indicates received frames,
 link parameters (SendWindow, speeds), modem lines and line-down upward.
 
-A serial line carries one call at a time, so at most one VC is active.  When
-none is, received bytes belong to the signaling side (AT commands for a
-modem), reached through ``signaling_port()``; activating a VC switches the
-line to data mode.  The miniport never loops a packet back: that is NDISWAN's
+A serial line carries one call at a time, so at most one VC is active.  A
+call manager attaches to the line as its signaling listener: a PVC manager
+only to hear of line-down; a modem MCM (through ``signaling_port()``) sees
+every received byte first, runs AT commands on them in command mode and,
+after CONNECT, passes data-mode bytes back through ``data_sink()`` to the
+framer -- so it can still spot the modem's ``NO CARRIER`` on lines without
+a CD signal.  The miniport never loops a packet back: that is NDISWAN's
 job.
 """
 
@@ -89,6 +92,7 @@ class WanMiniport(TransportEvents):
         self.active_vc: Vc | None = None
         self.line_up = False
         self._signaling: TransportEvents | None = None
+        self._signaling_routes_data = False
         self._stats_seen = FramingStats()
         #: Bytes received while no VC was active and no signaling listener
         #: was attached: counted, never buffered.
@@ -216,18 +220,43 @@ class WanMiniport(TransportEvents):
     # -- signaling (command mode) --
 
     def signaling_port(self) -> SignalingPort:
-        """The line as a Transport for the call manager while no VC is active."""
+        """The line as a Transport for a modem MCM: it sees every byte first."""
         return SignalingPort(self)
+
+    def attach_signaling(self, events: TransportEvents | None, *, route_data: bool) -> None:
+        """Attach a call manager's listener (None detaches it)."""
+        self._signaling = events
+        self._signaling_routes_data = route_data and events is not None
+
+    def data_sink(self) -> TransportEvents:
+        """Where a modem MCM hands data-mode bytes (and a carrier loss) back."""
+        return _DataSink(self)
+
+    def carrier_lost(self) -> None:
+        """The call dropped but the port stays: the VC is deactivated, its sends fail."""
+        vc = self.active_vc
+        if vc is None:
+            return
+        vc.state = VcState.DEACTIVATED
+        self.active_vc = None
+        vc._fail_all(SendStatus.HANGUP)
+        vc.client.line_down_indication(vc, LineDownReason.CARRIER_LOST)
 
     # -- TransportEvents: indications from below --
 
     def data_received(self, data: bytes) -> None:
+        signaling = self._signaling
+        # An MCM sees every byte; a passive listener only what no VC owns.
+        if signaling is not None and (self._signaling_routes_data or self.active_vc is None):
+            signaling.data_received(data)
+        else:
+            self.frames_received(data)
+
+    def frames_received(self, data: bytes) -> None:
+        """Data-mode bytes for the active VC's framer."""
         vc = self.active_vc
         if vc is None:
-            if self._signaling is not None:
-                self._signaling.data_received(data)
-            else:
-                self.unclaimed_bytes += len(data)
+            self.unclaimed_bytes += len(data)
             return
         frames = self.framer.decode(data)
         vc.stats.bytes_received += len(data)
@@ -280,7 +309,7 @@ class SignalingPort(Transport):
         self.has_modem_lines = adapter.transport.has_modem_lines
 
     def start(self, events: TransportEvents) -> None:
-        self._adapter._signaling = events
+        self._adapter.attach_signaling(events, route_data=True)
 
     def write(self, data: bytes, done: WriteDone | None = None) -> None:
         self._adapter.transport.write(data, done)
@@ -300,11 +329,30 @@ class SignalingPort(Transport):
 
     def close(self) -> None:
         """Detach the listener; the line itself belongs to the adapter."""
-        self._adapter._signaling = None
+        self._adapter.attach_signaling(None, route_data=False)
 
     @property
     def is_open(self) -> bool:
         return self._adapter.transport.is_open
+
+
+class _DataSink(TransportEvents):
+    """The framer side of the line, as the modem MCM's handover target."""
+
+    def __init__(self, adapter: WanMiniport) -> None:
+        self._adapter = adapter
+
+    def data_received(self, data: bytes) -> None:
+        self._adapter.frames_received(data)
+
+    def line_down(self, reason: LineDownReason) -> None:
+        # The port going away reaches the adapter directly; only a carrier
+        # loss seen by the MCM (CD drop, NO CARRIER) needs passing on.
+        if reason is LineDownReason.CARRIER_LOST:
+            self._adapter.carrier_lost()
+
+    def modem_lines_changed(self, lines: ModemLines) -> None:
+        """The adapter indicates modem lines to the VC itself."""
 
 
 TapFunction = Callable[[bool, bytes], None]

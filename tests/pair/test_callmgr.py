@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -51,7 +51,7 @@ class Client:
     def af_close_notify(self, handle: AfHandle) -> None:
         self.closed_afs.append(handle)
 
-    def incoming_call(self, vc: Vc, call: CallParameters) -> bool | Awaitable[bool]:
+    def incoming_call(self, vc: Vc, call: CallParameters) -> bool:
         return True
 
     def call_connected(self, vc: Vc) -> None:

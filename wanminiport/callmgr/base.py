@@ -24,7 +24,6 @@ import asyncio
 import enum
 import fnmatch
 import weakref
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -92,7 +91,7 @@ class CoClient(VcClient, Protocol):
     def af_close_notify(self, handle: AfHandle) -> None:
         """The AF the client had open was withdrawn (pre-empted or deregistered)."""
 
-    def incoming_call(self, vc: Vc, call: CallParameters) -> bool | Awaitable[bool]:
+    def incoming_call(self, vc: Vc, call: CallParameters) -> bool:
         """ProtocolClIncomingCall: accept (True) or reject an offered call."""
 
     def call_connected(self, vc: Vc) -> None:
@@ -230,8 +229,15 @@ class CallManager:
         if vc.adapter is not self.adapter:
             raise CallManagerError(f"VC {vc.id} belongs to another adapter")
         vc._require(VcState.CREATED, VcState.DEACTIVATED, action="make a call on")
+        self._forget_dead_calls()
         if self.calls:
             raise CallManagerError(f"{self.adapter.transport.name}: a call is already up")
+
+    def _forget_dead_calls(self) -> None:
+        """Calls whose VC the miniport deactivated (line lost) are over."""
+        for vc_id, vc in list(self.calls.items()):
+            if vc.state is not VcState.ACTIVE:
+                del self.calls[vc_id]
 
     def _connected(self, vc: Vc, call: CallParameters) -> None:
         self.adapter.activate_vc(vc, call)

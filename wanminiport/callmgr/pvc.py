@@ -31,7 +31,7 @@ class PvcCallManager(CallManager):
     def __init__(self, adapter: WanMiniport) -> None:
         super().__init__(adapter)
         self.pvcs: dict[int, tuple[AfHandle, CallParameters]] = {}
-        self.adapter.signaling_port().start(self)
+        adapter.attach_signaling(self, route_data=False)
 
     def add_pvc(self, handle: AfHandle, bits_per_second: int | None = None) -> Vc:
         """Configure a PVC at the operator's speed and bring it up."""
