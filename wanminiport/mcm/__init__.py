@@ -1,0 +1,132 @@
+"""The miniport's integrated call manager (MCM) for AT-command modems.
+
+* ``results``, ``commands``, ``hayes``: the Hayes (ITU-T V.250) host side --
+  result codes, command lines, and the dial/answer/hang-up state machine.
+* ``chat_script``, ``chat``: pppd's chat(8) scripts, parsed and interpreted.
+* ``signaling``: the asyncio glue that runs either over a ``Transport``.
+
+The first five are protocol cores (no I/O); only ``signaling`` touches the
+event loop.
+"""
+
+from wanminiport.mcm.chat import (
+    EXIT_FIRST_ABORT,
+    EXIT_INVALID,
+    EXIT_IO_ERROR,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    ChatInterpreter,
+    ChatOutput,
+    Echo,
+    Finished,
+    Log,
+    Report,
+    Say,
+    Send,
+    SendBreak,
+)
+from wanminiport.mcm.chat_script import (
+    ChatScriptError,
+    parse_chat_argv,
+    parse_chat_file,
+)
+from wanminiport.mcm.commands import (
+    answer_command,
+    auto_answer_command,
+    command_line,
+    dial_command,
+    escape_sequence,
+    hangup_command,
+    normalize_number,
+    reset_command,
+    set_register_command,
+)
+from wanminiport.mcm.hayes import (
+    DEFAULT_INIT,
+    CallFailed,
+    CarrierLost,
+    CommandDone,
+    Connected,
+    HayesDialer,
+    HayesStateError,
+    HayesTimings,
+    HungUp,
+    Ring,
+    RingingStopped,
+    SendBytes,
+    SetDtr,
+    Stage,
+    Timeout,
+    WaitUntil,
+)
+from wanminiport.mcm.results import (
+    EchoLine,
+    InfoLine,
+    ModemResult,
+    ResultCode,
+    ResultParser,
+    classify_line,
+)
+from wanminiport.mcm.signaling import (
+    CallFailedError,
+    ConnectResult,
+    ModemSignaling,
+    SignalingError,
+    SignalingTimeout,
+)
+
+__all__ = [
+    "DEFAULT_INIT",
+    "EXIT_FIRST_ABORT",
+    "EXIT_INVALID",
+    "EXIT_IO_ERROR",
+    "EXIT_OK",
+    "EXIT_TIMEOUT",
+    "CallFailed",
+    "CallFailedError",
+    "CarrierLost",
+    "ChatInterpreter",
+    "ChatOutput",
+    "ChatScriptError",
+    "CommandDone",
+    "ConnectResult",
+    "Connected",
+    "Echo",
+    "EchoLine",
+    "Finished",
+    "HayesDialer",
+    "HayesStateError",
+    "HayesTimings",
+    "HungUp",
+    "InfoLine",
+    "Log",
+    "ModemResult",
+    "ModemSignaling",
+    "Report",
+    "ResultCode",
+    "ResultParser",
+    "Ring",
+    "RingingStopped",
+    "Say",
+    "Send",
+    "SendBreak",
+    "SendBytes",
+    "SetDtr",
+    "SignalingError",
+    "SignalingTimeout",
+    "Stage",
+    "Timeout",
+    "WaitUntil",
+    "answer_command",
+    "auto_answer_command",
+    "classify_line",
+    "command_line",
+    "dial_command",
+    "escape_sequence",
+    "hangup_command",
+    "normalize_number",
+    "parse_chat_argv",
+    "parse_chat_file",
+    "reset_command",
+    "set_register_command",
+]
