@@ -1,0 +1,27 @@
+"""An emulated Hayes modem and a virtual exchange joining such modems by number.
+
+* ``engine``: the modem's V.250 command interpreter (sans-I/O).
+* ``exchange``: modems on real ttys joined by number, on asyncio.
+* ``process``: ``python -m hw.modem`` and ``ExchangeProcess``, its handle.
+"""
+
+from hw.modem.engine import (
+    Code,
+    ModemConfig,
+    ModemEngine,
+    ModemState,
+)
+from hw.modem.exchange import Exchange, ExchangeConfig, ModemPort
+from hw.modem.process import ExchangeProcess, ExchangeProcessError
+
+__all__ = [
+    "Code",
+    "Exchange",
+    "ExchangeConfig",
+    "ExchangeProcess",
+    "ExchangeProcessError",
+    "ModemConfig",
+    "ModemEngine",
+    "ModemPort",
+    "ModemState",
+]
