@@ -1,0 +1,450 @@
+"""A qemu VM running the distro kernel's PPP and the real pppd, driven from the host.
+
+Layout of the machine (``qemu-system-x86_64 -accel tcg``, no disk, no display):
+
+* ``ttyS0`` is the kernel console, written to ``console.log`` in the run
+  directory; its tail goes into every error message.
+* A virtio serial port named ``wanctl.ctl`` carries the command agent
+  (``agent.sh``) to a host Unix socket.  It is not a tty, so commands and
+  output pass unchanged and kernel messages never interleave with them.
+* Serial lines for PPP: ``ttyS1``-``ttyS3`` are ISA UARTs (the PC has four
+  ISA slots and the console holds one); more lines come from
+  ``pci-serial-4x`` cards and appear as ``ttyS4`` onwards (the kernel is
+  booted with ``8250.nr_uarts`` raised to fit).  Each is backed by a host
+  pty that qemu opens in raw mode.
+
+qemu's pty backend drops what the guest sends while no host process has the
+pty open, and notices a new opener within a second: open the host side
+before starting the guest program that talks on the line.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import ctypes
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from hw.vm.agent import ReplyParser, encode_request, new_request_id
+from hw.vm.errors import (
+    GuestCommandError,
+    GuestTimeout,
+    VmBootError,
+    VmError,
+    VmUnavailable,
+    shorten,
+)
+from hw.vm.initramfs import Kernel, build_initramfs, find_kernel
+from hw.vm.process import GuestProcess
+
+ISA_LINES = 3  # ttyS1..ttyS3; ttyS0 is the console
+PCI_PORTS_PER_CARD = 4
+MAX_LINES = 31  # CONFIG_SERIAL_8250_NR_UARTS=32 on Debian kernels, minus the console
+QEMU_PACKAGE = "qemu-system-x86"
+#: Extra seconds the host waits beyond a command's own timeout before it
+#: declares the agent dead (the guest's watchdog should have answered by then).
+AGENT_GRACE = 15.0
+
+_PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+) \(label (\w+)\)")
+
+
+@dataclass(frozen=True)
+class SerialLine:
+    """One null-modem line: the guest UART and the host pty wired to it."""
+
+    guest: str  # "ttyS1"
+    host: str  # "/dev/pts/7"
+
+    @property
+    def guest_path(self) -> str:
+        return f"/dev/{self.guest}"
+
+
+def find_qemu() -> str:
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu is None:
+        raise VmUnavailable("qemu-system-x86_64 is not installed", QEMU_PACKAGE)
+    return qemu
+
+
+def _die_with_parent() -> None:
+    # qemu must not outlive the test process, even when it is SIGKILLed.
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _guest_line_names(count: int) -> list[str]:
+    isa = [f"ttyS{index}" for index in range(1, min(count, ISA_LINES) + 1)]
+    return isa + [f"ttyS{ISA_LINES + 1 + index}" for index in range(count - len(isa))]
+
+
+class PppdVm:
+    """One booted guest with N serial lines; use as a context manager.
+
+    ``start`` boots and returns ``{"ttyS1": "/dev/pts/N", ...}``; ``run``
+    executes shell code in the guest; ``spawn`` starts a background process;
+    ``stop`` always ends qemu (it is also registered with ``atexit`` and qemu
+    dies with this process through PR_SET_PDEATHSIG, so call ``start`` from a
+    thread that lives as long as the VM).
+    """
+
+    def __init__(
+        self,
+        *,
+        serial_lines: int = 3,
+        memory_mb: int = 256,
+        kernel: Kernel | None = None,
+        cache_dir: Path | None = None,
+        boot_timeout: float = 120.0,
+        kernel_args: Sequence[str] = (),
+    ) -> None:
+        self.serial_lines = serial_lines
+        self.memory_mb = memory_mb
+        self.kernel = kernel
+        self.cache_dir = cache_dir
+        self.boot_timeout = boot_timeout
+        self.kernel_args = tuple(kernel_args)
+        self.lines: list[SerialLine] = []
+        #: Seconds from launching qemu to the first answered command.
+        self.boot_seconds: float | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._run_dir: Path | None = None
+        self._socket: socket.socket | None = None
+        self._lock = threading.RLock()
+        self._spawned: list[GuestProcess] = []
+        self._spawn_count = 0
+        self._final_console = ""
+        self._broken: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> PppdVm:
+        if self._process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, serial_lines: int | None = None) -> dict[str, str]:
+        """Boot the guest; returns each guest line name mapped to its host pty path."""
+        if self._process is not None:
+            raise VmError("this VM is already started; stop() it first")
+        if serial_lines is not None:
+            self.serial_lines = serial_lines
+        if not 0 <= self.serial_lines <= MAX_LINES:
+            raise VmError(f"serial_lines must be 0..{MAX_LINES}, not {self.serial_lines}")
+        qemu = find_qemu()
+        kernel = self.kernel or find_kernel()
+        initrd = build_initramfs(kernel, self.cache_dir)
+        self._run_dir = Path(tempfile.mkdtemp(prefix="wanctl-vm-"))
+        self._broken = None
+        self._final_console = ""
+        started = time.monotonic()
+        command = self._qemu_command(qemu, kernel, initrd)
+        with open(self._run_dir / "qemu.log", "wb") as qemu_log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=qemu_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        atexit.register(self.stop)
+        try:
+            deadline = started + self.boot_timeout
+            self.lines = self._wait_for_ptys(deadline)
+            self._socket = self._connect_control(deadline)
+            # The first answer proves the agent is up; booting takes most of the wait.
+            _, output = self._request("cat /proc/tty/driver/serial", 30, deadline)
+            self._check_uarts(output)
+        except BaseException as error:
+            console = self.console_tail()
+            self.stop()
+            if isinstance(error, VmError) and not isinstance(error, VmBootError):
+                raise VmBootError(f"{error}\n--- guest console ---\n{console}") from error
+            raise
+        self.boot_seconds = time.monotonic() - started
+        return {line.guest: line.host for line in self.lines}
+
+    def _qemu_command(self, qemu: str, kernel: Kernel, initrd: Path) -> list[str]:
+        assert self._run_dir is not None
+        pci_cards = -(-max(0, self.serial_lines - ISA_LINES) // PCI_PORTS_PER_CARD)
+        append = [
+            "console=ttyS0,115200",
+            "panic=-1",
+            f"8250.nr_uarts={4 + pci_cards * 4}",
+            *self.kernel_args,
+        ]
+        command = [
+            qemu,
+            "-accel",
+            "tcg",
+            "-machine",
+            "pc",
+            "-m",
+            str(self.memory_mb),
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            str(kernel.image),
+            "-initrd",
+            str(initrd),
+            "-append",
+            " ".join(append),
+            "-chardev",
+            f"file,id=console,path={self._run_dir / 'console.log'}",
+            "-device",
+            "isa-serial,chardev=console,index=0",
+            "-device",
+            "virtio-serial-pci,id=vser",
+            "-chardev",
+            f"socket,id=ctl,path={self._run_dir / 'ctl.sock'},server=on,wait=off",
+            "-device",
+            "virtserialport,bus=vser.0,chardev=ctl,name=wanctl.ctl",
+        ]
+        for number in range(1, self.serial_lines + 1):
+            command += ["-chardev", f"pty,id=line{number}"]
+            if number <= ISA_LINES:
+                command += ["-device", f"isa-serial,chardev=line{number},index={number}"]
+        for card in range(pci_cards):
+            first = ISA_LINES + 1 + card * PCI_PORTS_PER_CARD
+            numbers = range(first, min(first + PCI_PORTS_PER_CARD, self.serial_lines + 1))
+            ports = ",".join(f"chardev{slot}=line{n}" for slot, n in enumerate(numbers, 1))
+            command += ["-device", f"pci-serial-4x,{ports}"]
+        return command
+
+    def _check_alive(self, doing: str) -> None:
+        assert self._process is not None
+        if self._process.poll() is not None:
+            raise VmBootError(
+                f"qemu exited with status {self._process.returncode} while {doing}\n"
+                f"--- qemu ---\n{self._qemu_log()}\n--- guest console ---\n{self.console_tail()}"
+            )
+
+    def _wait_for_ptys(self, deadline: float) -> list[SerialLine]:
+        assert self._run_dir is not None
+        names = _guest_line_names(self.serial_lines)
+        while True:
+            found = dict((label, path) for path, label in _PTY_LINE.findall(self._qemu_log()))
+            if all(f"line{n}" in found for n in range(1, self.serial_lines + 1)):
+                return [SerialLine(name, found[f"line{n}"]) for n, name in enumerate(names, 1)]
+            self._check_alive("creating its ptys")
+            if time.monotonic() > deadline:
+                raise VmBootError(f"qemu did not report its ptys:\n{self._qemu_log()}")
+            time.sleep(0.02)
+
+    def _connect_control(self, deadline: float) -> socket.socket:
+        assert self._run_dir is not None
+        path = str(self._run_dir / "ctl.sock")
+        while True:
+            control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                control.connect(path)
+                return control
+            except OSError:
+                control.close()
+            self._check_alive("opening its control socket")
+            if time.monotonic() > deadline:
+                raise VmBootError(f"qemu never opened its control socket {path}")
+            time.sleep(0.02)
+
+    def _check_uarts(self, serial_info: str) -> None:
+        kinds = dict(re.findall(r"^(\d+): uart:(\S+)", serial_info, re.MULTILINE))
+        for line in self.lines:
+            if kinds.get(line.guest.removeprefix("ttyS"), "unknown") == "unknown":
+                raise VmBootError(f"guest has no UART behind {line.guest}:\n{serial_info}")
+
+    def stop(self) -> None:
+        """Kill qemu (SIGTERM, then SIGKILL) and remove the run directory; idempotent."""
+        atexit.unregister(self.stop)
+        with contextlib.suppress(OSError):
+            if self._socket is not None:
+                self._socket.close()
+        self._socket = None
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._run_dir is not None:
+            self._final_console = self._read_run_file("console.log")
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
+        self._spawned.clear()
+
+    # -- diagnostics -------------------------------------------------------
+
+    def _read_run_file(self, name: str) -> str:
+        if self._run_dir is None:
+            return ""
+        try:
+            return (self._run_dir / name).read_bytes().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _qemu_log(self) -> str:
+        return self._read_run_file("qemu.log")
+
+    def console_tail(self, lines: int = 40) -> str:
+        """The last lines the guest kernel and init wrote on ttyS0."""
+        text = self._read_run_file("console.log") if self._run_dir else self._final_console
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- commands ----------------------------------------------------------
+
+    def run(self, code: str, timeout: float = 30.0, *, check: bool = False) -> tuple[int, str]:
+        """Run shell code in the guest (``sh -c``, stdin /dev/null); returns (status, output).
+
+        stdout and stderr come back together.  The guest kills the command
+        after ``timeout`` seconds and GuestTimeout is raised with what it
+        printed; ``check=True`` raises GuestCommandError on a non-zero status.
+        """
+        status, output = self._request(code, timeout, time.monotonic() + timeout + AGENT_GRACE)
+        if check and status != 0:
+            raise GuestCommandError(code, status, output)
+        return status, output
+
+    def _request(self, code: str, timeout: float, deadline: float) -> tuple[int, str]:
+        with self._lock:
+            if self._broken:
+                raise VmError(f"the VM's command agent is unusable: {self._broken}")
+            if self._socket is None:
+                raise VmError("the VM is not running; call start() first")
+            request_id = new_request_id()
+            parser = ReplyParser(request_id)
+            self._socket.sendall(encode_request(request_id, code, timeout))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._broken = f"no answer from the guest agent to {shorten(code)}"
+                    raise VmError(f"{self._broken}\n--- guest console ---\n{self.console_tail()}")
+                self._socket.settimeout(min(remaining, 1.0))
+                try:
+                    data = self._socket.recv(65536)
+                except TimeoutError:
+                    self._check_alive(f"running {shorten(code)}")
+                    continue
+                if not data:
+                    self._broken = "qemu closed the control socket"
+                    self._check_alive(f"running {shorten(code)}")
+                    raise VmError(self._broken)
+                reply = parser.feed(data)
+                if reply is not None:
+                    break
+        output = reply.output.decode(errors="replace")
+        if reply.timed_out:
+            raise GuestTimeout(
+                f"guest command timed out after {timeout} s: {shorten(code)}", output
+            )
+        return reply.status, output
+
+    def check_output(self, code: str, timeout: float = 30.0) -> str:
+        """``run`` with ``check=True``, returning the output only."""
+        return self.run(code, timeout, check=True)[1]
+
+    def read_file(self, path: str, timeout: float = 30.0) -> bytes:
+        """A guest file's bytes (binary-safe, through base64)."""
+        output = self.check_output(f"base64 {shlex.quote(path)}", timeout)
+        return base64.b64decode("".join(output.split()))
+
+    def write_file(
+        self, path: str, data: bytes | str, mode: int = 0o644, timeout: float = 30.0
+    ) -> None:
+        """Create or replace a guest file with ``mode`` (e.g. 0o600 for pppd secrets)."""
+        raw = data.encode() if isinstance(data, str) else data
+        encoded = base64.b64encode(raw).decode()
+        quoted = shlex.quote(path)
+        self.check_output(
+            f"umask 077 && printf '%s' {encoded} | base64 -d > {quoted}.new"
+            f" && chmod {mode:o} {quoted}.new && mv {quoted}.new {quoted}",
+            timeout,
+        )
+
+    # -- background processes ----------------------------------------------
+
+    def spawn(self, command: str | Sequence[str], *, name: str = "proc") -> GuestProcess:
+        """Start a background guest process; returns its handle at once.
+
+        ``command`` is either shell code or an argv list; an argv list (or
+        code starting with ``exec``) makes ``handle.pid`` the program's own
+        pid, so ``handle.freeze()`` stops exactly that program.  Output goes
+        to ``handle.output_path``.
+        """
+        code = command if isinstance(command, str) else "exec " + shlex.join(command)
+        self._spawn_count += 1
+        safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        directory = f"/run/wanctl/spawn/{self._spawn_count}-{safe_name}"
+        output = self.check_output(
+            f"/etc/wanctl-vm/spawn.sh {directory} {shlex.quote(code)}", timeout=15
+        )
+        fields = output.split()
+        if len(fields) != 2 or not all(field.isdigit() for field in fields):
+            raise VmError(f"spawn of {shorten(code)} did not report its pids: {shorten(output)}")
+        process = GuestProcess(self, directory, int(fields[0]), int(fields[1]), code)
+        self._spawned.append(process)
+        return process
+
+    def kill_spawned(self, processes: Sequence[GuestProcess] | None = None) -> None:
+        """SIGKILL the sessions of ``processes`` (default: every process ``spawn`` started)."""
+        targets = list(self._spawned if processes is None else processes)
+        if not targets:
+            return
+        leaders = " ".join(f"-{process.leader}" for process in targets)
+        self.run(f"kill -KILL -- {leaders} 2>/dev/null; true", timeout=10)
+        self._spawned = [process for process in self._spawned if process not in targets]
+
+    @property
+    def spawned(self) -> list[GuestProcess]:
+        """Processes started by ``spawn`` and not yet killed by ``kill_spawned``, oldest first."""
+        return list(self._spawned)
+
+    @property
+    def healthy(self) -> bool:
+        """qemu runs and the command agent has not stopped answering."""
+        return self.running and self._broken is None and self._socket is not None
+
+    def restart(self) -> dict[str, str]:
+        """Stop and boot again with the same settings (the host pty paths change)."""
+        self.stop()
+        return self.start()
+
+    def line(self, guest: str) -> SerialLine:
+        """The line with guest name ``guest`` (``"ttyS1"`` or ``"/dev/ttyS1"``)."""
+        wanted = guest.removeprefix("/dev/")
+        for line in self.lines:
+            if line.guest == wanted:
+                return line
+        raise KeyError(f"no serial line {wanted}; this VM has {[x.guest for x in self.lines]}")

@@ -1,0 +1,98 @@
+"""A background process in the guest, started by ``PppdVm.spawn``.
+
+The guest's ``spawn.sh`` runs the code in a session of its own behind a
+small wrapper shell that records the exit status, so a handle can signal
+the program alone (``pid``) or its whole session (``leader``, used as the
+process-group id), and read its output after it has ended.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import TYPE_CHECKING
+
+from hw.vm.errors import GuestTimeout, shorten
+
+if TYPE_CHECKING:
+    from hw.vm.machine import PppdVm
+
+#: Reported by ``poll``/``wait`` when the process is gone but left no status
+#: (its wrapper was killed too, e.g. by a group-wide SIGKILL).
+STATUS_UNKNOWN = -1
+
+
+class GuestProcess:
+    """Handle on a guest background process; every call is one agent round trip."""
+
+    def __init__(self, vm: PppdVm, directory: str, leader: int, pid: int, code: str) -> None:
+        self.vm = vm
+        #: Guest directory holding ``out``, ``pid``, ``leader`` and ``status``.
+        self.directory = directory
+        #: Session leader and process-group id (the wrapper shell).
+        self.leader = leader
+        #: The process running the code (the program itself for argv spawns).
+        self.pid = pid
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"GuestProcess(pid={self.pid}, leader={self.leader}, code={self.code!r})"
+
+    @property
+    def output_path(self) -> str:
+        """Guest path of the file collecting the process's stdout and stderr."""
+        return f"{self.directory}/out"
+
+    def signal(self, sig: int, *, group: bool = False) -> bool:
+        """Send ``sig`` to the process (or its whole session); False if it is gone."""
+        target = f"-- -{self.leader}" if group else str(self.pid)
+        status, _ = self.vm.run(f"kill -{int(sig)} {target}", timeout=10)
+        return status == 0
+
+    def terminate(self) -> bool:
+        return self.signal(signal.SIGTERM)
+
+    def kill(self) -> bool:
+        return self.signal(signal.SIGKILL)
+
+    def freeze(self) -> bool:
+        """SIGSTOP: the process stops reading and writing its line until ``thaw``."""
+        return self.signal(signal.SIGSTOP)
+
+    def thaw(self) -> bool:
+        return self.signal(signal.SIGCONT)
+
+    def poll(self) -> int | None:
+        """Exit status once ended, None while running, STATUS_UNKNOWN if killed with its wrapper."""
+        _, output = self.vm.run(
+            f"if [ -e {self.directory}/status ]; then cat {self.directory}/status; "
+            f"elif kill -0 {self.pid} 2>/dev/null; then echo running; else echo gone; fi",
+            timeout=10,
+        )
+        answer = output.strip()
+        if answer == "running":
+            return None
+        if answer == "gone":
+            return STATUS_UNKNOWN
+        return int(answer)
+
+    def running(self) -> bool:
+        return self.poll() is None
+
+    def wait(self, timeout: float = 30.0, interval: float = 0.2) -> int:
+        """Block until the process ends; raises GuestTimeout with its output if it does not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.poll()
+            if status is not None:
+                return status
+            if time.monotonic() >= deadline:
+                raise GuestTimeout(
+                    f"guest process {self.pid} ({shorten(self.code)}) still runs after {timeout} s",
+                    self.output(),
+                )
+            time.sleep(interval)
+
+    def output(self) -> str:
+        """Everything the process wrote to stdout and stderr so far."""
+        return self.vm.read_file(self.output_path).decode(errors="replace")
