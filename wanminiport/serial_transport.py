@@ -251,6 +251,14 @@ class SerialTransport(Transport):
         return self._lines
 
     def close(self) -> None:
+        """Release the port: writes complete False, termios restored, lock removed.
+
+        The original termios is put back at once (TCSANOW, since waiting for
+        the output to drain could wait forever on a flow-controlled line):
+        bytes still in the kernel's output queue leave at the restored
+        settings, so a caller that cares lets ``buffered`` reach 0 and the
+        line drain first.
+        """
         if self._closed:
             return
         self._closed = True
