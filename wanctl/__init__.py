@@ -1,0 +1,1 @@
+"""wanctl: the command line, profiles, control socket and pcap capture."""

@@ -1,0 +1,438 @@
+"""The link options: ONE table shared by command-line flags and profile keys.
+
+``--mru 1400`` on the command line and ``mru = 1400`` in a profile are the
+same option, parsed by the same code.  Names follow pppd where pppd has the
+option (``lcp-echo-interval``, ``require-chap``, ``usepeerdns``); a boolean
+has a positive flag and a negative one (``--defaultroute`` /
+``--nodefaultroute``, ``--modem`` / ``--local``, ``--lock`` / ``--nolock``),
+and a profile writes it as ``defaultroute = false``.
+
+Values are merged defaults < profile < command line into one validated,
+frozen ``LinkOptions``; each value remembers where it came from so an error
+about a combination names both sources.
+
+Decisions worth knowing:
+
+* ``baud`` on a tty must be a standard termios speed (a typo like 11520 is
+  caught, not rounded by the driver); on a pyserial URL (``socket://``,
+  ``rfc2217://``, ``loop://``) any positive speed is accepted, since it only
+  paces and labels the link.
+* ``device`` without a leading ``/`` gets ``/dev/`` prepended, as in pppd.
+* ``connect`` is a chat script: a path (starting ``/``, ``./``, ``../`` or
+  ``~/``) or the script's text itself (chat's expect-send words).
+* ``init`` is the AT command sent to a modem before dialing ``number``.
+* Defaults follow pppd as Debian ships it: asyncmap 0, mru 1500, maxfail
+  10, holdoff 30, LCP echo every 30 s and 4 misses (Debian's
+  /etc/ppp/options), UUCP locking on, modem control lines honoured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from wanctl import values as v
+from wanctl.errors import UsageError, UsageErrors
+from wanminiport.info import FramingMode
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One link option: its name (flag ``--name`` and profile key ``name``)."""
+
+    name: str
+    parse: v.Parser
+    default: Any
+    help: str
+    #: Profile example used in fix messages, e.g. ``mru = 1500``.
+    example: str
+    metavar: str | None = None
+    #: For booleans: the flag/pppd word that sets it false (``nodefaultroute``).
+    negative: str | None = None
+    #: Other names for the flag and the key (``port`` for ``device``).
+    aliases: tuple[str, ...] = ()
+    #: Flags that set a fixed value (``--crtscts`` sets ``flow = "crtscts"``).
+    consts: tuple[tuple[str, str], ...] = ()
+    #: Repeatable on the command line (``--ms-dns A --ms-dns B``).
+    repeat: bool = False
+
+    @property
+    def field(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def is_bool(self) -> bool:
+        return isinstance(self.default, bool)
+
+
+def _bool(name: str, default: bool, help: str, negative: str | None = None) -> OptionSpec:
+    return OptionSpec(
+        name, v.boolean, default, help, f"{name} = {'true' if not default else 'false'}",
+        negative=negative or f"no{name}",
+    )
+
+
+_FLOW = ("crtscts", "xonxoff", "none")
+_FRAMING = ("ppp", "slip")
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("device", v.device, None, "serial device or pyserial URL (ttyS0 means /dev/ttyS0)",
+               'device = "/dev/ttyUSB0"', metavar="PATH|URL", aliases=("port",)),
+    OptionSpec("baud", v.integer(1, 2**31 - 1, "bits/s"), 115200,
+               "line speed: a standard tty speed, any positive number for a URL",
+               "baud = 115200", metavar="BPS"),
+    OptionSpec("flow", v.choice(_FLOW), "none",
+               "flow control: crtscts (RTS/CTS), xonxoff, or none (3-wire cables)",
+               'flow = "crtscts"', metavar="|".join(_FLOW),
+               consts=(("crtscts", "crtscts"), ("xonxoff", "xonxoff"), ("nocrtscts", "none"))),
+    OptionSpec("framing", v.choice(_FRAMING), "ppp", "line framing: ppp or slip",
+               'framing = "ppp"', metavar="ppp|slip"),
+    _bool("modem", True, "honour modem control lines (CD, DTR); --local ignores them (CLOCAL)",
+          negative="local"),
+    _bool("lock", True, "take a UUCP lock on the port (/var/lock/LCK..NAME)"),
+    OptionSpec("number", v.phone_number, None, "phone number the modem dials",
+               'number = "5551234"', metavar="DIGITS"),
+    OptionSpec("init", v.at_command, None, "AT command sent to the modem before dialing",
+               'init = "ATZ"', metavar="AT..."),
+    OptionSpec("connect", v.chat_script, None, "chat script: a file path or the script text",
+               "connect = \"/etc/chatscripts/isp\"", metavar="SCRIPT"),
+    OptionSpec("user", v.text("user name"), None, "name we authenticate as (PAP/CHAP)",
+               'user = "jdoe"', metavar="NAME"),
+    OptionSpec("password", v.text("password"), None,
+               "password for PAP/CHAP (on a command line others see it in ps: prefer a"
+               " profile, chmod 600)",
+               'password = "secret"', metavar="SECRET"),
+    OptionSpec("pap-secrets", v.text("path", 4096), "/etc/ppp/pap-secrets",
+               "pppd-format PAP secrets file", 'pap-secrets = "/etc/ppp/pap-secrets"',
+               metavar="PATH"),
+    OptionSpec("chap-secrets", v.text("path", 4096), "/etc/ppp/chap-secrets",
+               "pppd-format CHAP secrets file", 'chap-secrets = "/etc/ppp/chap-secrets"',
+               metavar="PATH"),
+    _bool("require-pap", False, "require the peer to authenticate with PAP"),
+    _bool("require-chap", False, "require the peer to authenticate with CHAP"),
+    _bool("refuse-pap", False, "refuse to authenticate ourselves with PAP"),
+    _bool("refuse-chap", False, "refuse to authenticate ourselves with CHAP"),
+    _bool("noauth", False, "do not require the peer to authenticate", negative="auth"),
+    OptionSpec("local-ip", v.ipv4, None, "our IPv4 address (default: the peer assigns it)",
+               'local-ip = "10.0.0.1"', metavar="ADDR"),
+    OptionSpec("remote-ip", v.ipv4, None, "the peer's IPv4 address",
+               'remote-ip = "10.0.0.2"', metavar="ADDR"),
+    OptionSpec("ip", v.ipv4_pair, None, "both addresses in pppd's LOCAL:REMOTE form",
+               'ip = "10.0.0.1:10.0.0.2"', metavar="LOCAL:REMOTE"),
+    OptionSpec("ms-dns", v.ipv4_list(2), (), "DNS server offered to the peer (up to two)",
+               'ms-dns = ["10.0.0.53"]', metavar="ADDR", repeat=True),
+    _bool("usepeerdns", False, "ask the peer for DNS servers (passed to ip-up as DNS1/DNS2)"),
+    _bool("defaultroute", False, "add a default route through the link"),
+    _bool("ipv6", False, "negotiate IPv6 (IPV6CP) as well as IPv4"),
+    OptionSpec("mru", v.integer(128, 16384, "bytes"), 1500, "maximum receive unit",
+               "mru = 1500", metavar="BYTES"),
+    OptionSpec("mtu", v.integer(128, 16384, "bytes"), None,
+               "maximum transmit unit (default: what the peer's MRU allows)",
+               "mtu = 1500", metavar="BYTES"),
+    OptionSpec("asyncmap", v.accm, 0, "control characters the peer must escape (hex)",
+               "asyncmap = 0x00000000", metavar="HEX"),
+    OptionSpec("escape", v.escape_set, (), "extra characters we escape (hex list: 11,13,ff)",
+               "escape = [0x11, 0x13]", metavar="HEX,..."),
+    OptionSpec("lcp-echo-interval", v.integer(0, 86400, "seconds"), 30,
+               "seconds between LCP echo requests (0: none)", "lcp-echo-interval = 30",
+               metavar="SECONDS"),
+    OptionSpec("lcp-echo-failure", v.integer(0, 1000), 4,
+               "unanswered echo requests before the peer counts as dead (0: never)",
+               "lcp-echo-failure = 4", metavar="COUNT"),
+    _bool("persist", False, "redial or re-listen after the link ends"),
+    OptionSpec("maxfail", v.integer(0, 1_000_000), 10,
+               "give up after this many failed attempts in a row (0: never)",
+               "maxfail = 10", metavar="COUNT"),
+    OptionSpec("holdoff", v.integer(0, 86400, "seconds"), 30,
+               "seconds to wait before re-establishing a link (with persist)", "holdoff = 30",
+               metavar="SECONDS"),
+    OptionSpec("idle", v.integer(0, 31_536_000, "seconds"), 0,
+               "hang up after this many seconds without data (0: never)", "idle = 600",
+               metavar="SECONDS"),
+    OptionSpec("pcap", v.text("path", 4096), None, "write every frame to this pcap file",
+               'pcap = "/tmp/link.pcap"', metavar="FILE"),
+    _bool("debug", False, "log every packet as pppd's debug does"),
+    OptionSpec("ipparam", v.text("ipparam"), "", "extra argument passed to ip-up/ip-down",
+               'ipparam = "office"', metavar="TEXT"),
+    OptionSpec("name", v.text("name"), None, "our name for authentication (default: hostname)",
+               'name = "gw1"', metavar="NAME"),
+    OptionSpec("remotename", v.text("name"), None, "the peer's name for authentication",
+               'remotename = "isp"', metavar="NAME"),
+)
+
+OPTIONS_BY_NAME: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
+#: Every name a profile key may have (aliases included).
+KEY_NAMES: dict[str, OptionSpec] = {
+    **OPTIONS_BY_NAME,
+    **{alias: spec for spec in OPTIONS for alias in spec.aliases},
+}
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """The validated link options; see the table ``OPTIONS`` for each one's meaning."""
+
+    device: str | None = None
+    baud: int = 115200
+    flow: str = "none"
+    framing: FramingMode = FramingMode.PPP
+    modem: bool = True
+    lock: bool = True
+    number: str | None = None
+    init: str | None = None
+    connect: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    pap_secrets: str = "/etc/ppp/pap-secrets"
+    chap_secrets: str = "/etc/ppp/chap-secrets"
+    require_pap: bool = False
+    require_chap: bool = False
+    refuse_pap: bool = False
+    refuse_chap: bool = False
+    noauth: bool = False
+    local_ip: ipaddress.IPv4Address | None = None
+    remote_ip: ipaddress.IPv4Address | None = None
+    ms_dns: tuple[ipaddress.IPv4Address, ...] = ()
+    usepeerdns: bool = False
+    defaultroute: bool = False
+    ipv6: bool = False
+    mru: int = 1500
+    mtu: int | None = None
+    asyncmap: int = 0
+    escape: tuple[int, ...] = ()
+    lcp_echo_interval: int = 30
+    lcp_echo_failure: int = 4
+    persist: bool = False
+    maxfail: int = 10
+    holdoff: int = 30
+    idle: int = 0
+    pcap: str | None = None
+    debug: bool = False
+    ipparam: str = ""
+    name: str | None = None
+    remotename: str | None = None
+    #: Where each value that is not a default came from ("command line", a profile path).
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_url(self) -> bool:
+        """Whether ``device`` is a pyserial URL rather than a tty path."""
+        return self.device is not None and bool(v.URL_RE.match(self.device))
+
+    def profile_values(self) -> dict[str, Any]:
+        """The options that differ from the defaults, keyed and typed as a profile writes them."""
+        out: dict[str, Any] = {}
+        for spec in OPTIONS:
+            if spec.name == "ip":
+                continue
+            value = getattr(self, spec.field)
+            if value != _DEFAULTS[spec.field]:
+                out[spec.name] = to_profile_value(value)
+        return out
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(LinkOptions) if f.name != "origins"}
+
+
+def to_profile_value(value: Any) -> Any:
+    """A typed option value as TOML holds it (addresses as strings, enums by value)."""
+    if isinstance(value, FramingMode):
+        return value.value
+    if isinstance(value, ipaddress.IPv4Address):
+        return str(value)
+    if isinstance(value, tuple):
+        return [to_profile_value(item) for item in value]
+    return value
+
+
+@dataclass
+class OptionLayer:
+    """Option values from one source, already parsed: field name -> typed value."""
+
+    origin: str
+    values: dict[str, Any] = field(default_factory=dict)
+    #: How the user wrote each field in this source (``--mru``, ``mru``), for errors.
+    spelled: dict[str, str] = field(default_factory=dict)
+
+    def set(self, spec: OptionSpec, raw: object, textual: bool, spelled: str) -> None:
+        """Parse ``raw`` for ``spec`` into this layer; raises ``v.BadValue``."""
+        value = spec.parse(raw, textual)
+        targets = ("local_ip", "remote_ip") if spec.name == "ip" else (spec.field,)
+        for name in targets:
+            earlier = self.spelled.get(name)
+            if earlier is not None and earlier != spelled:
+                raise v.BadValue(f"sets the same option as {earlier}", "give only one of them")
+        if spec.name == "framing":
+            value = FramingMode(value)
+        if spec.name == "ip":
+            local, remote = value
+            for name, addr in (("local_ip", local), ("remote_ip", remote)):
+                if addr is not None:
+                    self.values[name] = addr
+                    self.spelled[name] = spelled
+            return
+        self.values[spec.field] = value
+        self.spelled[spec.field] = spelled
+
+
+def parse_layer(
+    origin: str, raw: Mapping[str, object], textual: bool, flag_prefix: str = ""
+) -> OptionLayer:
+    """Parse raw values keyed by option name; every bad one is reported (``UsageErrors``)."""
+    layer = OptionLayer(origin)
+    errors: list[UsageError] = []
+    for key, value in raw.items():
+        spec = KEY_NAMES.get(key)
+        if spec is None:
+            errors.append(UsageError(flag_prefix + key, "unknown option", "see wanctl --help"))
+            continue
+        try:
+            layer.set(spec, value, textual, flag_prefix + key)
+        except v.BadValue as exc:
+            errors.append(UsageError(flag_prefix + key, exc.message, exc.fix))
+    if errors:
+        raise UsageErrors(errors)
+    return layer
+
+
+def merge_options(*layers: OptionLayer) -> LinkOptions:
+    """Defaults < each layer in order; the result is checked as a whole."""
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    spelled: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.values.items():
+            merged[name] = value
+            origins[name] = layer.origin
+            spelled[name] = layer.spelled.get(name, name.replace("_", "-"))
+    options = LinkOptions(**merged, origins=origins)
+    errors = list(_check_combination(options, origins, spelled))
+    if errors:
+        raise UsageErrors(errors)
+    return options
+
+
+def _check_combination(
+    opts: LinkOptions, origins: Mapping[str, str], spelled: Mapping[str, str]
+) -> Iterable[UsageError]:
+    def where(name: str) -> str:
+        return f"{spelled.get(name, name.replace('_', '-'))} ({origins.get(name, 'default')})"
+
+    def conflict(a: str, b: str) -> UsageError:
+        return UsageError(where(a), f"conflicts with {where(b)}", "drop one of them")
+
+    if opts.device is not None and not opts.is_url and opts.baud not in v.STANDARD_BAUD_RATES:
+        yield UsageError(
+            where("baud"),
+            f"{opts.baud} is not a standard tty speed",
+            f"use {v.nearest_baud(opts.baud)} or another standard speed"
+            " (any speed is allowed only on a pyserial URL such as socket://)",
+        )
+    for proto in ("pap", "chap"):
+        if getattr(opts, f"require_{proto}") and getattr(opts, f"refuse_{proto}"):
+            # Refusing to authenticate ourselves does not stop us from requiring
+            # the peer to, but with the same protocol both ways it is a typo.
+            yield conflict(f"require_{proto}", f"refuse_{proto}")
+        if opts.noauth and getattr(opts, f"require_{proto}"):
+            yield conflict("noauth", f"require_{proto}")
+    if opts.local_ip is not None and opts.local_ip == opts.remote_ip:
+        yield UsageError(where("remote_ip"), f"is the same as local-ip {opts.local_ip}",
+                         "give the two ends different addresses")
+    if opts.lcp_echo_failure and not opts.lcp_echo_interval:
+        yield UsageError(where("lcp_echo_failure"), "has no effect with lcp-echo-interval 0",
+                         "set lcp-echo-interval (e.g. 30) or lcp-echo-failure 0")
+    if opts.framing is FramingMode.SLIP:
+        if opts.local_ip is None or opts.remote_ip is None:
+            yield UsageError(where("framing"), "SLIP cannot negotiate addresses",
+                             "set local-ip and remote-ip (or ip = \"LOCAL:REMOTE\")")
+        for name in ("require_pap", "require_chap", "ipv6", "usepeerdns"):
+            if getattr(opts, name):
+                yield UsageError(where(name), "needs PPP, but framing is slip",
+                                 "use framing ppp or drop the option")
+
+
+# --- command line ----------------------------------------------------------------------
+
+_DEST_PREFIX = "link_option_"
+#: Namespace attribute recording which flag set each option (``--local`` for modem).
+_SPELLED_ATTR = "link_option_flags"
+
+
+class _Remember(argparse.Action):
+    """Store like ``store``/``store_const``/``append`` and note the flag used."""
+
+    def __init__(self, *args: Any, kind: str = "store", **kwargs: Any) -> None:
+        self.kind = kind
+        if kind == "const":
+            kwargs["nargs"] = 0
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+        values: Any, option_string: str | None = None,
+    ) -> None:
+        if self.kind == "const":
+            values = self.const
+        elif self.kind == "append":
+            values = [*getattr(namespace, self.dest, []), values]
+        setattr(namespace, self.dest, values)
+        flags = dict(getattr(namespace, _SPELLED_ATTR, {}))
+        flags[self.dest] = option_string or self.dest
+        setattr(namespace, _SPELLED_ATTR, flags)
+
+
+def _dest(spec: OptionSpec) -> str:
+    return _DEST_PREFIX + spec.field
+
+
+def add_link_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Add every link option as a flag; read the values back with ``command_line_layer``.
+
+    Flags keep their values as given (strings) and are parsed by the same code
+    as profile keys, so an error names the flag and the fix in one line.
+    Unset flags leave no attribute, which is how the merge knows a profile's
+    value stands.
+    """
+    group = parser.add_argument_group("link options (the same names work as profile keys)")
+    for spec in OPTIONS:
+        dest = _dest(spec)
+        names = [f"--{spec.name}", *(f"--{a}" for a in spec.aliases)]
+        common: dict[str, Any] = {"dest": dest, "action": _Remember, "default": argparse.SUPPRESS}
+        if spec.is_bool:
+            state = "on" if spec.default else "off"
+            group.add_argument(*names, kind="const", const=True,
+                               help=f"{spec.help} ({state} by default)", **common)
+            group.add_argument(f"--{spec.negative}", kind="const", const=False,
+                               help=f"turn {spec.name} off", **common)
+            continue
+        default_note = "" if spec.default in (None, (), "") else f" (default {spec.default})"
+        if spec.name == "asyncmap":
+            default_note = f" (default {spec.default:#x})"
+        group.add_argument(*names, kind="append" if spec.repeat else "store",
+                           metavar=spec.metavar, help=spec.help + default_note, **common)
+        for flag, const in spec.consts:
+            group.add_argument(f"--{flag}", kind="const", const=const,
+                               help=f"same as --{spec.name} {const}", **common)
+    return group
+
+
+def command_line_layer(namespace: argparse.Namespace) -> OptionLayer:
+    """The link options given on the command line, parsed; ``UsageErrors`` lists bad ones."""
+    flags: dict[str, str] = getattr(namespace, _SPELLED_ATTR, {})
+    layer = OptionLayer("command line")
+    errors: list[UsageError] = []
+    for spec in OPTIONS:
+        dest = _dest(spec)
+        if not hasattr(namespace, dest):
+            continue
+        flag = flags.get(dest, f"--{spec.name}")
+        try:
+            layer.set(spec, getattr(namespace, dest), textual=True, spelled=flag)
+        except v.BadValue as exc:
+            errors.append(UsageError(flag, exc.message, exc.fix))
+    if errors:
+        raise UsageErrors(errors)
+    return layer
