@@ -1,0 +1,138 @@
+"""A PPP link's configuration, with pppd's defaults.
+
+Field names follow pppd's options where one exists (``asyncmap``, ``mru``,
+``usepeerdns``, ``ms_dns``, ``lcp_echo_interval``...), so a profile written
+for pppd maps onto it directly.  Defaults are pppd's: ``asyncmap 0``, magic
+number, protocol and address/control field compression, MRU 1500, our own
+IPv4 address asked of the peer (0.0.0.0) unless configured, no
+authentication required, no CCP.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ndiswan.ppp.constants import DEFAULT_MRU, MIN_MRU
+
+#: Secrets lookup: (client, server) -> secret, or None when there is none.
+#: An empty name matches any entry, as a missing name does in pppd.
+SecretLookup = Callable[[str, str], "str | None"]
+#: Random octets (the default is ``secrets.token_bytes``).
+RandomBytes = Callable[[int], bytes]
+
+#: pppd refuses an MRU above this (MAXMRU).
+MAX_MRU = 16384
+
+
+class AuthProtocol(enum.Enum):
+    PAP = "pap"
+    CHAP = "chap"
+
+
+class AuthRequirement(enum.Enum):
+    """What the peer must authenticate itself with (pppd's auth/require-*)."""
+
+    NONE = "none"
+    PAP = "pap"
+    CHAP = "chap"
+    #: CHAP preferred, PAP accepted when the peer Naks CHAP (pppd's plain ``auth``).
+    PAP_OR_CHAP = "pap-or-chap"
+
+    @property
+    def protocols(self) -> tuple[AuthProtocol, ...]:
+        """Acceptable protocols, most preferred first."""
+        return {
+            AuthRequirement.NONE: (),
+            AuthRequirement.PAP: (AuthProtocol.PAP,),
+            AuthRequirement.CHAP: (AuthProtocol.CHAP,),
+            AuthRequirement.PAP_OR_CHAP: (AuthProtocol.CHAP, AuthProtocol.PAP),
+        }[self]
+
+
+@dataclass(frozen=True)
+class PppConfig:
+    # -- LCP --
+    mru: int = DEFAULT_MRU
+    #: Our receive ACCM: control characters we need the peer to escape.
+    asyncmap: int = 0
+    magic: bool = True
+    pcomp: bool = True
+    accomp: bool = True
+    #: Seconds between LCP Echo-Requests once LCP is open; 0 disables them.
+    lcp_echo_interval: float = 0.0
+    #: Unanswered Echo-Requests before the peer is declared dead; 0 never.
+    lcp_echo_failure: int = 0
+    #: pppd's lcp-max-* family, applied to every control protocol.
+    restart_time: float = 3.0
+    max_configure: int = 10
+    max_terminate: int = 2
+    max_failure: int = 5
+    #: Rounds of our magic number coming back before the line counts as looped.
+    loopback_fail: int = 10
+
+    # -- authentication --
+    require_auth: AuthRequirement = AuthRequirement.NONE
+    refuse_pap: bool = False
+    refuse_chap: bool = False
+    #: Our name: sent in CHAP Challenges, the server name in secrets lookups.
+    name: str = ""
+    #: The name we authenticate as (defaults to ``name``).
+    user: str = ""
+    #: Our secret for PAP and CHAP; when None it comes from the secrets lookup.
+    password: str | None = None
+    #: The peer's name for secrets lookups (pppd's ``remotename``).
+    remote_name: str = ""
+    #: CHAP re-challenge interval in seconds once authenticated; 0 disables.
+    chap_interval: float = 0.0
+    #: How long an authenticator waits for a PAP Authenticate-Request.
+    pap_wait_timeout: float = 30.0
+    #: How long we wait for the peer's CHAP Challenge and verdict.
+    chap_wait_timeout: float = 60.0
+
+    # -- IPCP --
+    ipv4: bool = True
+    local_ip: ipaddress.IPv4Address | None = None
+    remote_ip: ipaddress.IPv4Address | None = None
+    #: Take the peer's idea of our address (default: when we have none).
+    ipcp_accept_local: bool | None = None
+    #: Take the peer's idea of its address (default: when we have none for it).
+    ipcp_accept_remote: bool | None = None
+    #: DNS servers we give a peer that asks (at most two: primary, secondary).
+    ms_dns: tuple[ipaddress.IPv4Address, ...] = ()
+    #: Ask the peer for DNS servers.
+    usepeerdns: bool = False
+
+    # -- IPV6CP --
+    ipv6: bool = False
+    ipv6_local_id: bytes | None = None
+    ipv6_remote_id: bytes | None = None
+
+    # -- CCP --
+    #: True: answer CCP with LCP Protocol-Reject; False: run CCP and refuse every method.
+    noccp: bool = True
+
+    def __post_init__(self) -> None:
+        if not MIN_MRU <= self.mru <= MAX_MRU:
+            raise ValueError(f"mru must be between {MIN_MRU} and {MAX_MRU}")
+        if not 0 <= self.asyncmap <= 0xFFFFFFFF:
+            raise ValueError("asyncmap is a 32-bit map")
+        if len(self.ms_dns) > 2:
+            raise ValueError("at most two ms-dns addresses")
+        for ifid in (self.ipv6_local_id, self.ipv6_remote_id):
+            if ifid is not None and (len(ifid) != 8 or not any(ifid)):
+                raise ValueError("an IPv6 interface identifier is 8 octets, not all zero")
+        if self.restart_time <= 0 or min(self.max_configure, self.max_terminate) < 1:
+            raise ValueError("restart time and max-configure/terminate must be positive")
+        if self.max_failure < 1 or self.loopback_fail < 1:
+            raise ValueError("max-failure and loopback-fail must be positive")
+        if self.lcp_echo_interval < 0 or self.lcp_echo_failure < 0 or self.chap_interval < 0:
+            raise ValueError("echo and re-challenge settings cannot be negative")
+        if len(self.name.encode()) > 255 or len(self.user.encode()) > 255:
+            raise ValueError("names are at most 255 octets")
+
+    @property
+    def auth_user(self) -> str:
+        return self.user or self.name

@@ -1,0 +1,195 @@
+"""What a PPP session reports: small frozen records, read with ``next_event()``.
+
+The driver turns them into actions: ``LinkInfoNegotiated`` into
+OID_WAN_CO_SET_LINK_INFO on the miniport, ``NetworkUp`` into addresses on the
+TUN interface, ``DatagramReceived`` into a write to it, ``LinkTerminated``
+into a hang-up and pppd's exit status, ``LogLine`` into the log.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+
+from ndiswan.ppp.constants import ExitCode
+from wanminiport.info import FramingBits, LinkInfo
+
+
+class Phase(enum.Enum):
+    """RFC 1661 section 3.2 link phases."""
+
+    DEAD = "dead"
+    ESTABLISH = "establish"
+    AUTHENTICATE = "authenticate"
+    NETWORK = "network"
+    TERMINATE = "terminate"
+
+
+class LogLevel(enum.IntEnum):
+    """pppd's message levels (dbglog, info, notice, warn, error)."""
+
+    DEBUG = 10
+    INFO = 20
+    NOTICE = 25
+    WARNING = 30
+    ERROR = 40
+
+
+class AuthRole(enum.Enum):
+    #: We check the peer's credentials.
+    AUTHENTICATOR = "authenticator"
+    #: We prove ours to the peer.
+    PEER = "peer"
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class LinkInfoNegotiated:
+    """LCP reached Opened: what the miniport must apply (SET_LINK_INFO).
+
+    ``send_*`` describe frames we transmit (the peer's wishes: its MRU and
+    receive ACCM, whether it accepts PFC/ACFC); ``recv_*`` frames we receive.
+    """
+
+    send_mru: int
+    recv_mru: int
+    send_accm: int
+    recv_accm: int
+    send_pfc: bool
+    send_acfc: bool
+    recv_pfc: bool
+    recv_acfc: bool
+    local_magic: int
+    peer_magic: int
+
+    @property
+    def mtu(self) -> int:
+        """The largest datagram worth sending: the smaller of the two MRUs."""
+        return min(self.send_mru, self.recv_mru)
+
+    def link_info(self) -> LinkInfo:
+        """The NDIS_WAN_CO_SET_LINK_INFO record for the miniport."""
+        return LinkInfo(
+            max_send_frame_size=self.send_mru,
+            max_recv_frame_size=self.recv_mru,
+            send_framing_bits=_framing_bits(pfc=self.send_pfc, acfc=self.send_acfc),
+            recv_framing_bits=_framing_bits(pfc=self.recv_pfc, acfc=self.recv_acfc),
+            send_accm=self.send_accm,
+            recv_accm=self.recv_accm,
+        )
+
+
+def _framing_bits(*, pfc: bool, acfc: bool) -> FramingBits:
+    bits = FramingBits.PPP_FRAMING | FramingBits.PPP_ACCM_SUPPORTED
+    if pfc:
+        bits |= FramingBits.PPP_COMPRESS_PROTOCOL_FIELD
+    if acfc:
+        bits |= FramingBits.PPP_COMPRESS_ADDRESS_CONTROL
+    return bits
+
+
+@dataclass(frozen=True)
+class AuthSucceeded:
+    protocol: str
+    role: AuthRole
+    #: The name the peer authenticated as (authenticator role) or ours (peer role).
+    name: str
+
+
+@dataclass(frozen=True)
+class AuthFailed:
+    protocol: str
+    role: AuthRole
+    message: str
+
+
+@dataclass(frozen=True)
+class NetworkUp:
+    """IPCP reached Opened: IPv4 datagrams may flow."""
+
+    local: ipaddress.IPv4Address
+    remote: ipaddress.IPv4Address
+    dns1: ipaddress.IPv4Address | None = None
+    dns2: ipaddress.IPv4Address | None = None
+
+
+@dataclass(frozen=True)
+class Ipv6Up:
+    """IPV6CP reached Opened: the two 64-bit interface identifiers."""
+
+    local_id: bytes
+    remote_id: bytes
+
+    @property
+    def local_address(self) -> ipaddress.IPv6Address:
+        return link_local(self.local_id)
+
+    @property
+    def remote_address(self) -> ipaddress.IPv6Address:
+        return link_local(self.remote_id)
+
+
+def link_local(interface_id: bytes) -> ipaddress.IPv6Address:
+    """fe80::/64 with ``interface_id`` as the low 64 bits."""
+    return ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + interface_id[:8].rjust(8, b"\0"))
+
+
+@dataclass(frozen=True)
+class NetworkDown:
+    """IPCP (``ip_version`` 4) or IPV6CP (6) left Opened."""
+
+    ip_version: int
+
+
+@dataclass(frozen=True)
+class DatagramReceived:
+    protocol: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class LinkTerminated:
+    """The link is back in the Dead phase; ``exit_code`` is what pppd would exit with."""
+
+    reason: str
+    exit_code: ExitCode
+
+
+@dataclass(frozen=True)
+class LogLine:
+    text: str
+    level: LogLevel = LogLevel.DEBUG
+
+
+@dataclass(frozen=True)
+class ProtocolError:
+    """An input the RFC 1661 automaton has no rule for (nothing changed).
+
+    ``by_peer`` is True when a received packet caused it, False when a call
+    by the driver did (e.g. ``lower_up`` twice).
+    """
+
+    protocol: str
+    state: str
+    input: str
+    by_peer: bool
+
+
+Event = (
+    PhaseChanged
+    | LinkInfoNegotiated
+    | AuthSucceeded
+    | AuthFailed
+    | NetworkUp
+    | Ipv6Up
+    | NetworkDown
+    | DatagramReceived
+    | LinkTerminated
+    | LogLine
+    | ProtocolError
+)

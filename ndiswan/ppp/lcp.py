@@ -1,0 +1,291 @@
+"""LCP's options (RFC 1661 section 6, RFC 1662, RFC 1994): the option handler.
+
+MRU, ACCM, Authentication-Protocol (PAP, CHAP with MD5), Magic-Number, PFC
+and ACFC.  Judging follows pppd 2.4.9 so the two converge the same way:
+
+* an MRU below 128 is Nak'd up to 128; any larger one is accepted;
+* an ACCM is accepted as it is (we need no characters escaped);
+* an Authentication-Protocol we refuse is Nak'd with one we accept (CHAP
+  MD5 first), or rejected when we accept none;
+* a Magic-Number equal to ours (or zero) is Nak'd with a fresh random one,
+  and that Nak is never turned into a Reject by Max-Failure;
+* a Nak of our Authentication-Protocol moves us only to another protocol we
+  also require: it can drop our request (the link then fails at Up with
+  "peer refused to authenticate") but never weakens it;
+* several Naks of our Magic-Number in a row mean the line is looped back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ndiswan.ppp.config import AuthProtocol, RandomBytes
+from ndiswan.ppp.constants import (
+    CHAP_MD5,
+    DEFAULT_ACCM,
+    DEFAULT_MRU,
+    MIN_MRU,
+    LcpOpt,
+    Proto,
+)
+from ndiswan.ppp.options import ACK, REJECT, OptionHandler, OptionVerdict, nak
+from ndiswan.ppp.packet import Option, uint_option
+
+LOOPBACK_REASON = "Loopback detected"
+
+_PAP_OPTION = Option(LcpOpt.AUTH_PROTOCOL, Proto.PAP.to_bytes(2, "big"))
+_CHAP_OPTION = Option(LcpOpt.AUTH_PROTOCOL, Proto.CHAP.to_bytes(2, "big") + bytes((CHAP_MD5,)))
+
+
+def auth_option(protocol: AuthProtocol) -> Option:
+    return _CHAP_OPTION if protocol is AuthProtocol.CHAP else _PAP_OPTION
+
+
+def random_magic(rng: RandomBytes) -> int:
+    """A non-zero 32-bit magic number (zero is illegal, RFC 1661 6.4)."""
+    while True:
+        value = int.from_bytes(rng(4), "big")
+        if value:
+            return value
+
+
+@dataclass(frozen=True)
+class LcpPolicy:
+    """What we ask for and what we allow, derived from PppConfig."""
+
+    mru: int = DEFAULT_MRU
+    asyncmap: int = 0
+    magic: bool = True
+    pcomp: bool = True
+    accomp: bool = True
+    #: Protocols the peer must authenticate with, most preferred first.
+    require: tuple[AuthProtocol, ...] = ()
+    #: Protocols we are willing to authenticate ourselves with.
+    allow_pap: bool = True
+    allow_chap: bool = True
+    loopback_fail: int = 10
+
+
+@dataclass(frozen=True)
+class LcpValues:
+    """One direction's negotiated LCP values (None: not negotiated)."""
+
+    mru: int | None = None
+    accm: int | None = None
+    auth: AuthProtocol | None = None
+    magic: int | None = None
+    pfc: bool = False
+    acfc: bool = False
+
+    @property
+    def effective_mru(self) -> int:
+        return self.mru if self.mru is not None else DEFAULT_MRU
+
+    @property
+    def effective_accm(self) -> int:
+        return self.accm if self.accm is not None else DEFAULT_ACCM
+
+
+class LcpOptions(OptionHandler):
+    """The LCP option handler; ``local`` and ``peer`` hold the results."""
+
+    def __init__(self, policy: LcpPolicy, rng: RandomBytes) -> None:
+        self.policy = policy
+        self._rng = rng
+        #: What the peer acknowledged of ours: how it must send to us.
+        self.local = LcpValues()
+        #: What we acknowledged of the peer's: how we must send to it.
+        self.peer = LcpValues()
+        self._loops = 0
+        self._auth_candidates: list[AuthProtocol] = []
+        self._want = LcpValues()
+        self.reset()
+
+    # -- our request ------------------------------------------------------
+
+    def reset(self) -> None:
+        p = self.policy
+        self._auth_candidates = list(p.require)
+        self._want = LcpValues(
+            mru=p.mru if p.mru != DEFAULT_MRU else None,
+            accm=p.asyncmap if p.asyncmap != DEFAULT_ACCM else None,
+            magic=random_magic(self._rng) if p.magic else None,
+            pfc=p.pcomp,
+            acfc=p.accomp,
+        )
+        self._loops = 0
+
+    @property
+    def requested_auth(self) -> AuthProtocol | None:
+        return self._auth_candidates[0] if self._auth_candidates else None
+
+    @property
+    def our_magic(self) -> int:
+        return self._want.magic or 0
+
+    def build_request(self) -> list[Option]:
+        w = self._want
+        options: list[Option] = []
+        if w.mru is not None:
+            options.append(uint_option(LcpOpt.MRU, w.mru, 2))
+        if w.accm is not None:
+            options.append(uint_option(LcpOpt.ACCM, w.accm, 4))
+        if self.requested_auth is not None:
+            options.append(auth_option(self.requested_auth))
+        if w.magic is not None:
+            options.append(uint_option(LcpOpt.MAGIC_NUMBER, w.magic, 4))
+        if w.pfc:
+            options.append(Option(LcpOpt.PFC))
+        if w.acfc:
+            options.append(Option(LcpOpt.ACFC))
+        return options
+
+    def apply_ack(self, options: list[Option]) -> None:
+        self.local = replace(self._want, auth=self.requested_auth)
+
+    def apply_nak(self, options: list[Option], treat_as_reject: bool) -> bool:
+        sent = {option.type for option in self.build_request()}
+        w = self._want
+        looped = False
+        for option in options:
+            kind, n = option.type, len(option.data)
+            if kind == LcpOpt.MRU:
+                if n != 2:
+                    return False
+                value = option.uint
+                if treat_as_reject and kind in sent:
+                    w = replace(w, mru=None)
+                elif value <= self.policy.mru or value <= DEFAULT_MRU:
+                    w = replace(w, mru=value if value != DEFAULT_MRU else None)
+            elif kind == LcpOpt.ACCM:
+                if n != 4:
+                    return False
+                if treat_as_reject and kind in sent:
+                    w = replace(w, accm=None)
+                else:
+                    w = replace(w, accm=(w.accm or 0) | option.uint | self.policy.asyncmap)
+            elif kind == LcpOpt.AUTH_PROTOCOL:
+                if n < 2:
+                    return False
+                if kind in sent and not self._auth_nak(option, treat_as_reject):
+                    return False
+            elif kind == LcpOpt.MAGIC_NUMBER:
+                if n != 4:
+                    return False
+                if kind in sent:
+                    w = replace(w, magic=self._fresh_magic(avoid=option.uint))
+                    looped = True
+            elif kind in (LcpOpt.PFC, LcpOpt.ACFC):
+                # These should be rejected, not Nak'd; treat the Nak as a Reject.
+                w = replace(w, pfc=False) if kind == LcpOpt.PFC else replace(w, acfc=False)
+        self._want = w
+        if looped:
+            self._loops += 1
+            if self._loops >= self.policy.loopback_fail:
+                self.abort_reason = LOOPBACK_REASON
+        else:
+            self._loops = 0
+        return True
+
+    def _auth_nak(self, option: Option, treat_as_reject: bool) -> bool:
+        current = self._auth_candidates[0]
+        if treat_as_reject:
+            self._auth_candidates.pop(0)
+            return True
+        suggested: AuthProtocol | None = None
+        if option.data == _PAP_OPTION.data:
+            suggested = AuthProtocol.PAP
+        elif option.data == _CHAP_OPTION.data:
+            suggested = AuthProtocol.CHAP
+        if suggested is current:
+            return False  # Nak'd our choice and suggested it back
+        # Stop asking for what was refused; a suggestion we also require comes
+        # next, anything else leaves only what we still require.
+        self._auth_candidates.pop(0)
+        if suggested in self._auth_candidates:
+            self._auth_candidates.remove(suggested)
+            self._auth_candidates.insert(0, suggested)
+        return True
+
+    def apply_reject(self, options: list[Option]) -> bool:
+        w = self._want
+        for option in options:
+            kind = option.type
+            if kind == LcpOpt.MRU:
+                w = replace(w, mru=None)
+            elif kind == LcpOpt.ACCM:
+                w = replace(w, accm=None)
+            elif kind == LcpOpt.AUTH_PROTOCOL and self._auth_candidates:
+                self._auth_candidates.pop(0)
+            elif kind == LcpOpt.MAGIC_NUMBER:
+                w = replace(w, magic=None)
+            elif kind == LcpOpt.PFC:
+                w = replace(w, pfc=False)
+            elif kind == LcpOpt.ACFC:
+                w = replace(w, acfc=False)
+            else:
+                return False
+        self._want = w
+        return True
+
+    def _fresh_magic(self, avoid: int) -> int:
+        while True:
+            value = random_magic(self._rng)
+            if value != avoid:
+                return value
+
+    # -- the peer's request -----------------------------------------------
+
+    def begin_peer_request(self) -> None:
+        self.peer = LcpValues()
+
+    def judge_option(self, option: Option) -> OptionVerdict:
+        kind, n, p = option.type, len(option.data), self.policy
+        if kind == LcpOpt.MRU and n == 2:
+            if option.uint < MIN_MRU:
+                return nak(uint_option(LcpOpt.MRU, MIN_MRU, 2))
+            self.peer = replace(self.peer, mru=option.uint)
+            return ACK
+        if kind == LcpOpt.ACCM and n == 4:
+            self.peer = replace(self.peer, accm=option.uint)
+            return ACK
+        if kind == LcpOpt.AUTH_PROTOCOL:
+            return self._judge_auth(option)
+        if kind == LcpOpt.MAGIC_NUMBER and n == 4 and p.magic:
+            ours = self._want.magic
+            if option.uint == 0 or (ours is not None and option.uint == ours):
+                suggestion = uint_option(LcpOpt.MAGIC_NUMBER, self._fresh_magic(ours or 0), 4)
+                return nak(suggestion, insist=True)
+            self.peer = replace(self.peer, magic=option.uint)
+            return ACK
+        if kind == LcpOpt.PFC and n == 0 and p.pcomp:
+            self.peer = replace(self.peer, pfc=True)
+            return ACK
+        if kind == LcpOpt.ACFC and n == 0 and p.accomp:
+            self.peer = replace(self.peer, acfc=True)
+            return ACK
+        return REJECT
+
+    def _judge_auth(self, option: Option) -> OptionVerdict:
+        p = self.policy
+        if len(option.data) < 2 or not (p.allow_pap or p.allow_chap):
+            return REJECT
+        preferred = _CHAP_OPTION if p.allow_chap else _PAP_OPTION
+        proto = int.from_bytes(option.data[:2], "big")
+        if proto == Proto.PAP:
+            if len(option.data) != 2:
+                return REJECT
+            if not p.allow_pap:
+                return nak(_CHAP_OPTION)
+            self.peer = replace(self.peer, auth=AuthProtocol.PAP)
+            return ACK
+        if proto == Proto.CHAP:
+            if len(option.data) != 3:
+                return REJECT
+            if not p.allow_chap:
+                return nak(_PAP_OPTION)
+            if option.data[2] != CHAP_MD5:
+                return nak(_CHAP_OPTION)
+            self.peer = replace(self.peer, auth=AuthProtocol.CHAP)
+            return ACK
+        return nak(preferred)

@@ -1,0 +1,543 @@
+"""One PPP link (RFC 1661 section 3): phases driven by LCP, authentication and NCPs.
+
+``PppSession`` is sans-I/O.  The driver feeds it the lower layer's state
+(``lower_up``/``lower_down``), administrative requests (``open``/``close``),
+received frames and the time, and takes from it control frames to transmit
+(``frames_to_send``), events (``next_event``) and the time it next wants
+``handle_timer`` (``get_timer``).  Frames start at the protocol field: the
+framer has removed flags, address/control and FCS.
+
+Phases: Dead -> Establish (LCP) -> Authenticate (PAP/CHAP, when negotiated)
+-> Network (IPCP, IPV6CP) -> Terminate -> Dead.  No network-layer datagram
+crosses in either direction before its NCP is Opened; the ones that arrive
+too early are dropped and counted in ``stats``.  Exit codes follow pppd.
+"""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from collections import deque
+from dataclasses import dataclass
+
+from ndiswan.ppp.auth import AuthMachine, AuthOutcome
+from ndiswan.ppp.automaton import (
+    Automaton,
+    EchoReplyReceived,
+    LayerDown,
+    LayerFinished,
+    LayerUp,
+    NegotiationAborted,
+    PeerRejectedProtocol,
+    Signal,
+)
+from ndiswan.ppp.chap import ChapAuthenticator, ChapPeer
+from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
+from ndiswan.ppp.constants import (
+    Code,
+    ExitCode,
+    Proto,
+    protocol_description,
+)
+from ndiswan.ppp.events import (
+    AuthFailed,
+    AuthRole,
+    AuthSucceeded,
+    DatagramReceived,
+    Event,
+    LinkInfoNegotiated,
+    LinkTerminated,
+    LogLevel,
+    LogLine,
+    NetworkDown,
+    NetworkUp,
+    Phase,
+    PhaseChanged,
+)
+from ndiswan.ppp.fsm import State, Timing
+from ndiswan.ppp.ipcp import IpcpOptions, IpcpPolicy
+from ndiswan.ppp.ipv6cp import Ipv6cpOptions, Ipv6cpPolicy
+from ndiswan.ppp.keepalive import EchoKeepalive, EchoTick
+from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions, LcpPolicy
+from ndiswan.ppp.log import packet_line, split_protocol
+from ndiswan.ppp.options import RejectAllHandler
+from ndiswan.ppp.pap import PapAuthenticator, PapPeer
+
+#: Network-layer protocol -> the NCP that must be Opened before it flows.
+_DATA_NCP: dict[int, int] = {Proto.IP: Proto.IPCP, Proto.IPV6: Proto.IPV6CP}
+_IP_VERSION: dict[int, int] = {Proto.IPCP: 4, Proto.IPV6CP: 6}
+_AUTH_PROTOCOLS = (Proto.PAP, Proto.CHAP)
+_FINISHED_STATES = (State.INITIAL, State.CLOSED, State.STOPPED)
+
+
+@dataclass
+class SessionStats:
+    frames_received: int = 0
+    frames_sent: int = 0
+    control_frames_sent: int = 0
+    malformed_frames: int = 0
+    #: Non-LCP frames while LCP was not Opened.
+    dropped_lcp_not_open: int = 0
+    #: Non-authentication frames during Establish/Authenticate.
+    dropped_before_network: int = 0
+    #: Network datagrams whose NCP was not Opened.
+    datagrams_dropped: int = 0
+    datagrams_received: int = 0
+    datagrams_sent: int = 0
+    #: send_datagram calls refused (NCP not Opened, unknown protocol, too big).
+    sends_refused: int = 0
+    protocol_rejects_sent: int = 0
+
+
+class PppSession:
+    def __init__(
+        self,
+        config: PppConfig | None = None,
+        *,
+        secrets: SecretLookup | None = None,
+        rng: RandomBytes = _secrets.token_bytes,
+    ) -> None:
+        self.config = cfg = config or PppConfig()
+        self._secrets = secrets
+        self._rng = rng
+        self.stats = SessionStats()
+        self.phase = Phase.DEAD
+        self.link: LinkInfoNegotiated | None = None
+        self.network: NetworkUp | None = None
+        self.status = ExitCode.OK
+        timing = Timing(cfg.restart_time, cfg.max_configure, cfg.max_terminate, cfg.max_failure)
+        self._lcp_options = LcpOptions(self._lcp_policy(), rng)
+        self._lcp = Automaton(
+            Proto.LCP,
+            "LCP",
+            self._lcp_options,
+            timing,
+            link_control=True,
+            echo_magic=lambda: self._lcp_options.local.magic or 0,
+        )
+        self._ipcp_options = IpcpOptions(self._ipcp_policy())
+        self._ipv6cp_options = Ipv6cpOptions(
+            Ipv6cpPolicy(cfg.ipv6_local_id, cfg.ipv6_remote_id), rng
+        )
+        self._ncps: dict[int, Automaton] = {}
+        if cfg.ipv4:
+            self._ncps[Proto.IPCP] = Automaton(Proto.IPCP, "IPCP", self._ipcp_options, timing)
+        if cfg.ipv6:
+            self._ncps[Proto.IPV6CP] = Automaton(
+                Proto.IPV6CP, "IPV6CP", self._ipv6cp_options, timing
+            )
+        if not cfg.noccp:
+            self._ncps[Proto.CCP] = Automaton(Proto.CCP, "CCP", RejectAllHandler(), timing)
+        self._running_ncps: set[int] = set()
+        self._auth: dict[tuple[int, AuthRole], AuthMachine] = {}
+        self._keepalive = EchoKeepalive(cfg.lcp_echo_interval, cfg.lcp_echo_failure)
+        self._frames: list[bytes] = []
+        self._events: deque[Event] = deque()
+        self._term_reason = ""
+
+    # -- configuration -> policies ----------------------------------------
+
+    def _lcp_policy(self) -> LcpPolicy:
+        cfg = self.config
+        have_secret = cfg.password is not None or (
+            self._secrets is not None and self._secrets(cfg.auth_user, cfg.remote_name) is not None
+        )
+        return LcpPolicy(
+            mru=cfg.mru,
+            asyncmap=cfg.asyncmap,
+            magic=cfg.magic,
+            pcomp=cfg.pcomp,
+            accomp=cfg.accomp,
+            require=cfg.require_auth.protocols,
+            allow_pap=not cfg.refuse_pap and have_secret,
+            allow_chap=not cfg.refuse_chap and have_secret,
+            loopback_fail=cfg.loopback_fail,
+        )
+
+    def _ipcp_policy(self) -> IpcpPolicy:
+        cfg = self.config
+        dns = (*cfg.ms_dns, None, None)
+        accept_local = cfg.ipcp_accept_local
+        accept_remote = cfg.ipcp_accept_remote
+        return IpcpPolicy(
+            local=cfg.local_ip,
+            remote=cfg.remote_ip,
+            accept_local=cfg.local_ip is None if accept_local is None else accept_local,
+            accept_remote=cfg.remote_ip is None if accept_remote is None else accept_remote,
+            give_dns=(dns[0], dns[1]),
+            request_dns=cfg.usepeerdns,
+        )
+
+    # -- outputs -----------------------------------------------------------
+
+    def frames_to_send(self) -> list[bytes]:
+        """Control frames to transmit, oldest first (protocol field onward)."""
+        out, self._frames = self._frames, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def events(self) -> list[Event]:
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    def get_timer(self) -> float | None:
+        deadlines = [
+            t
+            for t in (
+                self._lcp.get_timer(),
+                self._keepalive.get_timer(),
+                *(ncp.get_timer() for ncp in self._ncps.values()),
+                *(machine.get_timer() for machine in self._auth.values()),
+            )
+            if t is not None
+        ]
+        return min(deadlines, default=None)
+
+    def state_of(self, protocol: int) -> State | None:
+        """The automaton state of LCP or an NCP (None when not configured)."""
+        if protocol == Proto.LCP:
+            return self._lcp.state
+        ncp = self._ncps.get(protocol)
+        return ncp.state if ncp is not None else None
+
+    # -- driver inputs -------------------------------------------------------
+
+    def lower_up(self, now: float) -> None:
+        """The line is up (carrier, or the pty opened): LCP may talk."""
+        self.status = ExitCode.NEGOTIATION_FAILED
+        self._term_reason = ""
+        self._set_phase(Phase.ESTABLISH)
+        self._lcp.up(now)
+        self._pump(now)
+
+    def open(self, now: float) -> None:
+        """Administrative Open: LCP starts negotiating once the line is up."""
+        self._lcp.open(now)
+        self._pump(now)
+
+    def close(self, reason: str = "User request", now: float = 0.0) -> None:
+        """Administrative Close: Terminate-Request with ``reason``, then Dead."""
+        self.status = ExitCode.USER_REQUEST
+        self._close_link(reason, now)
+        self._pump(now)
+
+    def lower_down(self, now: float) -> None:
+        """The line is gone (hang-up, carrier loss, unplug)."""
+        if self.phase is not Phase.DEAD:
+            self.status = ExitCode.HANGUP
+            self._term_reason = "Modem hangup"
+            self._log(LogLevel.NOTICE, "Modem hangup")
+        self._lcp.down(now)
+        self._pump(now)
+        if self.phase is not Phase.DEAD:
+            self._link_finished()
+
+    def handle_timer(self, now: float) -> None:
+        self._lcp.handle_timer(now)
+        for ncp in list(self._ncps.values()):
+            ncp.handle_timer(now)
+        for machine in list(self._auth.values()):
+            machine.handle_timer(now)
+        tick = self._keepalive.handle_timer(now)
+        if tick is EchoTick.SEND_REQUEST and self._lcp.is_opened:
+            magic = (self._lcp_options.local.magic or 0).to_bytes(4, "big")
+            self._lcp.send_code(Code.ECHO_REQUEST, magic, self._keepalive.next_identifier())
+        elif tick is EchoTick.PEER_DEAD:
+            self._log(LogLevel.INFO, f"No response to {self.config.lcp_echo_failure} echo-requests")
+            self._log(LogLevel.NOTICE, "Serial link appears to be disconnected.")
+            self.status = ExitCode.PEER_DEAD
+            self._close_link("Peer not responding", now)
+        self._pump(now)
+
+    # -- receive -----------------------------------------------------------
+
+    def receive_frame(self, frame: bytes, now: float) -> None:
+        self.stats.frames_received += 1
+        split = split_protocol(frame)
+        if split is None:
+            self.stats.malformed_frames += 1
+            self._log(LogLevel.DEBUG, f"received short packet:{frame[:32].hex(' ')}")
+            return
+        proto, info = split
+        if proto not in _DATA_NCP:
+            self._log(LogLevel.DEBUG, packet_line("rcvd", proto.to_bytes(2, "big") + info))
+        self._dispatch(proto, info, now)
+        self._pump(now)
+
+    def _dispatch(self, proto: int, info: bytes, now: float) -> None:
+        if proto == Proto.LCP:
+            self._lcp.receive(info, now)
+            return
+        if not self._lcp.is_opened:
+            self.stats.dropped_lcp_not_open += 1
+            self._log(LogLevel.DEBUG, "Discarded non-LCP packet when LCP not open")
+            return
+        if self.phase in (Phase.ESTABLISH, Phase.AUTHENTICATE) and proto not in _AUTH_PROTOCOLS:
+            self.stats.dropped_before_network += 1
+            if proto in _DATA_NCP:
+                self.stats.datagrams_dropped += 1
+            self._log(LogLevel.DEBUG, f"discarding proto 0x{proto:x} in phase {self.phase.name}")
+            return
+        if proto in _AUTH_PROTOCOLS:
+            machines = [m for (p, _), m in self._auth.items() if p == proto]
+            for machine in machines:
+                machine.receive(info, now)
+            return
+        ncp = self._ncps.get(proto)
+        if ncp is not None:
+            ncp.receive(info, now)
+            return
+        data_ncp = self._ncps.get(_DATA_NCP.get(proto, -1))
+        if data_ncp is not None:
+            if data_ncp.is_opened:
+                self.stats.datagrams_received += 1
+                self._events.append(DatagramReceived(proto, info))
+            else:
+                self.stats.datagrams_dropped += 1
+            return
+        self._log(LogLevel.WARNING, f"Unsupported protocol {protocol_description(proto)} received")
+        self.stats.protocol_rejects_sent += 1
+        self._lcp.send_code(Code.PROTOCOL_REJECT, proto.to_bytes(2, "big") + info)
+
+    # -- send --------------------------------------------------------------
+
+    def send_datagram(self, proto: int, payload: bytes) -> bytes | None:
+        """The frame for one network-layer datagram, or None when it may not go."""
+        ncp = self._ncps.get(_DATA_NCP.get(proto, -1))
+        link = self.link
+        if ncp is None or not ncp.is_opened or link is None or len(payload) > link.send_mru:
+            self.stats.sends_refused += 1
+            return None
+        self.stats.datagrams_sent += 1
+        self.stats.frames_sent += 1
+        if link.send_pfc and proto < 0x100:
+            return bytes((proto,)) + payload
+        return proto.to_bytes(2, "big") + payload
+
+    # -- the engine --------------------------------------------------------
+
+    def _pump(self, now: float) -> None:
+        """Move outputs of every machine out, reacting to their signals."""
+        busy = True
+        while busy:
+            busy = False
+            machines: list[tuple[int, Automaton | AuthMachine]] = [(Proto.LCP, self._lcp)]
+            machines += [(p, m) for (p, _), m in self._auth.items()]
+            machines += list(self._ncps.items())
+            for proto, machine in machines:
+                for packet in machine.take_packets():
+                    self._emit_control(proto, packet)
+                self._events.extend(machine.take_events())
+                for signal in machine.take_signals():
+                    busy = True
+                    if isinstance(signal, AuthOutcome):
+                        self._on_auth(signal, now)
+                    elif machine is self._lcp:
+                        self._on_lcp(signal, now)
+                    else:
+                        self._on_ncp(proto, signal, now)
+
+    def _emit_control(self, proto: int, packet: bytes) -> None:
+        frame = proto.to_bytes(2, "big") + packet
+        self.stats.frames_sent += 1
+        self.stats.control_frames_sent += 1
+        self._log(LogLevel.DEBUG, packet_line("sent", frame))
+        self._frames.append(frame)
+
+    def _on_lcp(self, signal: Signal, now: float) -> None:
+        if isinstance(signal, LayerUp):
+            self._lcp_up(now)
+        elif isinstance(signal, LayerDown):
+            self._lcp_down(now)
+        elif isinstance(signal, LayerFinished):
+            if self._lcp.state in _FINISHED_STATES or self._lcp.state is State.STARTING:
+                self._link_finished()
+        elif isinstance(signal, PeerRejectedProtocol):
+            self._peer_rejected(signal.protocol, now)
+        elif isinstance(signal, EchoReplyReceived):
+            magic = self._lcp_options.local.magic or 0
+            warning = self._keepalive.reply_received(signal.data, magic)
+            if warning is not None:
+                self._log(LogLevel.WARNING, warning)
+        elif isinstance(signal, NegotiationAborted):
+            if signal.reason == LOOPBACK_REASON:
+                self._log(LogLevel.NOTICE, "Serial line is looped back.")
+                self.status = ExitCode.LOOPBACK
+            self._close_link(signal.reason, now)
+
+    def _lcp_up(self, now: float) -> None:
+        local, peer = self._lcp_options.local, self._lcp_options.peer
+        self.link = LinkInfoNegotiated(
+            send_mru=peer.effective_mru,
+            recv_mru=local.effective_mru,
+            send_accm=peer.effective_accm,
+            recv_accm=local.effective_accm,
+            send_pfc=peer.pfc,
+            send_acfc=peer.acfc,
+            recv_pfc=local.pfc,
+            recv_acfc=local.acfc,
+            local_magic=local.magic or 0,
+            peer_magic=peer.magic or 0,
+        )
+        self._events.append(self.link)
+        for automaton in (self._lcp, *self._ncps.values()):
+            automaton.peer_mru = self.link.send_mru
+        self._keepalive.start(now)
+        if self.config.require_auth.protocols and local.auth is None:
+            self._log(LogLevel.WARNING, "peer refused to authenticate: terminating link")
+            self.status = ExitCode.PEER_AUTH_FAILED
+            self._close_link("peer refused to authenticate", now)
+            return
+        cfg = self.config
+        if local.auth is AuthProtocol.PAP:
+            self._auth[Proto.PAP, AuthRole.AUTHENTICATOR] = PapAuthenticator(
+                cfg.name, self._secrets, cfg.pap_wait_timeout
+            )
+        elif local.auth is AuthProtocol.CHAP:
+            self._auth[Proto.CHAP, AuthRole.AUTHENTICATOR] = ChapAuthenticator(
+                cfg.name,
+                self._secrets,
+                self._rng,
+                restart_time=cfg.restart_time,
+                max_transmits=cfg.max_configure,
+                rechallenge_interval=cfg.chap_interval,
+            )
+        if peer.auth is AuthProtocol.PAP:
+            self._auth[Proto.PAP, AuthRole.PEER] = PapPeer(
+                cfg.auth_user, self._our_pap_password(), cfg.restart_time, cfg.max_configure
+            )
+        elif peer.auth is AuthProtocol.CHAP:
+            self._auth[Proto.CHAP, AuthRole.PEER] = ChapPeer(
+                cfg.auth_user, cfg.password, self._secrets, cfg.remote_name, cfg.chap_wait_timeout
+            )
+        if not self._auth:
+            self._network_phase(now)
+            return
+        self._set_phase(Phase.AUTHENTICATE)
+        for machine in self._auth.values():
+            machine.start(now)
+
+    def _our_pap_password(self) -> str:
+        cfg = self.config
+        if cfg.password is not None:
+            return cfg.password
+        found = self._secrets(cfg.auth_user, cfg.remote_name) if self._secrets else None
+        if found is None:
+            self._log(LogLevel.ERROR, "No secret found for PAP login")
+        return found or ""
+
+    def _lcp_down(self, now: float) -> None:
+        self._keepalive.stop()
+        for machine in self._auth.values():
+            machine.stop()
+        self._auth.clear()
+        for ncp in self._ncps.values():
+            if ncp.state not in (State.INITIAL, State.STARTING):
+                ncp.down(now)
+        self._running_ncps.clear()
+        closing = self._lcp.state in (State.CLOSING, State.STOPPING)
+        self._set_phase(Phase.TERMINATE if closing else Phase.ESTABLISH)
+
+    def _on_auth(self, outcome: AuthOutcome, now: float) -> None:
+        if outcome.success:
+            self._events.append(AuthSucceeded(outcome.protocol, outcome.role, outcome.name))
+            if outcome.role is AuthRole.PEER:
+                self._log(LogLevel.NOTICE, f"{outcome.protocol} authentication succeeded")
+            if self.phase is Phase.AUTHENTICATE and all(m.succeeded for m in self._auth.values()):
+                self._network_phase(now)
+            return
+        self._events.append(AuthFailed(outcome.protocol, outcome.role, outcome.message))
+        if outcome.role is AuthRole.AUTHENTICATOR:
+            self.status = ExitCode.PEER_AUTH_FAILED
+            self._close_link("Authentication failed", now)
+        else:
+            self.status = ExitCode.AUTH_TOPEER_FAILED
+            self._close_link("Failed to authenticate ourselves to peer", now)
+
+    def _peer_rejected(self, proto: int, now: float) -> None:
+        ncp = self._ncps.get(proto)
+        auth = [m for (p, _), m in self._auth.items() if p == proto]
+        if ncp is None and not auth:
+            self._log(
+                LogLevel.WARNING,
+                f"Protocol-Reject for unsupported protocol {protocol_description(proto)}",
+            )
+            return
+        self._log(LogLevel.DEBUG, f"Protocol-Reject for {protocol_description(proto)} received")
+        if ncp is not None:
+            ncp.protocol_rejected(now)
+        for machine in auth:
+            machine.stop()
+            self._on_auth(
+                AuthOutcome(machine.protocol_name, machine.role, False, "", "protocol-reject"), now
+            )
+
+    def _network_phase(self, now: float) -> None:
+        self._set_phase(Phase.NETWORK)
+        for proto, ncp in self._ncps.items():
+            if proto != Proto.CCP:
+                self._running_ncps.add(proto)
+            ncp.up(now)
+            ncp.open(now)
+        if not self._running_ncps:
+            self._close_link("No network protocols running", now)
+
+    def _on_ncp(self, proto: int, signal: Signal, now: float) -> None:
+        ncp = self._ncps[proto]
+        if isinstance(signal, LayerUp):
+            if proto == Proto.CCP:
+                return
+            handler = self._ipcp_options if proto == Proto.IPCP else self._ipv6cp_options
+            result = handler.result()
+            if result.up is None:
+                self._log(LogLevel.ERROR, result.error or "")
+                ncp.close(result.error or "", now)
+                return
+            self._events.extend(result.notes)
+            if self.status in (ExitCode.NEGOTIATION_FAILED, ExitCode.OK):
+                self.status = ExitCode.OK
+            if isinstance(result.up, NetworkUp):
+                self.network = result.up
+            self._events.append(result.up)
+        elif isinstance(signal, LayerDown):
+            if proto in _IP_VERSION:
+                if proto == Proto.IPCP:
+                    self.network = None
+                self._events.append(NetworkDown(_IP_VERSION[proto]))
+        elif isinstance(signal, LayerFinished) and proto in self._running_ncps:
+            self._running_ncps.discard(proto)
+            if not self._running_ncps and self._lcp.is_opened:
+                self._close_link("No network protocols running", now)
+
+    # -- phases and endings ------------------------------------------------
+
+    def _close_link(self, reason: str, now: float) -> None:
+        if not self._term_reason:
+            self._term_reason = reason
+        if self.phase is not Phase.DEAD:
+            self._set_phase(Phase.TERMINATE)
+        self._lcp.close(reason, now)
+        if self._lcp.state in _FINISHED_STATES and self.phase is not Phase.DEAD:
+            self._link_finished()
+
+    def _link_finished(self) -> None:
+        if self.phase is Phase.DEAD:
+            return
+        self._keepalive.stop()
+        for machine in self._auth.values():
+            machine.stop()
+        self._auth.clear()
+        self._set_phase(Phase.DEAD)
+        self._log(LogLevel.NOTICE, "Connection terminated.")
+        reason = self._term_reason or self._lcp.finished_reason or "Link terminated"
+        self._events.append(LinkTerminated(reason, self.status))
+
+    def _set_phase(self, phase: Phase) -> None:
+        if phase is not self.phase:
+            self.phase = phase
+            self._events.append(PhaseChanged(phase))
+
+    def _log(self, level: LogLevel, text: str) -> None:
+        self._events.append(LogLine(text, level))
