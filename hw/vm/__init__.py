@@ -2,12 +2,14 @@
 
 ``PppdVm`` boots the VM (``machine.py``) from an initramfs built out of the
 installed Debian packages (``initramfs.py``); ``parse_pppd_log`` reads the
-control packets out of a pppd ``debug`` log (``pppd_log.py``).
+control packets out of a pppd ``debug`` log (``pppd_log.py``); ``start_pppd``
+runs pppd on a guest line with the rig's defaults (``pppd.py``).
 """
 
 from hw.vm.errors import GuestCommandError, GuestTimeout, VmBootError, VmError, VmUnavailable
 from hw.vm.initramfs import Kernel, build_initramfs, default_cache_dir, find_kernel
 from hw.vm.machine import PppdVm, SerialLine, find_qemu
+from hw.vm.pppd import PPPD_DEFAULTS, start_pppd
 from hw.vm.pppd_log import (
     IPCP_UP,
     LoggedPacket,
@@ -19,6 +21,7 @@ from hw.vm.process import STATUS_UNKNOWN, GuestProcess
 
 __all__ = [
     "IPCP_UP",
+    "PPPD_DEFAULTS",
     "STATUS_UNKNOWN",
     "GuestCommandError",
     "GuestProcess",
@@ -37,4 +40,5 @@ __all__ = [
     "find_qemu",
     "packet_numbers",
     "parse_pppd_log",
+    "start_pppd",
 ]

@@ -24,6 +24,7 @@ import atexit
 import base64
 import contextlib
 import ctypes
+import os
 import re
 import shlex
 import shutil
@@ -54,6 +55,9 @@ ISA_LINES = 3  # ttyS1..ttyS3; ttyS0 is the console
 PCI_PORTS_PER_CARD = 4
 MAX_LINES = 31  # CONFIG_SERIAL_8250_NR_UARTS=32 on Debian kernels, minus the console
 QEMU_PACKAGE = "qemu-system-x86"
+#: qemu accelerator: TCG unless this says otherwise ("kvm"), because TCG works
+#: on every host, including those where KVM hangs.
+ACCEL_ENV = "WANCTL_VM_ACCEL"
 #: Extra seconds the host waits beyond a command's own timeout before it
 #: declares the agent dead (the guest's watchdog should have answered by then).
 AGENT_GRACE = 15.0
@@ -181,11 +185,17 @@ class PppdVm:
             # The first answer proves the agent is up; booting takes most of the wait.
             _, output = self._request("cat /proc/tty/driver/serial", 30, deadline)
             self._check_uarts(output)
-        except BaseException as error:
-            console = self.console_tail()
+        except VmBootError:
             self.stop()
-            if isinstance(error, VmError) and not isinstance(error, VmBootError):
-                raise VmBootError(f"{error}\n--- guest console ---\n{console}") from error
+            raise
+        except VmError as error:
+            message = str(error)
+            if "--- guest console ---" not in message:
+                message = self._diagnosis(message)
+            self.stop()
+            raise VmBootError(f"the VM did not boot: {message}") from error
+        except BaseException:
+            self.stop()
             raise
         self.boot_seconds = time.monotonic() - started
         return {line.guest: line.host for line in self.lines}
@@ -202,7 +212,7 @@ class PppdVm:
         command = [
             qemu,
             "-accel",
-            "tcg",
+            os.environ.get(ACCEL_ENV, "tcg"),
             "-machine",
             "pc",
             "-m",
@@ -245,10 +255,23 @@ class PppdVm:
     def _check_alive(self, doing: str) -> None:
         assert self._process is not None
         if self._process.poll() is not None:
-            raise VmBootError(
-                f"qemu exited with status {self._process.returncode} while {doing}\n"
-                f"--- qemu ---\n{self._qemu_log()}\n--- guest console ---\n{self.console_tail()}"
-            )
+            raise VmError(self._diagnosis(f"qemu exited while {doing}"))
+
+    def _diagnosis(self, what: str) -> str:
+        """``what``, qemu's exit status and log, and the guest console tail."""
+        status = "running" if self._process is None else self._process.poll()
+        return (
+            f"{what} (qemu status: {status})\n--- qemu ---\n{self._qemu_log().strip()}\n"
+            f"--- guest console ---\n{self.console_tail()}"
+        )
+
+    def _agent_lost(self, reason: str, code: str) -> VmError:
+        self._broken = reason
+        if self._process is not None:
+            # The socket usually closes because qemu is exiting: let it finish.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=2)
+        return VmError(self._diagnosis(f"{reason} while running {shorten(code)}"))
 
     def _wait_for_ptys(self, deadline: float) -> list[SerialLine]:
         assert self._run_dir is not None
@@ -345,22 +368,25 @@ class PppdVm:
                 raise VmError("the VM is not running; call start() first")
             request_id = new_request_id()
             parser = ReplyParser(request_id)
-            self._socket.sendall(encode_request(request_id, code, timeout))
+            try:
+                self._socket.sendall(encode_request(request_id, code, timeout))
+            except OSError as error:
+                raise self._agent_lost(f"control socket failed ({error})", code) from error
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._broken = f"no answer from the guest agent to {shorten(code)}"
-                    raise VmError(f"{self._broken}\n--- guest console ---\n{self.console_tail()}")
+                    raise self._agent_lost("the guest agent stopped answering", code)
                 self._socket.settimeout(min(remaining, 1.0))
                 try:
                     data = self._socket.recv(65536)
                 except TimeoutError:
-                    self._check_alive(f"running {shorten(code)}")
+                    if self._process is not None and self._process.poll() is not None:
+                        raise self._agent_lost("qemu exited", code) from None
                     continue
+                except OSError as error:
+                    raise self._agent_lost(f"control socket failed ({error})", code) from error
                 if not data:
-                    self._broken = "qemu closed the control socket"
-                    self._check_alive(f"running {shorten(code)}")
-                    raise VmError(self._broken)
+                    raise self._agent_lost("qemu closed the control socket", code)
                 reply = parser.feed(data)
                 if reply is not None:
                     break

@@ -8,11 +8,12 @@ process-group id), and read its output after it has ended.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import time
 from typing import TYPE_CHECKING
 
-from hw.vm.errors import GuestTimeout, shorten
+from hw.vm.errors import GuestTimeout, VmError, shorten
 
 if TYPE_CHECKING:
     from hw.vm.machine import PppdVm
@@ -25,7 +26,15 @@ STATUS_UNKNOWN = -1
 class GuestProcess:
     """Handle on a guest background process; every call is one agent round trip."""
 
-    def __init__(self, vm: PppdVm, directory: str, leader: int, pid: int, code: str) -> None:
+    def __init__(
+        self,
+        vm: PppdVm,
+        directory: str,
+        leader: int,
+        pid: int,
+        code: str,
+        log_path: str | None = None,
+    ) -> None:
         self.vm = vm
         #: Guest directory holding ``out``, ``pid``, ``leader`` and ``status``.
         self.directory = directory
@@ -34,6 +43,8 @@ class GuestProcess:
         #: The process running the code (the program itself for argv spawns).
         self.pid = pid
         self.code = code
+        #: A log file the program writes itself (pppd's ``logfile``), if any.
+        self.log_path = log_path
 
     def __repr__(self) -> str:
         return f"GuestProcess(pid={self.pid}, leader={self.leader}, code={self.code!r})"
@@ -96,3 +107,37 @@ class GuestProcess:
     def output(self) -> str:
         """Everything the process wrote to stdout and stderr so far."""
         return self.vm.read_file(self.output_path).decode(errors="replace")
+
+    def read_log(self) -> str:
+        """The program's own log file (``log_path``); empty while it does not exist."""
+        if self.log_path is None:
+            raise VmError(f"{self!r} has no log file")
+        _, text = self.vm.run(f"cat {shlex.quote(self.log_path)} 2>/dev/null", timeout=10)
+        return text
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> str:
+        """Wait until the log contains ``text``; returns the log.
+
+        Raises GuestTimeout if it does not appear in time, and VmError at
+        once if the process ends without logging it (e.g. pppd failing
+        authentication), both with the log in the message.
+        """
+        if self.log_path is None:
+            raise VmError(f"{self!r} has no log file")
+        log = shlex.quote(self.log_path)
+        ticks = max(1, int(timeout * 10))
+        status, _ = self.vm.run(
+            f"for i in $(seq {ticks}); do grep -qF -- {shlex.quote(text)} {log} 2>/dev/null"
+            f" && exit 0; kill -0 {self.pid} 2>/dev/null || exit 3; usleep 100000; done; exit 1",
+            timeout=timeout + 10,
+        )
+        log_text = self.read_log()
+        if status == 0:
+            return log_text
+        if status == 3 and text not in log_text:
+            raise VmError(
+                f"{self!r} ended with status {self.poll()} without logging {text!r}:\n{log_text}"
+            )
+        if status == 3:
+            return log_text
+        raise GuestTimeout(f"{self!r} did not log {text!r} within {timeout} s", log_text)

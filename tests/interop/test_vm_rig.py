@@ -24,8 +24,10 @@ from hw.vm import (
     GuestProcess,
     GuestTimeout,
     PppdVm,
+    VmError,
     count_sent,
     parse_pppd_log,
+    start_pppd,
 )
 from tests.interop.pppd_wire import (
     CapturingRelay,
@@ -91,6 +93,16 @@ def test_spawned_shell_code_keeps_its_output_and_exit_status(pppd_vm: PppdVm) ->
     process = pppd_vm.spawn("echo out; echo err >&2; exit 3", name="shell")
     assert process.wait(timeout=10) == 3
     assert process.output() == "out\nerr\n"
+
+
+def test_waiting_for_a_log_line_fails_at_once_when_pppd_exits(pppd_vm: PppdVm) -> None:
+    # ttyS7 exists as a device node but has no UART behind it: pppd cannot open it.
+    pppd = start_pppd(pppd_vm, "ttyS7", ["noauth"])
+    started = time.monotonic()
+    with pytest.raises(VmError, match="without logging"):
+        pppd.wait_for_log(IPCP_UP, timeout=60)
+    assert time.monotonic() - started < 15
+    assert pppd.poll() not in (None, 0)
 
 
 def test_pppd_secrets_are_written_with_mode_600(pppd_vm: PppdVm) -> None:
@@ -177,44 +189,14 @@ LOCAL_A, LOCAL_B = "10.77.0.1", "10.77.0.2"
 
 
 def _start_pppd_pair(
-    vm: PppdVm, a_options: list[str], b_options: list[str], tag: str
-) -> tuple[GuestProcess, GuestProcess, str, str]:
+    vm: PppdVm, a_options: list[str], b_options: list[str]
+) -> tuple[GuestProcess, GuestProcess]:
     """pppd A on ttyS1 and pppd B on ttyS2; B in a network namespace of its own,
     so that A's traffic to B's address really crosses the serial link."""
-    log_a, log_b = f"/run/pppd-{tag}-a.log", f"/run/pppd-{tag}-b.log"
-    vm.run(f"rm -f {log_a} {log_b}")
-    common = ["115200", "nodetach", "local", "debug", "lcp-echo-interval", "0"]
     # B first: A's first ConfReq then finds B listening (B's own first one is lost).
-    b = vm.spawn(
-        [
-            "unshare",
-            "-n",
-            "pppd",
-            "/dev/ttyS2",
-            *common,
-            "logfile",
-            log_b,
-            *b_options,
-            f"{LOCAL_B}:{LOCAL_A}",
-        ],
-        name=f"pppd-{tag}-b",
-    )
-    a = vm.spawn(
-        ["pppd", "/dev/ttyS1", *common, "logfile", log_a, *a_options, f"{LOCAL_A}:{LOCAL_B}"],
-        name=f"pppd-{tag}-a",
-    )
-    return a, b, log_a, log_b
-
-
-def _wait_until_logged(vm: PppdVm, text: str, *logs: str, timeout: int = 40) -> None:
-    condition = " && ".join(f"grep -qF '{text}' {log}" for log in logs)
-    status, _ = vm.run(
-        f"for i in $(seq {timeout * 5}); do {condition} && exit 0; usleep 200000; done; exit 1",
-        timeout=timeout + 10,
-    )
-    if status != 0:
-        dump = vm.run(" ; ".join(f"echo == {log}; cat {log}" for log in logs))[1]
-        pytest.fail(f"pppd never logged {text!r}:\n{dump}")
+    b = start_pppd(vm, "ttyS2", [*b_options, f"{LOCAL_B}:{LOCAL_A}"], own_netns=True)
+    a = start_pppd(vm, "ttyS1", [*a_options, f"{LOCAL_A}:{LOCAL_B}"])
+    return a, b
 
 
 def _stop_pair(a: GuestProcess, b: GuestProcess) -> tuple[int, int]:
@@ -232,13 +214,14 @@ def _assert_wire_matches_logs(
 
 
 def test_pppd_pair_brings_up_ipcp_and_ping_crosses_the_link(
-    pppd_vm: PppdVm, tmp_path: Path, record_property: Callable[[str, object], None]
+    pppd_vm: PppdVm, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     ttys1, ttys2 = pppd_vm.line("ttyS1"), pppd_vm.line("ttyS2")
     with CapturingRelay(ttys1.host, ttys2.host) as relay:
         started = time.monotonic()
-        a, b, log_a, log_b = _start_pppd_pair(pppd_vm, ["noauth"], ["noauth"], "plain")
-        _wait_until_logged(pppd_vm, IPCP_UP, log_a, log_b)
+        a, b = _start_pppd_pair(pppd_vm, ["noauth"], ["noauth"])
+        a.wait_for_log(IPCP_UP)
+        b.wait_for_log(IPCP_UP)
         ipcp_seconds = time.monotonic() - started
         before_ping = relay.snapshot()
         ping = pppd_vm.run(f"ping -c 3 -W 5 {LOCAL_B}", timeout=30)
@@ -254,8 +237,7 @@ def test_pppd_pair_brings_up_ipcp_and_ping_crosses_the_link(
         data_frames = [frame for frame in read_frames(new_bytes) if not frame.is_control]
         assert len(data_frames) >= 3
 
-    text_a = pppd_vm.read_file(log_a).decode()
-    text_b = pppd_vm.read_file(log_b).decode()
+    text_a, text_b = a.read_log(), b.read_log()
     (tmp_path / "pppd-a.log").write_text(text_a)
     (tmp_path / "pppd-b.log").write_text(text_b)
     _assert_wire_matches_logs(wire[0], wire[1], text_a, text_b)
@@ -266,8 +248,11 @@ def test_pppd_pair_brings_up_ipcp_and_ping_crosses_the_link(
         sent = count_sent(until_up)
         assert sent[("LCP", "ConfReq")] >= 1 and sent[("IPCP", "ConfReq")] >= 1
         assert ("rcvd", "IPCP", "ConfAck") in until_up
-        record_property(f"pppd_{side}_control_packets_sent_until_ipcp_up", sum(sent.values()))
-    record_property("seconds_until_ipcp_up", round(ipcp_seconds, 2))
+        figure = (f"pppd_{side}_control_packets_sent_until_ipcp_up", sum(sent.values()))
+        request.node.user_properties.append(figure)
+        print(*figure, dict(sent))
+    request.node.user_properties.append(("seconds_until_ipcp_up", round(ipcp_seconds, 2)))
+    print(f"IPCP up after {ipcp_seconds:.2f} s; pppd logs in {tmp_path}")
 
 
 CHAP_SECRETS = "client\tserver\ts3cret-for-tests\t*\n"
@@ -279,14 +264,12 @@ def test_pppd_chap_exchange_on_the_wire_matches_both_logs(pppd_vm: PppdVm) -> No
     client_options = ["noauth", "user", "client", "remotename", "server"]
     ttys1, ttys2 = pppd_vm.line("ttyS1"), pppd_vm.line("ttyS2")
     with CapturingRelay(ttys1.host, ttys2.host) as relay:
-        server, client, log_server, log_client = _start_pppd_pair(
-            pppd_vm, server_options, client_options, "chap"
-        )
-        _wait_until_logged(pppd_vm, IPCP_UP, log_server, log_client)
+        server, client = _start_pppd_pair(pppd_vm, server_options, client_options)
+        server.wait_for_log(IPCP_UP)
+        client.wait_for_log(IPCP_UP)
         _stop_pair(server, client)
         server_to_client, client_to_server = relay.snapshot()
-    text_server = pppd_vm.read_file(log_server).decode()
-    text_client = pppd_vm.read_file(log_client).decode()
+    text_server, text_client = server.read_log(), client.read_log()
     _assert_wire_matches_logs(server_to_client, client_to_server, text_server, text_client)
     assert "CHAP authentication succeeded" in text_client
     sent_by_server = count_sent(parse_pppd_log(text_server))
