@@ -274,6 +274,8 @@ class Exchange:
     # -- the engine's requests ---------------------------------------------------
 
     def _process(self, port: ModemPort) -> None:
+        if self._closed:
+            return
         while outputs := port.engine.pop_outputs():
             for output in outputs:
                 if isinstance(output, ToDte):

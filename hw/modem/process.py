@@ -101,7 +101,8 @@ async def _serve(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
         finished: asyncio.Future[None] = loop.create_future()
-        stdin_fd = sys.stdin.fileno()
+        # Without a standard input only a signal stops us.
+        stdin_fd = sys.stdin.fileno() if sys.stdin is not None else -1
 
         def finish() -> None:
             if not finished.done():
@@ -116,11 +117,13 @@ async def _serve(args: argparse.Namespace) -> int:
                 loop.remove_reader(stdin_fd)
                 finish()
 
-        loop.add_reader(stdin_fd, on_stdin)
+        if stdin_fd >= 0:
+            loop.add_reader(stdin_fd, on_stdin)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, finish)
         await finished
-        loop.remove_reader(stdin_fd)
+        if stdin_fd >= 0:
+            loop.remove_reader(stdin_fd)
     finally:
         exchange.close()
     return 0
@@ -180,6 +183,8 @@ class ExchangeProcess:
         if verbose:
             self.argv.append("--verbose")
         self.ttys: dict[str, str] = {}
+        #: The exit status once closed (0: it stopped at the end of its input).
+        self.returncode: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -215,10 +220,10 @@ class ExchangeProcess:
         try:
             if proc.stdin is not None:
                 proc.stdin.close()  # end of input: the exchange quits
-            proc.wait(self.timeout)
+            self.returncode = proc.wait(self.timeout)
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
-            proc.wait()
+            self.returncode = proc.wait()
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()

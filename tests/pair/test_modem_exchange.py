@@ -8,15 +8,21 @@ timings (RING interval, S7, guard time) are shrunk so nothing sleeps long.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import select
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import pytest
 
-from hw.modem import Exchange, ExchangeConfig, ModemConfig
+from hw.modem import Exchange, ExchangeConfig, ExchangeProcess, ModemConfig
 from hw.ptys import open_pty
 from tests.aio import in_loop, until
 from wanminiport.mcm import (
@@ -24,6 +30,7 @@ from wanminiport.mcm import (
     HayesTimings,
     ModemSignaling,
     ResultCode,
+    SignalingError,
     SignalingTimeout,
 )
 from wanminiport.serial_transport import SerialTransport
@@ -425,3 +432,114 @@ def test_hundred_dial_hangup_cycles_leak_no_fds_or_tasks() -> None:
         loop.close()
     assert fds_after == fds_before
     assert tasks_after == tasks_before
+
+
+@in_loop
+async def test_requests_in_data_mode_are_refused_until_hang_up() -> None:
+    async with two_sides() as (_switch, caller, callee):
+        await connect(caller, callee)
+        with pytest.raises(SignalingError, match="data mode"):
+            await caller.dial(CALLEE, init=INIT)
+        with pytest.raises(SignalingError, match="data mode"):
+            await caller.run_chat(["", "AT"])
+        await caller.hangup()
+        result, _ = await caller.command("AT")
+        assert result.code is ResultCode.OK
+
+
+@in_loop
+async def test_cancelled_dial_hangs_up_in_the_background() -> None:
+    async with two_sides() as (switch, caller, _callee):
+        dialing = asyncio.ensure_future(caller.dial(CALLEE, init=INIT))
+        await until(lambda: switch.modems[CALLEE].call is not None, "the callee ringing")
+        dialing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await dialing
+        with pytest.raises(SignalingError, match="busy"):
+            await caller.dial(CALLEE, init=INIT)
+        await caller.hangup()  # waits for the background hang-up to finish
+        assert switch.modems[CALLER].engine.idle
+        assert not switch.modems[CALLEE].busy
+
+
+@pytest.mark.parametrize("number", ["", "555-1234", "12 34", "x"])
+def test_exchange_refuses_invalid_numbers(number: str) -> None:
+    switch = Exchange()
+    try:
+        with pytest.raises(ValueError, match="invalid modem number"):
+            switch.add_modem(number)
+    finally:
+        switch.close()
+
+
+def test_exchange_refuses_a_number_twice() -> None:
+    switch = Exchange()
+    try:
+        switch.add_modem(CALLER)
+        with pytest.raises(ValueError, match="already taken"):
+            switch.add_modem(CALLER)
+    finally:
+        switch.close()
+
+
+def _modem_cli(*args: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "hw.modem", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def test_cli_prints_json_then_human_lines_and_stops_on_sigterm() -> None:
+    proc = _modem_cli("--numbers", f"{CALLER},{CALLEE}", "--rate", "9600")
+    try:
+        assert proc.stdout is not None
+        hello = json.loads(proc.stdout.readline())
+        modems = {m["number"]: m for m in hello["modems"]}
+        assert set(modems) == {CALLER, CALLEE} and modems[CALLER]["rate"] == 9600
+        for number in (CALLER, CALLEE):
+            line = proc.stdout.readline().decode()
+            assert line.startswith(f"modem {number}: {modems[number]['tty']}")
+            assert os.path.exists(modems[number]["tty"])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert not os.path.exists(modems[CALLER]["tty"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def test_exchange_process_stops_at_the_end_of_its_input() -> None:
+    with ExchangeProcess([CALLER], handshake=0.0) as process:
+        path = process.tty(CALLER)
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"ATI3\r")
+            reply = b""
+            while b"OK" not in reply:
+                assert select.select([fd], [], [], 5)[0]
+                reply += os.read(fd, 100)
+            assert b"wanctl virtual modem" in reply
+        finally:
+            os.close(fd)
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--numbers", "55x"], "invalid modem number"),
+        (["--numbers", "1,1"], "already taken"),
+        (["--numbers", "1", "--join", "1"], "NUMBER=TTY"),
+        (["--numbers", "1", "--join", "1=/nonexistent/tty"], "No such file"),
+    ],
+)
+def test_cli_refuses_bad_arguments_with_a_message(args: list[str], message: str) -> None:
+    proc = _modem_cli(*args)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 1
+    assert message in err.decode()

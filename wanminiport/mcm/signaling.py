@@ -184,7 +184,7 @@ class ModemSignaling:
             self._fail(SignalingError("hung up"))
             self._waiter = None
         self._leave_data_mode()
-        waiter = self._begin()
+        waiter = self._begin(need_idle=False)
         self.dialer.hangup(self._now(), use_dtr=self.transport.has_modem_lines)
         self._drain()
         await waiter
@@ -263,11 +263,15 @@ class ModemSignaling:
 
     # -- internals ---------------------------------------------------------
 
-    def _begin(self) -> asyncio.Future[object]:
+    def _begin(self, *, need_idle: bool = True) -> asyncio.Future[object]:
         if self._down:
             raise SignalingError("line is down")
         if self._waiter is not None and not self._waiter.done():
             raise SignalingError("another modem request is in progress")
+        if need_idle and self._data_mode:
+            raise SignalingError("the line is in data mode: hang up first")
+        if need_idle and self.dialer.stage is not Stage.IDLE:
+            raise SignalingError(f"the modem is busy ({self.dialer.stage.value}): hang up first")
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         self._waiter = self._loop.create_future()
