@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from hw.modem import ExchangeProcess
-from wanminiport.mcm import ModemSignaling, Report
+from hw.ptys import open_pty
+from wanminiport.mcm import ChatInterpreter, ModemSignaling, Report, Send
 from wanminiport.mcm.chat import ChatOutput
 from wanminiport.serial_transport import SerialTransport
 
@@ -242,3 +243,31 @@ def test_real_chat_dials_and_the_call_carries_data_until_the_tty_closes() -> Non
         # The caller's DTE closed its tty: DTR drop, the modem hangs up.
         callee.read_until(b"NO CARRIER")
         callee.close()
+
+
+SEND_WORDS = [
+    "ATZ", "hello\\c", "\\c", "a\\cb", "a\\db\\c", "a\\pb", "\\N\\c", "\\r\\n\\s\\t\\\\\\b\\c",
+    "^C^Q^@x\\c", "x^", "x\\", "\\101\\0\\c", "\\qsecret", "\\z", "", "EOT", "\\T", "^a^?",
+    "\\177\\c", "\\1234", "\\8", "\\c\\c",
+]  # fmt: skip
+
+
+def test_send_escapes_match_what_the_real_chat_sends() -> None:
+    pty = open_pty()
+    fd = os.open(pty.slave_path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        script = [part for word in SEND_WORDS for part in ("", word)]
+        done = subprocess.run([CHAT, "-S", *script], stdin=fd, stdout=fd, timeout=30)
+        assert done.returncode == 0
+        sent = b""
+        while select.select([pty.master_fd], [], [], 0.2)[0]:
+            sent += os.read(pty.master_fd, 4096)
+    finally:
+        os.close(fd)
+        pty.close()
+    ours = ChatInterpreter(script)
+    ours.start(0.0)
+    while ours.deadline is not None:  # the \d and \p pauses
+        ours.handle_timer(ours.deadline)
+    assert ours.exit_code == 0
+    assert b"".join(o.data for o in ours.pop_outputs() if isinstance(o, Send)) == sent
