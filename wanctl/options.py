@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 from wanctl import values as v
 from wanctl.errors import UsageError, UsageErrors
 from wanminiport.info import FramingMode
+from wanminiport.mcm.chat_script import ChatScriptError, parse_chat_file
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,32 @@ class LinkOptions:
     def is_url(self) -> bool:
         """Whether ``device`` is a pyserial URL rather than a tty path."""
         return self.device is not None and bool(v.URL_RE.match(self.device))
+
+    def chat_words(self) -> list[str] | None:
+        """The connect script as chat words for the dialer; a script file is read here.
+
+        The words keep chat's escapes (``\\T`` is dialled as ``number``).
+        """
+        if self.connect is None:
+            return None
+        if not v.is_chat_path(self.connect):
+            return parse_chat_file(self.connect)
+        path = os.path.expanduser(self.connect)
+        origin = self.origins.get("connect", "default")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(v.MAX_CHAT + 1)
+        except OSError as exc:
+            raise UsageError(f"connect ({origin})", f"{path} cannot be read ({exc.strerror})",
+                             "check the chat script's path") from None
+        if len(text) > v.MAX_CHAT:
+            raise UsageError(f"connect ({origin})", f"{path} is larger than {v.MAX_CHAT} bytes",
+                             "a chat script is a short list of expect-send words")
+        try:
+            return parse_chat_file(text)
+        except ChatScriptError as exc:
+            raise UsageError(f"connect ({origin})", f"{path}: {exc}",
+                             "close each quote on the line it opens") from None
 
     def profile_values(self) -> dict[str, Any]:
         """The options that differ from the defaults, keyed and typed as a profile writes them."""

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from wanminiport.mcm.chat_script import ChatScriptError, parse_chat_file
+
 Parser = Callable[[object, bool], Any]
 
 #: The speeds a Linux tty accepts without custom-divisor tricks (termios Bxxx).
@@ -31,7 +33,7 @@ _DIAL_RE = re.compile(r"^[0-9A-Da-d*#+,;!@WwPpTt ()./-]+$")
 #: Characters pppd refuses in an escape list (0x20-0x3F and 0x5E).
 _UNESCAPABLE = set(range(0x20, 0x40)) | {0x5E}
 _MAX_TEXT = 255
-_MAX_CHAT = 64 * 1024
+MAX_CHAT = 64 * 1024
 
 
 class BadValue(ValueError):
@@ -265,40 +267,24 @@ def chat_script(value: object, textual: bool) -> str:
         raise _wrong_type(value, "a string", "a chat script path or its text in quotes")
     if not value.strip():
         raise BadValue("the connect script is empty", "give a chat script or leave it out")
-    if len(value) > _MAX_CHAT:
-        raise BadValue(f"the script is {len(value)} characters", f"keep it under {_MAX_CHAT}")
+    if len(value) > MAX_CHAT:
+        raise BadValue(f"the script is {len(value)} characters", f"keep it under {MAX_CHAT}")
     if "\0" in value:
         raise BadValue("the script contains a NUL character", "remove it")
     if is_chat_path(value):
         if "\n" in value:
             raise BadValue("a script path cannot span lines", "give one path")
         return value
-    quote = _unclosed_quote(value)
-    if quote:
-        raise BadValue(f"a {quote} quote is not closed", f"close it with {quote}")
+    try:
+        parse_chat_file(value)
+    except ChatScriptError as exc:
+        raise BadValue(f"chat script: {exc}", "close each quote on the line it opens") from None
     return value
 
 
 def is_chat_path(value: str) -> bool:
     """Whether a ``connect`` value names a file rather than holding the script."""
     return value.startswith(("/", "./", "../", "~/"))
-
-
-def _unclosed_quote(script: str) -> str:
-    """The quote character left open in chat-script text, or ''."""
-    quote = ""
-    escaped = False
-    for ch in script:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-    return quote
 
 
 def nearest_baud(rate: int) -> int:

@@ -3,10 +3,11 @@
 import argparse
 import dataclasses
 import ipaddress
+from pathlib import Path
 
 import pytest
 
-from wanctl.errors import UsageErrors
+from wanctl.errors import UsageError, UsageErrors
 from wanctl.options import (
     OPTIONS,
     LinkOptions,
@@ -111,7 +112,10 @@ def test_pyserial_url_device_takes_any_speed() -> None:
         (["--escape", ","], "--escape: the escape list is empty"),
         (["--number", "555-CALL"], "--number: '555-CALL' has characters a modem cannot dial"),
         (["--init", "ZZ"], "--init: 'ZZ' is not an AT command"),
-        (["--connect", "'' ATZ OK 'ATDT"], "--connect: a ' quote is not closed"),
+        (["--connect", "'' ATZ OK 'ATDT"], "--connect: chat script: unterminated quote (line 1)"),
+        (["--connect", "'' ATZ\nOK 'ATDT\n5551234'"], "--connect: chat script: unterminated"
+         " quote (line 2)"),
+        (["--connect", "/etc/chat\nx"], "--connect: a script path cannot span lines"),
         (["--connect", "   "], "--connect: the connect script is empty"),
         (["--user", "a\nb"], "--user: user name contains a control character"),
         (["--password", "x" * 300], "--password: password is 300 characters long"),
@@ -186,3 +190,20 @@ def test_help_lists_every_option() -> None:
     text = _parser().format_help()
     for spec in OPTIONS:
         assert f"--{spec.name}" in text
+
+
+def test_inline_connect_script_gives_chat_words() -> None:
+    opts = _options("--connect", "ABORT BUSY\n'' ATZ OK ATDT\\T CONNECT ''\n")
+    assert opts.chat_words() == ["ABORT", "BUSY", "", "ATZ", "OK", "ATDT\\T", "CONNECT", ""]
+    assert _options().chat_words() is None
+
+
+def test_connect_script_file_is_read_for_chat_words(tmp_path: Path) -> None:
+    script = tmp_path / "isp"
+    script.write_text("# dial\n'' ATZ\nOK 'ATDT 555'\n")
+    assert _options("--connect", str(script)).chat_words() == ["", "ATZ", "OK", "ATDT 555"]
+    with pytest.raises(UsageError, match=r"connect \(command line\): .*absent cannot be read"):
+        _options("--connect", str(tmp_path / "absent")).chat_words()
+    script.write_text("'' 'ATZ\n")
+    with pytest.raises(UsageError, match=r"unterminated quote .line 1.; close each quote"):
+        _options("--connect", str(script)).chat_words()
