@@ -24,7 +24,14 @@ import pytest
 
 from hw.modem import ExchangeProcess
 from hw.ptys import open_pty
-from wanminiport.mcm import ChatInterpreter, ModemSignaling, Report, Send
+from wanminiport.mcm import (
+    ChatInterpreter,
+    ChatScriptError,
+    ModemSignaling,
+    Report,
+    Send,
+    parse_chat_file,
+)
 from wanminiport.mcm.chat import ChatOutput
 from wanminiport.serial_transport import SerialTransport
 
@@ -73,6 +80,8 @@ class Scenario:
     far_side: Callable[[Tty], None] | None = None
     callee: str = AUTO
     reports: list[str] = field(default_factory=list)
+    #: When set, the script is this file's text (``chat -f``), not ``script``.
+    file_text: str | None = None
 
 
 def off_hook(tty: Tty) -> None:
@@ -119,6 +128,19 @@ SCENARIOS = [
     Scenario("subexpect", ["", "ATZ", "NEVER-ATZ-OK", "ATI3", "modem", ""], 0, timeout=1.0),
     Scenario("clr_abort", [*ABORTS, "CLR_ABORT", "BUSY", "", "ATZ", "OK", "ATDT1", "CONNECT"], 4),
     Scenario("too long abort", ["ABORT", "X" * 60, "", "ATZ"], 1),
+    Scenario(
+        "script file",
+        [],
+        0,
+        file_text=(
+            "# dial the modem that answers by itself\n"
+            "ABORT 'NO CARRIER' ABORT BUSY\n"
+            "'' \"ATZ\"\n"
+            f"OK\tATDT{AUTO}\n"
+            "CONNECT ''\n"
+        ),
+    ),
+    Scenario("unterminated quote", [], 1, file_text="'' ATZ\nOK 'ATDT1\n"),
     Scenario(
         "report",
         ["REPORT", "CONNECT", "", "ATZ", "OK", f"ATDT{AUTO}", "CONNECT", ""],
@@ -170,11 +192,15 @@ def far_side(process: ExchangeProcess, scenario: Scenario) -> Iterator[Tty]:
 def run_real_chat(path: str, scenario: Scenario, tmp_path: Path) -> tuple[int, list[str]]:
     report_file = tmp_path / "report"
     argv = [CHAT, "-v", "-s", "-S", "-t", str(int(scenario.timeout)), "-r", str(report_file)]
+    if scenario.file_text is None:
+        argv += scenario.script
+    else:
+        script_file = tmp_path / "script.chat"
+        script_file.write_text(scenario.file_text)
+        argv += ["-f", str(script_file)]
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
-        done = subprocess.run(
-            [*argv, *scenario.script], stdin=fd, stdout=fd, stderr=subprocess.PIPE, timeout=30
-        )
+        done = subprocess.run(argv, stdin=fd, stdout=fd, stderr=subprocess.PIPE, timeout=30)
     finally:
         os.close(fd)
     reports = []
@@ -188,6 +214,13 @@ def run_real_chat(path: str, scenario: Scenario, tmp_path: Path) -> tuple[int, l
 
 
 def run_our_chat(path: str, scenario: Scenario) -> tuple[int, list[str]]:
+    words = scenario.script
+    if scenario.file_text is not None:
+        try:
+            words = parse_chat_file(scenario.file_text)
+        except ChatScriptError as error:
+            return error.exit_code, []
+
     async def run() -> tuple[int, list[str]]:
         transport = SerialTransport(path, lock=False)
         signaling = ModemSignaling(transport)
@@ -195,7 +228,7 @@ def run_our_chat(path: str, scenario: Scenario) -> tuple[int, list[str]]:
         signaling.on_chat_output = outputs.append
         signaling.start()
         try:
-            code = await signaling.run_chat(scenario.script, timeout=scenario.timeout)
+            code = await signaling.run_chat(words, timeout=scenario.timeout)
         finally:
             signaling.close()
             transport.close()
