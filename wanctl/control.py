@@ -202,7 +202,11 @@ class ControlServer:
         await self.close()
 
     async def start(self) -> None:
-        self.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ControlError(f"cannot create {self.directory} ({exc.strerror}); run as root"
+                               f" or point {RUN_DIR_ENV} at a directory you own") from None
         if os.path.exists(self.path):
             if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 raise ControlError(f"{self.path} exists and is not a socket; remove it")
@@ -220,6 +224,12 @@ class ControlServer:
                 os.chown(tmp, -1, self.gid)
             sock.listen(self.max_clients)
             os.rename(tmp, self.path)
+        except OSError as exc:
+            sock.close()
+            tmp.unlink(missing_ok=True)
+            raise ControlError(f"cannot create control socket {self.path} ({exc.strerror});"
+                               f" run as root or point {RUN_DIR_ENV} at a directory you own"
+                               ) from None
         except BaseException:
             sock.close()
             tmp.unlink(missing_ok=True)

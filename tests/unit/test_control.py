@@ -203,6 +203,14 @@ def test_file_in_the_sockets_place_is_not_removed(run_dir: Path) -> None:
     assert (run_dir / "lab.sock").read_text() == "keep me"
 
 
+def test_run_directory_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    server = ControlServer("lab", sample_status, lambda: None, directory=blocker / "run")
+    with pytest.raises(ControlError, match=r"cannot create .*/file/run .*WANCTL_RUN_DIR"):
+        asyncio.run(server.start())
+
+
 def test_status_of_a_link_that_is_not_running(run_dir: Path) -> None:
     with pytest.raises(LinkNotRunningError, match=r"link 'isp' is not running \(no "):
         control.status("isp")

@@ -125,6 +125,11 @@ def test_pyserial_url_device_takes_any_speed() -> None:
         (["--idle", "31536001"], "--idle: 31536001 is out of range"),
         (["--lcp-echo-failure", "1001"], "--lcp-echo-failure: 1001 is out of range"),
         (["--ipparam", "a\tb"], "--ipparam: ipparam contains a control character"),
+        (["--pap-secrets", ""], "--pap-secrets: path is empty"),
+        (["--chap-secrets", "/etc/ppp/x\n"], "--chap-secrets: path contains a control"),
+        (["--pcap", ""], "--pcap: path is empty"),
+        (["--name", "gw\x7f"], "--name: name contains a control character"),
+        (["--remotename", "r" * 256], "--remotename: name is 256 characters long"),
     ],
 )
 def test_malformed_flag_value_is_one_line_naming_flag_and_fix(
