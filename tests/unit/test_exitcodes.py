@@ -32,10 +32,11 @@ MAN_PHRASES = {
 
 def test_exit_codes_are_pppds_numbers() -> None:
     assert [int(code) for code in ExitCode] == list(range(22))
-    assert ExitCode.OPTION_ERROR == 2 and ExitCode.LOCK_FAILED == 6
-    assert ExitCode.CONNECT_FAILED == 8 and ExitCode.PEER_DEAD == 15
-    assert ExitCode.HANGUP == 16 and ExitCode.AUTH_TOPEER_FAILED == 19
-    assert ExitCode.TRAFFIC_LIMIT == 20 and ExitCode.CNID_AUTH_FAILED == 21
+    numbers = {code.name: int(code) for code in ExitCode}
+    assert numbers["OPTION_ERROR"] == 2 and numbers["LOCK_FAILED"] == 6
+    assert numbers["CONNECT_FAILED"] == 8 and numbers["PEER_DEAD"] == 15
+    assert numbers["HANGUP"] == 16 and numbers["AUTH_TOPEER_FAILED"] == 19
+    assert numbers["TRAFFIC_LIMIT"] == 20 and numbers["CNID_AUTH_FAILED"] == 21
 
 
 @pytest.mark.skipif(not PPPD_MAN.exists(), reason="pppd manual page not installed")
@@ -54,7 +55,7 @@ def test_usage_error_is_one_line_naming_option_and_fix() -> None:
     text = str(err)
     assert "\n" not in text
     assert text.startswith("--mru: ") and text.endswith("use a number from 128 to 16384")
-    assert err.exit_code == ExitCode.OPTION_ERROR == 2
+    assert err.exit_code is ExitCode.OPTION_ERROR and int(err.exit_code) == 2
 
 
 def test_profile_error_names_file_line_and_key() -> None:
