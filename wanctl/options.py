@@ -306,26 +306,6 @@ class OptionLayer:
         self.spelled[spec.field] = spelled
 
 
-def parse_layer(
-    origin: str, raw: Mapping[str, object], textual: bool, flag_prefix: str = ""
-) -> OptionLayer:
-    """Parse raw values keyed by option name; every bad one is reported (``UsageErrors``)."""
-    layer = OptionLayer(origin)
-    errors: list[UsageError] = []
-    for key, value in raw.items():
-        spec = KEY_NAMES.get(key)
-        if spec is None:
-            errors.append(UsageError(flag_prefix + key, "unknown option", "see wanctl --help"))
-            continue
-        try:
-            layer.set(spec, value, textual, flag_prefix + key)
-        except v.BadValue as exc:
-            errors.append(UsageError(flag_prefix + key, exc.message, exc.fix))
-    if errors:
-        raise UsageErrors(errors)
-    return layer
-
-
 def merge_options(*layers: OptionLayer) -> LinkOptions:
     """Defaults < each layer in order; the result is checked as a whole."""
     merged: dict[str, Any] = {}
