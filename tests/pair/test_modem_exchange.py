@@ -214,6 +214,17 @@ async def test_auto_answer_after_s0_rings() -> None:
 
 
 @in_loop
+async def test_answer_waits_for_the_requested_ring_count() -> None:
+    async with two_sides() as (_switch, caller, callee):
+        rings: list[int] = []
+        callee.on_ring = rings.append
+        answering = asyncio.ensure_future(callee.answer(init=INIT, rings=3))
+        await caller.dial(CALLEE, init=INIT)
+        await answering
+        assert rings == [1, 2, 3]
+
+
+@in_loop
 async def test_callee_declining_lets_the_caller_time_out() -> None:
     async with two_sides() as (_switch, caller, callee):
         answering = asyncio.ensure_future(callee.answer(init=INIT, accept=lambda n: False))
