@@ -52,7 +52,6 @@ class IpcpOptions(OptionHandler):
         self._acked_address: IPv4 | None = None
         self._acked_dns: list[IPv4 | None] = [None, None]
         self._peer_address: IPv4 | None = None
-        self.reset()
 
     def reset(self) -> None:
         p = self.policy

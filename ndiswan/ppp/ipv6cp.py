@@ -46,7 +46,6 @@ class Ipv6cpOptions(OptionHandler):
         self._ask = True
         self._suggested_for_peer = ZERO_ID
         self._peer_id: bytes | None = None
-        self.reset()
 
     def reset(self) -> None:
         self._our = self.policy.local_id or random_interface_id(self._rng)

@@ -99,7 +99,6 @@ class LcpOptions(OptionHandler):
         self._loops = 0
         self._auth_candidates: list[AuthProtocol] = []
         self._want = LcpValues()
-        self.reset()
 
     # -- our request ------------------------------------------------------
 
