@@ -129,6 +129,8 @@ class ModemEngine:
         self.settings: dict[str, int] = {}
         self.rate = 0
         self.ringing = False
+        #: DTR from the DTE; with &D2/&D3 a modem whose DTR is low does not answer.
+        self.dtr = True
         self.dropped_line_bytes = 0
         self._outputs: list[EngineOutput] = []
         self._line = bytearray()
@@ -209,7 +211,8 @@ class ModemEngine:
 
     def dtr_changed(self, on: bool, now: float) -> None:
         """DTR from the DTE (a pty: its slave opened or closed)."""
-        if on:
+        was_on, self.dtr = self.dtr, on
+        if on or not was_on:
             return
         behaviour = self.settings["&D"]
         if behaviour == 0:
@@ -237,7 +240,8 @@ class ModemEngine:
         self.registers[1] = min(255, self.register(1) + 1)
         self._result(Code.RING)
         rings_to_answer = self.register(0)
-        if rings_to_answer and self.register(1) >= rings_to_answer:
+        dtr_ready = self.dtr or self.settings["&D"] < 2
+        if rings_to_answer and self.register(1) >= rings_to_answer and dtr_ready:
             self._answer(now)
 
     def ringing_stopped(self, now: float) -> None:

@@ -141,6 +141,8 @@ class Exchange:
         if number in self.modems:
             raise ValueError(f"number {number} is already taken")
         engine = ModemEngine(config)
+        # DTR is low until a DTE is seen on the tty.
+        engine.dtr_changed(False, 0.0)
         if join is None:
             # No keep-alive slave fd: the master must see the DTE's last close.
             pair = open_pty(keep_slave_open=False)

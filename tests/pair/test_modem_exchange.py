@@ -554,3 +554,15 @@ def test_cli_refuses_bad_arguments_with_a_message(args: list[str], message: str)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 1
     assert message in err.decode()
+
+
+@in_loop
+async def test_auto_answer_modem_without_a_dte_does_not_answer() -> None:
+    async with exchange(CALLER, CALLEE) as switch:
+        callee = switch.modems[CALLEE]
+        callee.engine.registers[0] = 1  # auto-answer, but nobody has the tty open
+        async with dte(switch, CALLER) as caller:
+            with pytest.raises(CallFailedError) as failed:
+                await caller.dial(CALLEE, init=INIT)
+            assert failed.value.result.code is ResultCode.NO_ANSWER
+            assert callee.stats.calls == 0

@@ -430,3 +430,25 @@ def test_engine_never_raises_on_any_dte_input(chunks: list[bytes]) -> None:
         if modem.state() is ModemState.DIALING:
             modem.engine.call_connected(9600, modem.now)
     assert len(modem.engine._line) <= 255
+
+
+@pytest.mark.parametrize(("behaviour", "answers"), [(0, True), (1, True), (2, False), (3, False)])
+def test_auto_answer_needs_dtr_under_and_d2(behaviour: int, answers: bool) -> None:
+    modem = Modem()
+    modem.type(f"ATE0&D{behaviour}S0=1\r")
+    modem.engine.dtr_changed(False, modem.now)
+    modem.dte()
+    modem.engine.incoming_ring(modem.now)
+    assert (AnswerRequest() in modem.requests()) is answers
+
+
+def test_auto_answer_resumes_when_dtr_rises_again() -> None:
+    modem = Modem()
+    modem.type("ATE0S0=2\r")
+    modem.engine.dtr_changed(False, modem.now)
+    modem.engine.incoming_ring(modem.now)
+    modem.engine.incoming_ring(modem.now)
+    assert modem.requests() == []
+    modem.engine.dtr_changed(True, modem.now)
+    modem.engine.incoming_ring(modem.now)
+    assert modem.requests() == [AnswerRequest()]
