@@ -8,7 +8,7 @@ runs pppd on a guest line with the rig's defaults (``pppd.py``).
 
 from hw.vm.errors import GuestCommandError, GuestTimeout, VmBootError, VmError, VmUnavailable
 from hw.vm.initramfs import Kernel, build_initramfs, default_cache_dir, find_kernel
-from hw.vm.machine import PppdVm, SerialLine, find_qemu
+from hw.vm.machine import PppdVm, SerialLine
 from hw.vm.pppd import PPPD_DEFAULTS, start_pppd
 from hw.vm.pppd_log import (
     IPCP_UP,
@@ -18,6 +18,7 @@ from hw.vm.pppd_log import (
     parse_pppd_log,
 )
 from hw.vm.process import STATUS_UNKNOWN, GuestProcess
+from hw.vm.qemu import find_qemu
 
 __all__ = [
     "IPCP_UP",

@@ -39,23 +39,47 @@ class Reply:
 
 
 class ReplyParser:
-    """Finds the reply to one request in the control port's byte stream."""
+    """Finds the reply to one request in the control port's byte stream.
+
+    The agent acknowledges a request as soon as it has read it (``@@A id``),
+    and sends ``@@B id``, the output and ``@@E id status timed-out`` once the
+    command has ended.  A greeting between the two means the agent died and
+    a new one took over: that answer will never come.
+    """
 
     def __init__(self, request_id: str) -> None:
+        self._ack = f"@@A {request_id}\n".encode()
         self._begin = f"@@B {request_id}\n".encode()
         self._end = re.compile(rb"\n@@E " + request_id.encode() + rb" (-?\d+) ([01])\n")
         self._buffer = b""
+        self._accepted = False
         self._started = False
+        self.agent_restarted = False
+
+    def _skip_to(self, marker: bytes) -> bool:
+        position = self._buffer.find(marker)
+        if position < 0:
+            return False
+        self._buffer = self._buffer[position + len(marker) :]
+        return True
 
     def feed(self, data: bytes) -> Reply | None:
         self._buffer += data
-        if not self._started:
-            start = self._buffer.find(self._begin)
-            if start < 0:
+        if not self._accepted:
+            if not self._skip_to(self._ack):
                 # Keep only a tail that could still be the start of the marker.
-                self._buffer = self._buffer[-len(self._begin) :]
+                self._buffer = self._buffer[-len(self._ack) :]
                 return None
-            self._buffer = self._buffer[start + len(self._begin) :]
+            self._accepted = True
+        if not self._started:
+            begin = self._buffer.find(self._begin)
+            greeting = self._buffer.find(READY_BANNER)
+            if greeting >= 0 and (begin < 0 or greeting < begin):
+                self.agent_restarted = True
+                return None
+            if begin < 0:
+                return None
+            self._skip_to(self._begin)
             self._started = True
         match = self._end.search(self._buffer)
         if match is None:

@@ -1,17 +1,9 @@
 """A qemu VM running the distro kernel's PPP and the real pppd, driven from the host.
 
-Layout of the machine (``qemu-system-x86_64 -accel tcg``, no disk, no display):
-
-* ``ttyS0`` is the kernel console, written to ``console.log`` in the run
-  directory; its tail goes into every error message.
-* A virtio serial port named ``wanctl.ctl`` carries the command agent
-  (``agent.sh``) to a host Unix socket.  It is not a tty, so commands and
-  output pass unchanged and kernel messages never interleave with them.
-* Serial lines for PPP: ``ttyS1``-``ttyS3`` are ISA UARTs (the PC has four
-  ISA slots and the console holds one); more lines come from
-  ``pci-serial-4x`` cards and appear as ``ttyS4`` onwards (the kernel is
-  booted with ``8250.nr_uarts`` raised to fit).  Each is backed by a host
-  pty that qemu opens in raw mode.
+The machine's layout (console, control port, serial lines) is described in
+``qemu.py``.  Commands reach the guest through the agent on the control port
+(``agent.sh``, ``agent.py``); background processes are ``GuestProcess``
+handles (``spawn.sh``, ``process.py``).
 
 qemu's pty backend drops what the guest sends while no host process has the
 pty open, and notices a new opener within a second: open the host side
@@ -23,12 +15,10 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import ctypes
 import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -45,24 +35,23 @@ from hw.vm.errors import (
     GuestTimeout,
     VmBootError,
     VmError,
-    VmUnavailable,
     shorten,
 )
 from hw.vm.initramfs import Kernel, build_initramfs, find_kernel
 from hw.vm.process import GuestProcess
+from hw.vm.qemu import (
+    MAX_LINES,
+    die_with_parent,
+    find_qemu,
+    guest_line_names,
+    qemu_command,
+    reported_ptys,
+)
 
-ISA_LINES = 3  # ttyS1..ttyS3; ttyS0 is the console
-PCI_PORTS_PER_CARD = 4
-MAX_LINES = 31  # CONFIG_SERIAL_8250_NR_UARTS=32 on Debian kernels, minus the console
-QEMU_PACKAGE = "qemu-system-x86"
-#: qemu accelerator: TCG unless this says otherwise ("kvm"), because TCG works
-#: on every host, including those where KVM hangs.
-ACCEL_ENV = "WANCTL_VM_ACCEL"
+RUN_DIR_PREFIX = "wanctl-vm-"
 #: Extra seconds the host waits beyond a command's own timeout before it
 #: declares the agent dead (the guest's watchdog should have answered by then).
 AGENT_GRACE = 15.0
-
-_PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+) \(label (\w+)\)")
 
 
 @dataclass(frozen=True)
@@ -77,22 +66,16 @@ class SerialLine:
         return f"/dev/{self.guest}"
 
 
-def find_qemu() -> str:
-    qemu = shutil.which("qemu-system-x86_64")
-    if qemu is None:
-        raise VmUnavailable("qemu-system-x86_64 is not installed", QEMU_PACKAGE)
-    return qemu
-
-
-def _die_with_parent() -> None:
-    # qemu must not outlive the test process, even when it is SIGKILLed.
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _guest_line_names(count: int) -> list[str]:
-    isa = [f"ttyS{index}" for index in range(1, min(count, ISA_LINES) + 1)]
-    return isa + [f"ttyS{ISA_LINES + 1 + index}" for index in range(count - len(isa))]
+def _remove_orphaned_run_dirs() -> None:
+    """Run directories whose owner died without ``stop`` (killed with SIGKILL)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{RUN_DIR_PREFIX}*"):
+        try:
+            owner = int((directory / "owner").read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours to judge: unreadable, or another user's process
 
 
 class PppdVm:
@@ -163,7 +146,9 @@ class PppdVm:
         qemu = find_qemu()
         kernel = self.kernel or find_kernel()
         initrd = build_initramfs(kernel, self.cache_dir)
-        self._run_dir = Path(tempfile.mkdtemp(prefix="wanctl-vm-"))
+        _remove_orphaned_run_dirs()
+        self._run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
+        (self._run_dir / "owner").write_text(str(os.getpid()))
         self._broken = None
         self._final_console = ""
         started = time.monotonic()
@@ -175,7 +160,7 @@ class PppdVm:
                 stdout=qemu_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         atexit.register(self.stop)
         try:
@@ -202,55 +187,15 @@ class PppdVm:
 
     def _qemu_command(self, qemu: str, kernel: Kernel, initrd: Path) -> list[str]:
         assert self._run_dir is not None
-        pci_cards = -(-max(0, self.serial_lines - ISA_LINES) // PCI_PORTS_PER_CARD)
-        append = [
-            "console=ttyS0,115200",
-            "panic=-1",
-            f"8250.nr_uarts={4 + pci_cards * 4}",
-            *self.kernel_args,
-        ]
-        command = [
+        return qemu_command(
             qemu,
-            "-accel",
-            os.environ.get(ACCEL_ENV, "tcg"),
-            "-machine",
-            "pc",
-            "-m",
-            str(self.memory_mb),
-            "-smp",
-            "1",
-            "-nodefaults",
-            "-no-user-config",
-            "-display",
-            "none",
-            "-no-reboot",
-            "-kernel",
-            str(kernel.image),
-            "-initrd",
-            str(initrd),
-            "-append",
-            " ".join(append),
-            "-chardev",
-            f"file,id=console,path={self._run_dir / 'console.log'}",
-            "-device",
-            "isa-serial,chardev=console,index=0",
-            "-device",
-            "virtio-serial-pci,id=vser",
-            "-chardev",
-            f"socket,id=ctl,path={self._run_dir / 'ctl.sock'},server=on,wait=off",
-            "-device",
-            "virtserialport,bus=vser.0,chardev=ctl,name=wanctl.ctl",
-        ]
-        for number in range(1, self.serial_lines + 1):
-            command += ["-chardev", f"pty,id=line{number}"]
-            if number <= ISA_LINES:
-                command += ["-device", f"isa-serial,chardev=line{number},index={number}"]
-        for card in range(pci_cards):
-            first = ISA_LINES + 1 + card * PCI_PORTS_PER_CARD
-            numbers = range(first, min(first + PCI_PORTS_PER_CARD, self.serial_lines + 1))
-            ports = ",".join(f"chardev{slot}=line{n}" for slot, n in enumerate(numbers, 1))
-            command += ["-device", f"pci-serial-4x,{ports}"]
-        return command
+            kernel,
+            initrd,
+            self._run_dir,
+            serial_lines=self.serial_lines,
+            memory_mb=self.memory_mb,
+            kernel_args=self.kernel_args,
+        )
 
     def _check_alive(self, doing: str) -> None:
         assert self._process is not None
@@ -275,9 +220,9 @@ class PppdVm:
 
     def _wait_for_ptys(self, deadline: float) -> list[SerialLine]:
         assert self._run_dir is not None
-        names = _guest_line_names(self.serial_lines)
+        names = guest_line_names(self.serial_lines)
         while True:
-            found = dict((label, path) for path, label in _PTY_LINE.findall(self._qemu_log()))
+            found = reported_ptys(self._qemu_log())
             if all(f"line{n}" in found for n in range(1, self.serial_lines + 1)):
                 return [SerialLine(name, found[f"line{n}"]) for n, name in enumerate(names, 1)]
             self._check_alive("creating its ptys")
@@ -390,6 +335,11 @@ class PppdVm:
                 reply = parser.feed(data)
                 if reply is not None:
                     break
+                if parser.agent_restarted:
+                    # The new agent answers the next request; only this one is lost.
+                    raise VmError(
+                        self._diagnosis(f"the guest agent was restarted while running {code!r}")
+                    )
         output = reply.output.decode(errors="replace")
         if reply.timed_out:
             raise GuestTimeout(
@@ -430,9 +380,11 @@ class PppdVm:
         to ``handle.output_path``.
         """
         code = command if isinstance(command, str) else "exec " + shlex.join(command)
-        self._spawn_count += 1
+        with self._lock:
+            self._spawn_count += 1
+            number = self._spawn_count
         safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-        directory = f"/run/wanctl/spawn/{self._spawn_count}-{safe_name}"
+        directory = f"/run/wanctl/spawn/{number}-{safe_name}"
         output = self.check_output(
             f"/etc/wanctl-vm/spawn.sh {directory} {shlex.quote(code)}", timeout=15
         )

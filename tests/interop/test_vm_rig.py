@@ -62,6 +62,13 @@ def test_guest_command_outliving_timeout_is_killed_and_agent_survives(pppd_vm: P
     assert "sleep 60" not in processes
 
 
+def test_agent_killed_mid_command_is_replaced_and_the_vm_stays_usable(pppd_vm: PppdVm) -> None:
+    # The command's parent is the agent shell; busybox init starts a new one.
+    with pytest.raises(VmError, match="agent was restarted"):
+        pppd_vm.run("kill -KILL $PPID; sleep 5", timeout=20)
+    assert pppd_vm.run("echo answered") == (0, "answered\n")
+
+
 def test_pppd_reports_version_2_4_9(pppd_vm: PppdVm) -> None:
     status, output = pppd_vm.run("pppd --version")
     assert status == 0

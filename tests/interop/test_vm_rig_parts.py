@@ -89,9 +89,9 @@ def test_agent_request_is_one_line_whatever_the_code_contains() -> None:
     assert request.startswith(b"abc 3 ")
 
 
-def test_agent_reply_skips_bytes_before_its_begin_marker() -> None:
+def test_agent_reply_skips_bytes_before_its_acknowledgement() -> None:
     parser = ReplyParser("id1")
-    reply = parser.feed(b"@@READY\nstray\n@@B id1\nhello\n\n@@E id1 0 0\n")
+    reply = parser.feed(b"@@READY\nstray\n@@A id1\n@@B id1\nhello\n\n@@E id1 0 0\n")
     assert reply is not None and (reply.status, reply.output, reply.timed_out) == (
         0,
         b"hello\n",
@@ -101,7 +101,7 @@ def test_agent_reply_skips_bytes_before_its_begin_marker() -> None:
 
 def test_agent_reply_split_into_single_bytes_is_reassembled() -> None:
     parser = ReplyParser("id2")
-    replies = [parser.feed(bytes([byte])) for byte in b"x@@B id2\nout\n@@E id2 3 1\n"]
+    replies = [parser.feed(bytes([byte])) for byte in b"x@@A id2\n@@B id2\nout\n@@E id2 3 1\n"]
     assert all(reply is None for reply in replies[:-1])
     final = replies[-1]
     assert final is not None and (final.status, final.output, final.timed_out) == (3, b"out", True)
@@ -109,15 +109,30 @@ def test_agent_reply_split_into_single_bytes_is_reassembled() -> None:
 
 def test_agent_reply_ignores_the_end_marker_of_another_request() -> None:
     parser = ReplyParser("mine")
-    assert parser.feed(b"@@B mine\n\n@@E other 0 0\nmore") is None
+    assert parser.feed(b"@@A mine\n@@B mine\n\n@@E other 0 0\nmore") is None
     reply = parser.feed(b"\n@@E mine 1 0\n")
     assert reply is not None and reply.output == b"\n@@E other 0 0\nmore"
 
 
 def test_agent_reply_with_malformed_end_marker_is_not_accepted() -> None:
     parser = ReplyParser("id3")
-    assert parser.feed(b"@@B id3\n\n@@E id3 x 0\n\n@@E id3 0 2\n") is None
+    assert parser.feed(b"@@A id3\n@@B id3\n\n@@E id3 x 0\n\n@@E id3 0 2\n") is None
     assert parser.partial_output.startswith(b"\n@@E id3 x 0")
+
+
+def test_agent_greeting_after_the_acknowledgement_means_the_answer_is_lost() -> None:
+    parser = ReplyParser("id4")
+    assert parser.feed(b"@@READY\n@@A id4\n") is None
+    assert not parser.agent_restarted
+    assert parser.feed(b"@@READY\n") is None
+    assert parser.agent_restarted
+
+
+def test_agent_greeting_before_the_acknowledgement_is_a_normal_start() -> None:
+    parser = ReplyParser("id5")
+    reply = parser.feed(b"@@READY\n@@A id5\n@@B id5\n\n@@E id5 0 0\n")
+    assert reply is not None and reply.output == b""
+    assert not parser.agent_restarted
 
 
 # -- cpio newc ---------------------------------------------------------------------
