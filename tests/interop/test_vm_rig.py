@@ -154,13 +154,14 @@ def _host_to_guest(vm: PppdVm, guest: str, host: str, payload: bytes) -> bytes:
 
 def _guest_to_host(vm: PppdVm, guest: str, host: str, payload: bytes) -> bytes:
     vm.write_file(f"/run/payload-{guest}", payload)
+    # Open before the guest writes: qemu drops output while nobody holds the pty.
     fd = _open_host_side(host)
+    os.set_blocking(fd, False)
     try:
         vm.check_output(f"exec 4<>/dev/{guest}; stty {RAW_TTY} <&4; cat /run/payload-{guest} >&4")
         received = bytearray()
         deadline = time.monotonic() + 20
         while len(received) < len(payload) and time.monotonic() < deadline:
-            os.set_blocking(fd, False)
             try:
                 received += os.read(fd, 4096)
             except BlockingIOError:
