@@ -91,15 +91,6 @@ async def _serve(args: argparse.Namespace) -> int:
             )
             exchange.add_modem(number, config=config, join=joins.get(number))
         exchange.start()
-        modems = [
-            {"number": port.number, "tty": port.path, "rate": port.engine.config.rate}
-            for port in exchange.modems.values()
-        ]
-        sys.stdout.write(json.dumps({"modems": modems, "pid": os.getpid()}) + "\n")
-        for modem in modems:
-            sys.stdout.write(f"modem {modem['number']}: {modem['tty']} ({modem['rate']} bit/s)\n")
-        sys.stdout.flush()
-
         finished: asyncio.Future[None] = loop.create_future()
         # Without a standard input only a signal stops us.
         stdin_fd = sys.stdin.fileno() if sys.stdin is not None else -1
@@ -117,10 +108,19 @@ async def _serve(args: argparse.Namespace) -> int:
                 loop.remove_reader(stdin_fd)
                 finish()
 
-        if stdin_fd >= 0:
-            loop.add_reader(stdin_fd, on_stdin)
+        # Ready for a signal before anyone can know our ttys and send one.
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, finish)
+        if stdin_fd >= 0:
+            loop.add_reader(stdin_fd, on_stdin)
+        modems = [
+            {"number": port.number, "tty": port.path, "rate": port.engine.config.rate}
+            for port in exchange.modems.values()
+        ]
+        sys.stdout.write(json.dumps({"modems": modems, "pid": os.getpid()}) + "\n")
+        for modem in modems:
+            sys.stdout.write(f"modem {modem['number']}: {modem['tty']} ({modem['rate']} bit/s)\n")
+        sys.stdout.flush()
         await finished
         if stdin_fd >= 0:
             loop.remove_reader(stdin_fd)
