@@ -425,7 +425,8 @@ class Automaton:
             elif action is Action.SCJ:
                 room = max(0, self.peer_mru - HEADER_LEN)
                 self._queue(Code.CODE_REJECT, self.next_identifier(), packet.encode()[:room])
-            elif action is Action.SER:
+            elif action is Action.SER and packet.code == Code.ECHO_REQUEST:
+                # RXR also stands for Echo-Reply and Discard-Request: no answer.
                 magic = self._echo_magic() if self._echo_magic is not None else 0
                 body = magic.to_bytes(4, "big") + packet.data[4:]
                 self._queue(Code.ECHO_REPLY, packet.identifier, body)

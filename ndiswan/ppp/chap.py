@@ -137,8 +137,8 @@ class ChapAuthenticator(AuthMachine):
             self._finish(False, name, message.decode())
             return
         if not self._authenticated_once:
+            # pppd 2.4.9 logs nothing here for CHAP (unlike PAP).
             self._authenticated_once = True
-            self._log(LogLevel.NOTICE, f"CHAP peer authentication succeeded for {q_text(name)}")
             self._finish(True, name, "Access granted")
         if self._interval > 0:
             self._deadline = now + self._interval  # time of the next challenge

@@ -86,6 +86,8 @@ class SessionStats:
     #: send_datagram calls refused (NCP not Opened, unknown protocol, too big).
     sends_refused: int = 0
     protocol_rejects_sent: int = 0
+    #: Frames that arrived after LinkTerminated.
+    dropped_after_termination: int = 0
 
 
 class PppSession:
@@ -133,6 +135,10 @@ class PppSession:
         self._frames: list[bytes] = []
         self._events: deque[Event] = deque()
         self._term_reason = ""
+        #: Opened or lower-up and not yet terminated: LinkTerminated is owed.
+        self._running = False
+        #: Terminated: frames are ignored until the next lower_up or open.
+        self._finished = False
 
     # -- configuration -> policies ----------------------------------------
 
@@ -206,6 +212,7 @@ class PppSession:
 
     def lower_up(self, now: float) -> None:
         """The line is up (carrier, or the pty opened): LCP may talk."""
+        self._running, self._finished = True, False
         self.status = ExitCode.NEGOTIATION_FAILED
         self._term_reason = ""
         self._set_phase(Phase.ESTABLISH)
@@ -214,25 +221,27 @@ class PppSession:
 
     def open(self, now: float) -> None:
         """Administrative Open: LCP starts negotiating once the line is up."""
+        self._running, self._finished = True, False
         self._lcp.open(now)
         self._pump(now)
 
     def close(self, reason: str = "User request", now: float = 0.0) -> None:
         """Administrative Close: Terminate-Request with ``reason``, then Dead."""
-        self.status = ExitCode.USER_REQUEST
+        if self._running:
+            self.status = ExitCode.USER_REQUEST
         self._close_link(reason, now)
         self._pump(now)
 
     def lower_down(self, now: float) -> None:
         """The line is gone (hang-up, carrier loss, unplug)."""
-        if self.phase is not Phase.DEAD:
+        if self._running:
             self.status = ExitCode.HANGUP
             self._term_reason = "Modem hangup"
             self._log(LogLevel.NOTICE, "Modem hangup")
-        self._lcp.down(now)
+        if self._lcp.state not in (State.INITIAL, State.STARTING):
+            self._lcp.down(now)
         self._pump(now)
-        if self.phase is not Phase.DEAD:
-            self._link_finished()
+        self._link_finished()
 
     def handle_timer(self, now: float) -> None:
         self._lcp.handle_timer(now)
@@ -255,6 +264,10 @@ class PppSession:
 
     def receive_frame(self, frame: bytes, now: float) -> None:
         self.stats.frames_received += 1
+        if self._finished:
+            # The link ended (pppd would have exited): nothing restarts it.
+            self.stats.dropped_after_termination += 1
+            return
         split = split_protocol(frame)
         if split is None:
             self.stats.malformed_frames += 1
@@ -519,12 +532,13 @@ class PppSession:
         if self.phase is not Phase.DEAD:
             self._set_phase(Phase.TERMINATE)
         self._lcp.close(reason, now)
-        if self._lcp.state in _FINISHED_STATES and self.phase is not Phase.DEAD:
+        if self._lcp.state in _FINISHED_STATES:
             self._link_finished()
 
     def _link_finished(self) -> None:
-        if self.phase is Phase.DEAD:
+        if not self._running:
             return
+        self._running, self._finished = False, True
         self._keepalive.stop()
         for machine in self._auth.values():
             machine.stop()

@@ -190,7 +190,10 @@ def test_echo_replies_keep_the_link_up() -> None:
     wire.start()
     wire.run_for(60.0)
     assert client.phase is Phase.NETWORK
-    assert len([t for t in wire.trace if "LCP EchoRep" in t]) >= 10
+    requests = [t for t in wire.trace if t.split()[1] == "0" and "LCP EchoReq" in t]
+    replies = [t for t in wire.trace if "LCP EchoRep" in t]
+    assert len(requests) == 11  # one per interval after LCP opened at 0.02 s
+    assert len(replies) == 11  # an Echo-Reply is never answered
 
 
 def test_lower_down_gives_exit_16() -> None:

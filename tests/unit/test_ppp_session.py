@@ -7,6 +7,8 @@ import random
 from ndiswan.ppp import (
     AuthRequirement,
     DatagramReceived,
+    ExitCode,
+    LinkTerminated,
     LogLine,
     Phase,
     PppConfig,
@@ -220,3 +222,52 @@ def test_datagram_frame_uses_full_protocol_field_without_pfc() -> None:
     session = lcp_opened(pcomp=False)
     assert session.link is not None and not session.link.send_pfc
     assert session.send_datagram(0x1234, b"x") is None
+
+
+def test_echo_reply_and_discard_request_are_not_answered() -> None:
+    session = lcp_opened()
+    session.receive_frame(lcp_frame(10, 1, bytes.fromhex("0a0b0c0d")), 0.2)
+    session.receive_frame(lcp_frame(11, 2, bytes.fromhex("0a0b0c0d") + b"discard me"), 0.2)
+    assert sent_packets(session, Proto.LCP) == []
+
+
+def test_frames_after_termination_do_not_restart_the_link() -> None:
+    session = lcp_opened()
+    session.close("User request", 1.0)
+    (term,) = sent_packets(session, Proto.LCP)
+    session.receive_frame(lcp_frame(6, term.identifier), 1.1)
+    assert session.phase is Phase.DEAD
+    session.events()
+    session.receive_frame(lcp_frame(1, 7, bytes.fromhex("05060a0b0c0d")), 1.2)
+    assert sent_packets(session, Proto.LCP) == [] and session.events() == []
+    assert session.stats.dropped_after_termination == 1
+
+
+def test_close_before_the_line_comes_up_still_ends_the_link() -> None:
+    session = PppSession(PppConfig(), rng=random.Random(1).randbytes)
+    session.open(0.0)
+    session.close("User request", 0.5)
+    ends = [e for e in session.events() if isinstance(e, LinkTerminated)]
+    assert ends == [LinkTerminated("User request", ExitCode.USER_REQUEST)]
+    assert session.frames_to_send() == []
+
+
+def test_line_lost_before_it_came_up_is_a_hangup_not_an_error() -> None:
+    session = PppSession(PppConfig(), rng=random.Random(1).randbytes)
+    session.open(0.0)
+    session.lower_down(0.5)
+    events = session.events()
+    assert not [e for e in events if isinstance(e, ProtocolError)]
+    assert [e for e in events if isinstance(e, LinkTerminated)] == [
+        LinkTerminated("Modem hangup", ExitCode.HANGUP)
+    ]
+
+
+def test_session_can_be_reopened_after_hangup() -> None:
+    session = lcp_opened()
+    session.lower_down(1.0)
+    session.events()
+    session.open(2.0)
+    session.lower_up(2.0)
+    (request,) = sent_packets(session, Proto.LCP)
+    assert request.code == 1 and session.phase is Phase.ESTABLISH
