@@ -14,7 +14,7 @@ protocol errors) through ``take_events()``; time is the ``now`` argument and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from ndiswan.ppp.constants import DEFAULT_MRU, HEADER_LEN, Code, Proto
@@ -126,7 +126,6 @@ class AutomatonStats:
     stale_replies: int = 0
     bad_replies: int = 0
     unexpected: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Automaton:
@@ -192,6 +191,7 @@ class Automaton:
     # -- administrative and lower-layer inputs -----------------------------
 
     def up(self, now: float) -> None:
+        self.finished_reason = ""
         self.process_input(Input.UP, now, by_peer=False)
 
     def down(self, now: float) -> None:

@@ -44,6 +44,7 @@ from ndiswan.ppp.events import (
     AuthSucceeded,
     DatagramReceived,
     Event,
+    Ipv6Up,
     LinkInfoNegotiated,
     LinkTerminated,
     LogLevel,
@@ -105,6 +106,7 @@ class PppSession:
         self.phase = Phase.DEAD
         self.link: LinkInfoNegotiated | None = None
         self.network: NetworkUp | None = None
+        self.ipv6: Ipv6Up | None = None
         self.status = ExitCode.OK
         timing = Timing(cfg.restart_time, cfg.max_configure, cfg.max_terminate, cfg.max_failure)
         self._lcp_options = LcpOptions(self._lcp_policy(), rng)
@@ -274,7 +276,14 @@ class PppSession:
             self._log(LogLevel.DEBUG, f"received short packet:{frame[:32].hex(' ')}")
             return
         proto, info = split
-        if proto not in _DATA_NCP:
+        if proto in _DATA_NCP:
+            ncp = self._ncps.get(_DATA_NCP[proto])
+            if ncp is not None and ncp.state is State.OPENED and self._lcp.state is State.OPENED:
+                # The hot path: a datagram on an open network protocol.
+                self.stats.datagrams_received += 1
+                self._events.append(DatagramReceived(proto, info))
+                return
+        else:
             self._log(LogLevel.DEBUG, packet_line("rcvd", proto.to_bytes(2, "big") + info))
         self._dispatch(proto, info, now)
         self._pump(now)
@@ -513,11 +522,15 @@ class PppSession:
                 self.status = ExitCode.OK
             if isinstance(result.up, NetworkUp):
                 self.network = result.up
+            else:
+                self.ipv6 = result.up
             self._events.append(result.up)
         elif isinstance(signal, LayerDown):
             if proto in _IP_VERSION:
                 if proto == Proto.IPCP:
                     self.network = None
+                else:
+                    self.ipv6 = None
                 self._events.append(NetworkDown(_IP_VERSION[proto]))
         elif isinstance(signal, LayerFinished) and proto in self._running_ncps:
             self._running_ncps.discard(proto)

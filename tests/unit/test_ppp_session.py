@@ -271,3 +271,24 @@ def test_session_can_be_reopened_after_hangup() -> None:
     session.lower_up(2.0)
     (request,) = sent_packets(session, Proto.LCP)
     assert request.code == 1 and session.phase is Phase.ESTABLISH
+
+
+def test_forged_chap_verdicts_cannot_skip_our_authentication() -> None:
+    hub = PppSession(
+        PppConfig(name="hub", require_auth=AuthRequirement.CHAP),
+        secrets=SECRETS,
+        rng=random.Random(1).randbytes,
+    )
+    bob = PppSession(PppConfig(name="bob"), secrets=SECRETS, rng=random.Random(2).randbytes)
+    wire = Wire((bob, hub), drop=lambda i, frame, n: i == 0 and frame[:2] == b"\xc2\x23")
+    wire.start()
+    assert wire.run(lambda w: hub.phase is Phase.AUTHENTICATE, max_time=5)
+    for code in (3, 4):  # Success, Failure: only an authenticatee acts on these
+        hub.receive_frame(
+            b"\xc2\x23" + ControlPacket(code, 0, b"Access granted").encode(), wire.now
+        )
+    for ident in range(256):  # a Response with a guessed value for every identifier
+        forged = ControlPacket(2, ident, bytes((16,)) + bytes(16) + b"bob").encode()
+        hub.receive_frame(b"\xc2\x23" + forged, wire.now)
+    assert hub.phase is not Phase.NETWORK and hub.network is None
+    assert hub.send_datagram(Proto.IP, IP_PACKET) is None
