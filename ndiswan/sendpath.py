@@ -9,6 +9,7 @@ upper edge to pause or resume reading (back-pressure).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 
 from ndiswan.window import SendQueue, SendWindow
@@ -32,6 +33,10 @@ class VcSendPath:
         self.on_backpressure = on_backpressure
         self.completed: dict[SendStatus, int] = {}
         self.closed = False
+        #: PPP control frames go ahead of data and are never dropped for a
+        #: full data queue; their own bound only stops a flood.
+        self._control: deque[bytes] = deque()
+        self.max_control = 256
 
     def send(self, frame: bytes) -> bool:
         """Queue a frame for the VC; False when it was dropped (queue full or closed)."""
@@ -45,6 +50,15 @@ class VcSendPath:
             self.on_backpressure(self.queue.paused)
         return accepted
 
+    def send_control(self, frame: bytes) -> bool:
+        """Queue a control frame (LCP, authentication, NCP) ahead of data."""
+        if self.closed or len(self._control) >= self.max_control:
+            self.queue.dropped += 1
+            return False
+        self._control.append(frame)
+        self._pump()
+        return True
+
     def set_window(self, window: int) -> None:
         """WAN_CO_LINKPARAMS arrived: the new window applies at once."""
         self.window.set_window(window)
@@ -53,7 +67,8 @@ class VcSendPath:
     def close(self) -> int:
         """The VC is going away: queued frames are dropped; returns how many."""
         self.closed = True
-        dropped = self.queue.clear()
+        dropped = self.queue.clear() + len(self._control)
+        self._control.clear()
         self.queue.dropped += dropped
         if self.on_backpressure:
             self.on_backpressure(False)
@@ -63,7 +78,7 @@ class VcSendPath:
         was_paused = self.queue.paused
         # A VC whose call is gone keeps its queue until close() drops it.
         while self.window.can_send() and self.vc.state is VcState.ACTIVE:
-            frame = self.queue.pop()
+            frame = self._control.popleft() if self._control else self.queue.pop()
             if frame is None:
                 break
             self.window.on_send()

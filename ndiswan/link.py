@@ -1,0 +1,306 @@
+"""NDISWAN's PPP link on one VC: the session, the send path and the upper edge.
+
+``PppLink`` is the connection-oriented client of a call manager: it is told
+when a call connects (``call_connected``), receives frames and link
+parameters from the miniport, and runs a sans-I/O ``PppSession`` on them.
+It turns the session's events into actions: SET_LINK_INFO on the VC when
+LCP opens, addresses on the upper edge when IPCP/IPV6CP open, datagrams up
+and down, and the link's end (with pppd's exit code) when it terminates.
+
+Nothing crosses between the upper edge and the wire before the session
+says that network protocol is open: ``send_datagram`` refuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ndiswan.loopback import Loopback
+from ndiswan.ppp import PppConfig, PppSession, SecretLookup
+from ndiswan.ppp.constants import ExitCode
+from ndiswan.ppp.events import (
+    DatagramReceived,
+    Event,
+    Ipv6Up,
+    LinkInfoNegotiated,
+    LinkTerminated,
+    LogLine,
+    NetworkDown,
+    NetworkUp,
+    PhaseChanged,
+)
+from ndiswan.sendpath import VcSendPath
+from ndiswan.tun import ppp_protocol_of
+from wanminiport.callmgr import AddressFamily, AfHandle, CloseReason
+from wanminiport.info import LinkParams
+from wanminiport.transport import LineDownReason, ModemLines
+from wanminiport.vc import CallParameters, Vc
+
+pppd_log = logging.getLogger("wanctl.pppd")
+
+
+class UpperEdge(Protocol):
+    """Where IP packets go up to, and who is told of the network's state."""
+
+    def deliver(self, packet: bytes) -> None:
+        """An IP packet for the host."""
+
+    def network_up(self, link: PppLink, event: NetworkUp | Ipv6Up) -> Awaitable[None] | None:
+        """Addresses were agreed: configure the interface."""
+
+    def network_down(self, link: PppLink, ip_version: int) -> Awaitable[None] | None:
+        """An NCP left Opened: deconfigure."""
+
+    def set_paused(self, paused: bool) -> None:
+        """Back-pressure: stop (or resume) offering packets to ``send_packet``."""
+
+
+@dataclass
+class LinkCounters:
+    """What the link itself drops, beyond the miniport's VC statistics."""
+
+    sent_before_network_up: int = 0
+    not_ip: int = 0
+    delivered: int = 0
+    looped_back: int = 0
+
+
+@dataclass
+class LinkState:
+    """What ``status`` reports about the session."""
+
+    phase: str = "dead"
+    local: str = ""
+    remote: str = ""
+    dns: list[str] = field(default_factory=list)
+    ipv6_local: str = ""
+    ipv6_remote: str = ""
+    mtu: int = 1500
+    peer_name: str = ""
+    up_since: float = 0.0
+    speed: int = 0
+
+
+class PppLink:
+    """The PPP client of one call: CoNDIS client indications in, PPP out."""
+
+    def __init__(
+        self,
+        config: PppConfig,
+        upper: UpperEdge | None = None,
+        *,
+        secrets: SecretLookup | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.secrets = secrets
+        self.upper = upper
+        self.on_event = on_event
+        self.loopback = Loopback()
+        self.counters = LinkCounters()
+        self.state = LinkState()
+        self.afs: list[AddressFamily] = []
+        self.vc: Vc | None = None
+        self.session: PppSession | None = None
+        self.sendpath: VcSendPath | None = None
+        self.exit_code: ExitCode | None = None
+        self.terminated: asyncio.Event = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    # -- CoNDIS client indications --
+
+    def af_register_notify(self, af: AddressFamily) -> None:
+        self.afs.append(af)
+
+    def af_close_notify(self, handle: AfHandle) -> None:
+        if handle.af in self.afs:
+            self.afs.remove(handle.af)
+
+    def incoming_call(self, vc: Vc, call: CallParameters) -> bool:
+        """Accept an offered call only while no call is up on this link."""
+        return self.vc is None
+
+    def call_connected(self, vc: Vc) -> None:
+        """The VC is active: start PPP on it (LCP Configure-Request goes out)."""
+        self.vc = vc
+        self.exit_code = None
+        self.terminated.clear()
+        self.sendpath = VcSendPath(vc, on_backpressure=self._backpressure)
+        self.session = PppSession(self.config, secrets=self.secrets)
+        self.state = LinkState(speed=vc.call.transmit.bits_per_second if vc.call else 0)
+        now = self.loop.time()
+        self.session.lower_up(now)
+        self.session.open(now)
+        self._service()
+
+    def receive_indication(self, vc: Vc, frame: bytes) -> None:
+        if self.session is None or vc is not self.vc:
+            return
+        self.session.receive_frame(frame, self.loop.time())
+        self._service()
+
+    def link_params_indication(self, vc: Vc, params: LinkParams) -> None:
+        self.state.speed = params.transmit_speed
+        if self.sendpath is not None and vc is self.vc:
+            self.sendpath.set_window(params.send_window)
+
+    def line_down_indication(self, vc: Vc, reason: LineDownReason) -> None:
+        self._lower_down(vc, ExitCode.HANGUP, f"Modem hangup ({reason.value})")
+
+    def incoming_close_call(self, vc: Vc, reason: CloseReason) -> None:
+        self._lower_down(vc, ExitCode.HANGUP, f"Connection terminated ({reason.value})")
+
+    def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
+        pppd_log.debug("modem lines: CD=%d DSR=%d CTS=%d RI=%d",
+                       lines.cd, lines.dsr, lines.cts, lines.ri)
+
+    # -- requests from above --
+
+    def send_packet(self, packet: bytes) -> bool:
+        """An IP packet from the upper edge; False if it was dropped."""
+        protocol = ppp_protocol_of(packet)
+        if protocol is None:
+            self.counters.not_ip += 1
+            return False
+        if self.loopback.is_for_us(packet):
+            self.counters.looped_back += 1
+            self.loop.call_soon(self._deliver, packet)
+            return True
+        if self.session is None or self.sendpath is None:
+            self.counters.sent_before_network_up += 1
+            return False
+        frame = self.session.send_datagram(protocol, packet)
+        if frame is None:
+            self.counters.sent_before_network_up += 1
+            return False
+        copy = self.loopback.copy_for_promiscuous(packet)
+        if copy is not None:
+            self.loop.call_soon(self._deliver, copy)
+        return self.sendpath.send(frame)
+
+    def close(self, reason: str = "User request") -> None:
+        """Terminate the link (LCP Terminate-Request); ``terminated`` is set when done."""
+        if self.session is None:
+            self.terminated.set()
+            return
+        self.session.close(reason, self.loop.time())
+        self._service()
+
+    # -- the session's output --
+
+    def _service(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        if self.sendpath is not None:
+            for frame in session.frames_to_send():
+                self.sendpath.send_control(frame)
+        while (event := session.next_event()) is not None:
+            self._handle(event)
+        self._schedule_timer()
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, LogLine):
+            pppd_log.log(int(event.level), "%s", event.text)
+        elif isinstance(event, DatagramReceived):
+            self._deliver(event.payload)
+        elif isinstance(event, PhaseChanged):
+            self.state.phase = event.phase.value
+        elif isinstance(event, LinkInfoNegotiated):
+            self.state.mtu = event.mtu
+            if self.vc is not None:
+                self.vc.set_link_info(event.link_info())
+        elif isinstance(event, NetworkUp):
+            self.state.local, self.state.remote = str(event.local), str(event.remote)
+            self.state.dns = [str(d) for d in (event.dns1, event.dns2) if d is not None]
+            self.state.up_since = time.time()
+            self.loopback.own_addresses.add(event.local)
+            self._upper_call("network_up", event)
+        elif isinstance(event, Ipv6Up):
+            self.state.ipv6_local = str(event.local_address)
+            self.state.ipv6_remote = str(event.remote_address)
+            self.loopback.own_addresses.add(event.local_address)
+            self._upper_call("network_up", event)
+        elif isinstance(event, NetworkDown):
+            self._upper_call("network_down", event.ip_version)
+        elif isinstance(event, LinkTerminated):
+            self._terminated(event.exit_code)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _deliver(self, packet: bytes) -> None:
+        if self.upper is not None:
+            self.counters.delivered += 1
+            self.upper.deliver(packet)
+
+    def _upper_call(self, name: str, argument: object) -> None:
+        if self.upper is None:
+            return
+        result = getattr(self.upper, name)(self, argument)
+        if asyncio.iscoroutine(result):
+            task = self.loop.create_task(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            pppd_log.error("configuring the interface failed: %s", task.exception())
+
+    def _backpressure(self, paused: bool) -> None:
+        if self.upper is not None:
+            self.upper.set_paused(paused)
+
+    def _schedule_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.session is None:
+            return
+        when = self.session.get_timer()
+        if when is not None:
+            self._timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.session is not None:
+            self.session.handle_timer(self.loop.time())
+            self._service()
+
+    def _lower_down(self, vc: Vc, exit_code: ExitCode, reason: str) -> None:
+        if vc is not self.vc or self.session is None:
+            return
+        if self.sendpath is not None:
+            self.sendpath.close()
+        self.session.lower_down(self.loop.time())
+        self._service()
+        if self.exit_code is None:
+            pppd_log.info("%s", reason)
+            self._terminated(exit_code)
+
+    def _terminated(self, exit_code: ExitCode) -> None:
+        if self.exit_code is None:
+            self.exit_code = exit_code
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.terminated.set()
+
+    def detach(self) -> None:
+        """Forget the call (after the call manager tore it down)."""
+        if self.sendpath is not None:
+            self.sendpath.close()
+        self.vc = None
+        self.sendpath = None
+        self.session = None
+        self.state.phase = "dead"

@@ -1,0 +1,167 @@
+"""NDISWAN over the miniport: two PPP links on PVCs across the real virtual cable.
+
+Everything but the TUN device is real here: ptys, the paced relay, the
+framer, the send path and the PPP engines; the upper edge is the Python API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from hw.cable import VirtualCable
+from ndiswan.edges import ApiEdge
+from ndiswan.link import PppLink
+from ndiswan.ppp import AuthRequirement, ExitCode, Ipv6Up, NetworkUp, PppConfig
+from wanminiport import WanMiniport
+from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
+from wanminiport.serial_transport import SerialTransport
+
+SECRETS = {("client", "hub"): "s3cret"}
+
+
+def lookup(client: str, server: str) -> str | None:
+    return SECRETS.get((client, server))
+
+
+def ipv4_packet(src: str, dst: str, payload: bytes) -> bytes:
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0,
+        ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed,
+    )
+    return header + payload
+
+
+@dataclass
+class Pair:
+    hub: PppLink
+    client: PppLink
+    hub_edge: ApiEdge
+    client_edge: ApiEdge
+    cable: VirtualCable
+
+
+@asynccontextmanager
+async def two_links(
+    tmp: str, hub: PppConfig, client: PppConfig, baud: int = 115200
+) -> AsyncIterator[Pair]:
+    async with VirtualCable(baud) as cable:
+        links, edges, adapters = [], [], []
+        for path, config in ((cable.a_path, hub), (cable.b_path, client)):
+            adapter = WanMiniport(SerialTransport(path, baud, lock_dir=tmp))
+            adapter.start()
+            edge = ApiEdge()
+            link = PppLink(config, edge, secrets=lookup)
+            bind_client(adapter, link)
+            cm = PvcCallManager(adapter)
+            af = cm.register_af()
+            handle = await cm.open_af(af, link)
+            cm.add_pvc(handle)
+            links.append(link)
+            edges.append(edge)
+            adapters.append(adapter)
+        try:
+            yield Pair(links[0], links[1], edges[0], edges[1], cable)
+        finally:
+            for adapter in adapters:
+                unbind_adapter(adapter)
+                adapter.close()
+
+
+async def network_up(edge: ApiEdge, kinds: tuple[type, ...]) -> dict[type, object]:
+    seen: dict[type, object] = {}
+    while set(kinds) - set(seen):
+        event = await asyncio.wait_for(edge.events.get(), 15)
+        seen[type(event)] = event
+    return seen
+
+
+HUB = PppConfig(
+    name="hub", require_auth=AuthRequirement.CHAP,
+    local_ip=ipaddress.IPv4Address("10.7.0.1"), remote_ip=ipaddress.IPv4Address("10.7.0.2"),
+    ms_dns=(ipaddress.IPv4Address("10.7.0.53"),), ipv6=True,
+)
+CLIENT = PppConfig(user="client", remote_name="hub", usepeerdns=True, ipv6=True)
+
+
+def test_chap_ipcp_and_ipv6cp_come_up_and_datagrams_cross(tmp_path: object) -> None:
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, CLIENT) as pair:
+            up_hub = await network_up(pair.hub_edge, (NetworkUp, Ipv6Up))
+            up_client = await network_up(pair.client_edge, (NetworkUp, Ipv6Up))
+            net = up_client[NetworkUp]
+            assert isinstance(net, NetworkUp)
+            assert str(net.local) == "10.7.0.2" and str(net.remote) == "10.7.0.1"
+            assert str(net.dns1) == "10.7.0.53"
+            assert isinstance(up_hub[Ipv6Up], Ipv6Up)
+            packet = ipv4_packet("10.7.0.2", "10.7.0.1", b"hello hub")
+            assert pair.client.send_packet(packet)
+            assert await asyncio.wait_for(pair.hub_edge.received.get(), 5) == packet
+            reply = ipv4_packet("10.7.0.1", "10.7.0.2", b"hello client")
+            assert pair.hub.send_packet(reply)
+            assert await asyncio.wait_for(pair.client_edge.received.get(), 5) == reply
+    asyncio.run(run())
+
+
+def test_packets_to_our_own_address_are_looped_back_above_the_miniport(
+    tmp_path: object,
+) -> None:
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, CLIENT) as pair:
+            await network_up(pair.client_edge, (NetworkUp,))
+            sent_before = pair.client.vc.stats.frames_sent if pair.client.vc else 0
+            packet = ipv4_packet("10.7.0.2", "10.7.0.2", b"to myself")
+            assert pair.client.send_packet(packet)
+            assert await asyncio.wait_for(pair.client_edge.received.get(), 5) == packet
+            assert pair.client.vc is not None and pair.client.vc.stats.frames_sent == sent_before
+            assert pair.client.counters.looped_back == 1
+    asyncio.run(run())
+
+
+def test_no_datagram_crosses_before_the_network_phase(tmp_path: object) -> None:
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, CLIENT) as pair:
+            early = ipv4_packet("10.7.0.2", "10.7.0.1", b"too early")
+            assert not pair.client.send_packet(early)
+            assert pair.client.counters.sent_before_network_up == 1
+            await network_up(pair.hub_edge, (NetworkUp,))
+            assert pair.hub_edge.received.empty()
+    asyncio.run(run())
+
+
+def test_wrong_secret_fails_both_sides_with_pppd_exit_codes(tmp_path: object) -> None:
+    bad = PppConfig(user="client", remote_name="hub", password="wrong")
+
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, bad) as pair:
+            await asyncio.wait_for(pair.hub.terminated.wait(), 15)
+            await asyncio.wait_for(pair.client.terminated.wait(), 15)
+            assert pair.hub.exit_code is ExitCode.PEER_AUTH_FAILED
+            assert pair.client.exit_code is ExitCode.AUTH_TOPEER_FAILED
+    asyncio.run(run())
+
+
+def test_close_sends_terminate_and_both_sides_end(tmp_path: object) -> None:
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, CLIENT) as pair:
+            await network_up(pair.client_edge, (NetworkUp,))
+            pair.client.close("User request")
+            await asyncio.wait_for(pair.client.terminated.wait(), 10)
+            await asyncio.wait_for(pair.hub.terminated.wait(), 10)
+            assert pair.client.exit_code is ExitCode.USER_REQUEST
+            assert pair.hub.exit_code in (ExitCode.USER_REQUEST, ExitCode.OK)
+    asyncio.run(run())
+
+
+def test_line_cut_ends_the_link_with_hangup(tmp_path: object) -> None:
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, CLIENT) as pair:
+            await network_up(pair.client_edge, (NetworkUp,))
+            pair.cable.hangup("b")
+            await asyncio.wait_for(pair.client.terminated.wait(), 5)
+            assert pair.client.exit_code is ExitCode.HANGUP
+    asyncio.run(run())
