@@ -19,6 +19,7 @@ import secrets as _secrets
 from collections import deque
 from dataclasses import dataclass
 
+from ndiswan.ppp import policies
 from ndiswan.ppp.auth import AuthMachine, AuthOutcome
 from ndiswan.ppp.automaton import (
     Automaton,
@@ -30,7 +31,6 @@ from ndiswan.ppp.automaton import (
     PeerRejectedProtocol,
     Signal,
 )
-from ndiswan.ppp.chap import ChapAuthenticator, ChapPeer
 from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
 from ndiswan.ppp.constants import (
     Code,
@@ -55,13 +55,12 @@ from ndiswan.ppp.events import (
     PhaseChanged,
 )
 from ndiswan.ppp.fsm import State, Timing
-from ndiswan.ppp.ipcp import IpcpOptions, IpcpPolicy
-from ndiswan.ppp.ipv6cp import Ipv6cpOptions, Ipv6cpPolicy
+from ndiswan.ppp.ipcp import IpcpOptions
+from ndiswan.ppp.ipv6cp import Ipv6cpOptions
 from ndiswan.ppp.keepalive import EchoKeepalive, EchoTick
-from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions, LcpPolicy
+from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions
 from ndiswan.ppp.log import packet_line, split_protocol
 from ndiswan.ppp.options import RejectAllHandler
-from ndiswan.ppp.pap import PapAuthenticator, PapPeer
 
 #: Network-layer protocol -> the NCP that must be Opened before it flows.
 _DATA_NCP: dict[int, int] = {Proto.IP: Proto.IPCP, Proto.IPV6: Proto.IPV6CP}
@@ -109,7 +108,7 @@ class PppSession:
         self.ipv6: Ipv6Up | None = None
         self.status = ExitCode.OK
         timing = Timing(cfg.restart_time, cfg.max_configure, cfg.max_terminate, cfg.max_failure)
-        self._lcp_options = LcpOptions(self._lcp_policy(), rng)
+        self._lcp_options = LcpOptions(policies.lcp_policy(cfg, secrets), rng)
         self._lcp = Automaton(
             Proto.LCP,
             "LCP",
@@ -118,10 +117,8 @@ class PppSession:
             link_control=True,
             echo_magic=lambda: self._lcp_options.local.magic or 0,
         )
-        self._ipcp_options = IpcpOptions(self._ipcp_policy())
-        self._ipv6cp_options = Ipv6cpOptions(
-            Ipv6cpPolicy(cfg.ipv6_local_id, cfg.ipv6_remote_id), rng
-        )
+        self._ipcp_options = IpcpOptions(policies.ipcp_policy(cfg))
+        self._ipv6cp_options = Ipv6cpOptions(policies.ipv6cp_policy(cfg), rng)
         self._ncps: dict[int, Automaton] = {}
         if cfg.ipv4:
             self._ncps[Proto.IPCP] = Automaton(Proto.IPCP, "IPCP", self._ipcp_options, timing)
@@ -141,39 +138,6 @@ class PppSession:
         self._running = False
         #: Terminated: frames are ignored until the next lower_up or open.
         self._finished = False
-
-    # -- configuration -> policies ----------------------------------------
-
-    def _lcp_policy(self) -> LcpPolicy:
-        cfg = self.config
-        have_secret = cfg.password is not None or (
-            self._secrets is not None and self._secrets(cfg.auth_user, cfg.remote_name) is not None
-        )
-        return LcpPolicy(
-            mru=cfg.mru,
-            asyncmap=cfg.asyncmap,
-            magic=cfg.magic,
-            pcomp=cfg.pcomp,
-            accomp=cfg.accomp,
-            require=cfg.require_auth.protocols,
-            allow_pap=not cfg.refuse_pap and have_secret,
-            allow_chap=not cfg.refuse_chap and have_secret,
-            loopback_fail=cfg.loopback_fail,
-        )
-
-    def _ipcp_policy(self) -> IpcpPolicy:
-        cfg = self.config
-        dns = (*cfg.ms_dns, None, None)
-        accept_local = cfg.ipcp_accept_local
-        accept_remote = cfg.ipcp_accept_remote
-        return IpcpPolicy(
-            local=cfg.local_ip,
-            remote=cfg.remote_ip,
-            accept_local=cfg.local_ip is None if accept_local is None else accept_local,
-            accept_remote=cfg.remote_ip is None if accept_remote is None else accept_remote,
-            give_dns=(dns[0], dns[1]),
-            request_dns=cfg.usepeerdns,
-        )
 
     # -- outputs -----------------------------------------------------------
 
@@ -412,43 +376,22 @@ class PppSession:
             self.status = ExitCode.PEER_AUTH_FAILED
             self._close_link("peer refused to authenticate", now)
             return
-        cfg = self.config
-        if local.auth is AuthProtocol.PAP:
-            self._auth[Proto.PAP, AuthRole.AUTHENTICATOR] = PapAuthenticator(
-                cfg.name, self._secrets, cfg.pap_wait_timeout
-            )
-        elif local.auth is AuthProtocol.CHAP:
-            self._auth[Proto.CHAP, AuthRole.AUTHENTICATOR] = ChapAuthenticator(
-                cfg.name,
-                self._secrets,
-                self._rng,
-                restart_time=cfg.restart_time,
-                max_transmits=cfg.max_configure,
-                rechallenge_interval=cfg.chap_interval,
-            )
-        if peer.auth is AuthProtocol.PAP:
-            self._auth[Proto.PAP, AuthRole.PEER] = PapPeer(
-                cfg.auth_user, self._our_pap_password(), cfg.restart_time, cfg.max_configure
-            )
-        elif peer.auth is AuthProtocol.CHAP:
-            self._auth[Proto.CHAP, AuthRole.PEER] = ChapPeer(
-                cfg.auth_user, cfg.password, self._secrets, cfg.remote_name, cfg.chap_wait_timeout
-            )
+        self._auth = policies.auth_machines(
+            self.config,
+            check_peer_with=local.auth,
+            prove_ourselves_with=peer.auth,
+            secrets=self._secrets,
+            rng=self._rng,
+        )
+        no_secret = policies.our_secret(self.config, self._secrets) is None
+        if peer.auth is AuthProtocol.PAP and no_secret:
+            self._log(LogLevel.ERROR, "No secret found for PAP login")
         if not self._auth:
             self._network_phase(now)
             return
         self._set_phase(Phase.AUTHENTICATE)
         for machine in self._auth.values():
             machine.start(now)
-
-    def _our_pap_password(self) -> str:
-        cfg = self.config
-        if cfg.password is not None:
-            return cfg.password
-        found = self._secrets(cfg.auth_user, cfg.remote_name) if self._secrets else None
-        if found is None:
-            self._log(LogLevel.ERROR, "No secret found for PAP login")
-        return found or ""
 
     def _lcp_down(self, now: float) -> None:
         self._keepalive.stop()
