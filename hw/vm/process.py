@@ -75,9 +75,14 @@ class GuestProcess:
 
     def poll(self) -> int | None:
         """Exit status once ended, None while running, STATUS_UNKNOWN if killed with its wrapper."""
+        status_file = f"{self.directory}/status"
+        # The wrapper (leader) writes the status just after the program ends:
+        # while it lives, the process still counts as running.
         _, output = self.vm.run(
-            f"if [ -e {self.directory}/status ]; then cat {self.directory}/status; "
-            f"elif kill -0 {self.pid} 2>/dev/null; then echo running; else echo gone; fi",
+            f"if [ -e {status_file} ]; then cat {status_file};"
+            f" elif kill -0 {self.pid} 2>/dev/null || kill -0 {self.leader} 2>/dev/null;"
+            f" then echo running; elif [ -e {status_file} ]; then cat {status_file};"
+            f" else echo gone; fi",
             timeout=10,
         )
         answer = output.strip()
