@@ -35,7 +35,7 @@ import pwd
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,13 +56,19 @@ SOCKET_SUFFIX = ".sock"
 DEFAULT_GROUP = "dialout"
 MAX_REQUEST_BYTES = 4096
 MAX_RESPONSE_BYTES = 1024 * 1024
-COMMANDS = ("status", "hangup")
+COMMANDS = ("status", "hangup", "capture")
 _SUN_PATH_MAX = 107
 _SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)
 _LINK_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 StatusProvider = Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 HangupHandler = Callable[[], Awaitable[None] | None]
+#: A frame seen on the link: (timestamp, outbound, PPP frame).
+FrameSink = Callable[[float, bool, bytes], None]
+#: Subscribes a sink to the link's frames; returns the function that unsubscribes it.
+CaptureHandler = Callable[[FrameSink], Callable[[], None]]
+#: Frames a slow capture client may have queued before newer ones are dropped.
+CAPTURE_BACKLOG_BYTES = 1 << 20
 
 
 def run_dir() -> Path:
@@ -179,6 +185,7 @@ class ControlServer:
         self, link: str, status: StatusProvider, hangup: HangupHandler, *,
         directory: Path | None = None, group: str | None = DEFAULT_GROUP,
         max_clients: int = 8, idle_timeout: float = 10.0,
+        capture: CaptureHandler | None = None,
     ) -> None:
         self.link = check_link_name(link)
         self.directory = directory or run_dir()
@@ -189,6 +196,7 @@ class ControlServer:
         self.idle_timeout = idle_timeout
         self._status = status
         self._hangup = hangup
+        self._capture = capture
         self._schema = load_schema("status.schema.json")
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None
@@ -308,7 +316,34 @@ class ControlServer:
             if not line:
                 return
             if line.strip():
-                await send(await self.handle_request(line))
+                response = await self.handle_request(line)
+                await send(response)
+                if response.get("result") == "capturing":
+                    await self._stream_frames(reader, writer)
+                    return
+
+    async def _stream_frames(self, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        """One JSON line per frame until the client goes away; slow clients lose frames."""
+        assert self._capture is not None
+        dropped = 0
+
+        def sink(timestamp: float, outbound: bool, frame: bytes) -> None:
+            nonlocal dropped
+            if writer.transport.get_write_buffer_size() > CAPTURE_BACKLOG_BYTES:
+                dropped += 1
+                return
+            record = {"t": timestamp, "dir": 1 if outbound else 0, "frame": frame.hex()}
+            writer.write(json.dumps(record).encode() + b"\n")
+
+        unsubscribe = self._capture(sink)
+        try:
+            while await reader.read(4096):
+                pass
+        finally:
+            unsubscribe()
+            if dropped:
+                log.info("capture client too slow: %d frames not sent", dropped)
 
     async def handle_request(self, line: bytes) -> dict[str, Any]:
         """The response to one request line (exposed for tests)."""
@@ -331,6 +366,10 @@ class ControlServer:
         try:
             if cmd == "status":
                 return await self._status_response()
+            if cmd == "capture":
+                if self._capture is None:
+                    return _error("bad-request", "this link does not offer capture")
+                return {"ok": True, "result": "capturing"}
             outcome = self._hangup()
             if inspect.isawaitable(outcome):
                 await outcome
@@ -481,3 +520,26 @@ __all__ = [
     "ControlServer", "PeerCredentials", "control_group", "hangup", "hangup_all",
     "list_links", "peer_credentials", "request", "run_dir", "socket_path", "status",
 ]
+
+
+def capture_frames(link: str, directory: Path | None = None, timeout: float = 5.0
+                   ) -> Iterator[tuple[float, bool, bytes]]:
+    """Frames of a running link as they pass: (timestamp, outbound, PPP frame)."""
+    path = socket_path(link, directory)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(os.fspath(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise LinkNotRunningError(f"link {link!r} is not running (no {path})") from None
+        except PermissionError:
+            raise ControlPermissionError(_no_access(path)) from None
+        sock.sendall(b'{"cmd": "capture"}\n')
+        stream = sock.makefile("rb")
+        first = json.loads(stream.readline() or b"{}")
+        if not first.get("ok"):
+            raise ControlError(first.get("error", f"link {link!r} refused the capture"))
+        sock.settimeout(None)
+        for line in stream:
+            record = json.loads(line)
+            yield float(record["t"]), record["dir"] == 1, bytes.fromhex(record["frame"])

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import enum
 
+# pppd's exit codes are defined once, at the bottom layer (pure data, no I/O).
+from wanminiport.exitcodes import ExitCode as ExitCode
+
 
 class Proto(enum.IntEnum):
     """PPP protocol field values this core knows by name."""
@@ -96,31 +99,6 @@ DEFAULT_ACCM = 0xFFFFFFFF
 HEADER_LEN = 4
 
 
-class ExitCode(enum.IntEnum):
-    """pppd's exit status values (``pppd.h``), reported in LinkTerminated."""
-
-    OK = 0
-    FATAL_ERROR = 1
-    OPTION_ERROR = 2
-    NOT_ROOT = 3
-    NO_KERNEL_SUPPORT = 4
-    USER_REQUEST = 5
-    LOCK_FAILED = 6
-    OPEN_FAILED = 7
-    CONNECT_FAILED = 8
-    PTYCMD_FAILED = 9
-    NEGOTIATION_FAILED = 10
-    PEER_AUTH_FAILED = 11
-    IDLE_TIMEOUT = 12
-    CONNECT_TIME = 13
-    CALLBACK = 14
-    PEER_DEAD = 15
-    HANGUP = 16
-    LOOPBACK = 17
-    INIT_FAILED = 18
-    AUTH_TOPEER_FAILED = 19
-    TRAFFIC_LIMIT = 20
-    CNID_AUTH_FAILED = 21
 
 
 #: Names pppd uses for protocols in its warnings ("Unsupported protocol ...").

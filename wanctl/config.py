@@ -1,0 +1,84 @@
+"""From the user's link options to what each layer is configured with.
+
+One place maps ``LinkOptions`` (flags and profile keys, pppd's names) onto
+the PPP engine's ``PppConfig``, the TUN edge's options and the transport's
+settings, so the verbs and the demo build links the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from ndiswan.edges import TunOptions
+from ndiswan.ppp import AuthRequirement, PppConfig
+from ndiswan.ppp.secrets_format import SecretsTable
+from ndiswan.secrets import SecretsFileError, load_secrets
+from wanctl.errors import UsageError
+from wanctl.options import LinkOptions
+
+#: CR and LF in our receive ACCM: on a modem line without a CD signal the
+#: peer must escape them, so an unescaped "\r\nNO CARRIER\r\n" can only come
+#: from the modem itself and a packet carrying that text cannot hang us up.
+NO_CARRIER_ACCM = (1 << 0x0A) | (1 << 0x0D)
+
+
+def auth_requirement(options: LinkOptions) -> AuthRequirement:
+    if options.require_chap and options.require_pap:
+        return AuthRequirement.PAP_OR_CHAP
+    if options.require_chap:
+        return AuthRequirement.CHAP
+    if options.require_pap:
+        return AuthRequirement.PAP
+    return AuthRequirement.NONE
+
+
+def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> PppConfig:
+    """The PPP engine's configuration for these options."""
+    asyncmap = options.asyncmap | (NO_CARRIER_ACCM if text_carrier_detect else 0)
+    return PppConfig(
+        mru=options.mru,
+        asyncmap=asyncmap,
+        lcp_echo_interval=float(options.lcp_echo_interval),
+        lcp_echo_failure=options.lcp_echo_failure if options.lcp_echo_interval else 0,
+        require_auth=auth_requirement(options),
+        refuse_pap=options.refuse_pap,
+        refuse_chap=options.refuse_chap,
+        name=options.name or socket.gethostname(),
+        user=options.user or "",
+        password=options.password,
+        remote_name=options.remotename or "",
+        local_ip=options.local_ip,
+        remote_ip=options.remote_ip,
+        ms_dns=options.ms_dns,
+        usepeerdns=options.usepeerdns,
+        ipv6=options.ipv6,
+    )
+
+
+def secrets_for(options: LinkOptions) -> SecretsTable | None:
+    """pap-secrets and chap-secrets, when the link needs them and they exist.
+
+    A file that others can read is refused (exit code 2) rather than used.
+    """
+    needed = options.password is None and (
+        options.user is not None or options.require_pap or options.require_chap
+    )
+    if not needed:
+        return None
+    paths = [p for p in (options.pap_secrets, options.chap_secrets) if os.path.exists(p)]
+    if not paths:
+        return None
+    try:
+        return load_secrets(*paths)
+    except SecretsFileError as exc:
+        raise UsageError("secrets", str(exc)) from None
+
+
+def tun_options(options: LinkOptions) -> TunOptions:
+    return TunOptions(
+        default_route=options.defaultroute,
+        resolv_path="/etc/ppp/resolv.conf" if options.usepeerdns else None,
+        device=options.device or "",
+        ipparam=options.ipparam,
+    )
