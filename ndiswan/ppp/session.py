@@ -191,7 +191,7 @@ class PppSession:
         self._lcp.open(now)
         self._pump(now)
 
-    def close(self, reason: str = "User request", now: float = 0.0) -> None:
+    def close(self, reason: str, now: float) -> None:
         """Administrative Close: Terminate-Request with ``reason``, then Dead."""
         if self._running:
             self.status = ExitCode.USER_REQUEST
