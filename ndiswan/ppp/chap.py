@@ -145,7 +145,14 @@ class ChapAuthenticator(AuthMachine):
 
 
 class ChapPeer(AuthMachine):
-    """We answer the peer's challenges."""
+    """We answer the peer's challenges.
+
+    Until the verdict arrives the last Response is repeated every
+    ``restart_time`` (at most ``max_transmits`` times): a lost Success would
+    otherwise leave us in the Authenticate phase, discarding the peer's NCP
+    packets, until ``wait_timeout``.  RFC 1994 makes the authenticator
+    answer a repeated Response with the same verdict.
+    """
 
     protocol_name = "CHAP"
     role = AuthRole.PEER
@@ -157,6 +164,9 @@ class ChapPeer(AuthMachine):
         secrets: SecretLookup | None,
         remote_name: str = "",
         wait_timeout: float = 60.0,
+        *,
+        restart_time: float = 3.0,
+        max_transmits: int = 10,
     ) -> None:
         super().__init__()
         self._user = user
@@ -164,18 +174,38 @@ class ChapPeer(AuthMachine):
         self._secrets = secrets
         self._remote_name = remote_name
         self._wait_timeout = wait_timeout
+        self._restart_time = restart_time
+        self._max_transmits = max_transmits
         self._responded_ids: set[int] = set()
         self._done = False
+        self._last_response: bytes | None = None
+        self._transmits = 0
+        self._repeat_at: float | None = None
 
     def start(self, now: float) -> None:
         self._deadline = now + self._wait_timeout if self._wait_timeout > 0 else None
 
+    def get_timer(self) -> float | None:
+        timers = [t for t in (self._deadline, self._repeat_at) if t is not None]
+        return min(timers, default=None)
+
     def handle_timer(self, now: float) -> None:
-        if self._done or self._deadline is None or now < self._deadline:
+        if self._done:
             return
-        self._done = True
-        self._log(LogLevel.ERROR, "CHAP authentication timed out")
-        self._finish(False, self._user, "timeout")
+        if self._deadline is not None and now >= self._deadline:
+            self._done = True
+            self._repeat_at = None
+            self._log(LogLevel.ERROR, "CHAP authentication timed out")
+            self._finish(False, self._user, "timeout")
+            return
+        if self._repeat_at is not None and now >= self._repeat_at and self._last_response:
+            self._send_response(self._last_response, now)
+
+    def _send_response(self, packet: bytes, now: float) -> None:
+        self._packets.append(packet)
+        self._transmits += 1
+        more = self._transmits < self._max_transmits
+        self._repeat_at = now + self._restart_time if more else None
 
     def _secret_for(self, peer_name: str) -> bytes:
         if self._password is not None:
@@ -203,13 +233,20 @@ class ChapPeer(AuthMachine):
             peer_name = visible(name_bytes) or self._remote_name
             value = chap_md5(packet.identifier, self._secret_for(peer_name), challenge)
             body = bytes((len(value),)) + value + self._user.encode()
-            self._packets.append(ControlPacket(RESPONSE, packet.identifier, body).encode())
+            response = ControlPacket(RESPONSE, packet.identifier, body).encode()
             self._responded_ids.add(packet.identifier)
+            if response != self._last_response:
+                self._last_response, self._transmits = response, 0
+            if self._done:
+                self._packets.append(response)  # a re-challenge: answer, no repeats
+            else:
+                self._send_response(response, now)
         elif packet.code in (SUCCESS, FAILURE):
             if self._done or packet.identifier not in self._responded_ids:
                 self.ignored += 1
                 return
             self._done = True
+            self._repeat_at = None
             ok = packet.code == SUCCESS
             text = "CHAP authentication succeeded" if ok else "CHAP authentication failed"
             self._log(LogLevel.INFO, f"{text}: {visible(packet.data)}" if packet.data else text)

@@ -99,8 +99,6 @@ DEFAULT_ACCM = 0xFFFFFFFF
 HEADER_LEN = 4
 
 
-
-
 #: Names pppd uses for protocols in its warnings ("Unsupported protocol ...").
 PROTOCOL_NAMES: dict[int, str] = {
     0x0021: "IP",

@@ -98,5 +98,7 @@ def auth_machines(
             secrets,
             config.remote_name,
             config.chap_wait_timeout,
+            restart_time=config.restart_time,
+            max_transmits=config.max_configure,
         )
     return machines

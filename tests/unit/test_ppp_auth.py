@@ -264,3 +264,19 @@ def test_pap_peer_ignores_answers_to_ids_it_never_sent() -> None:
     peer.start(0.0)
     peer.receive(ControlPacket(2, 99, b"\x00").encode(), 0.1)
     assert peer.take_signals() == [] and peer.ignored == 1
+
+
+def test_chap_peer_repeats_its_response_until_the_verdict() -> None:
+    server = authenticator()
+    peer = ChapPeer("bob", "s3cret", None, restart_time=3.0, max_transmits=3)
+    peer.start(0.0)
+    peer.receive(challenge_of(server).encode(), 0.0)
+    (first,) = sent(peer)
+    peer.handle_timer(3.0)
+    peer.handle_timer(6.0)
+    peer.handle_timer(9.0)  # max_transmits reached: no fourth copy
+    repeats = sent(peer)
+    assert [p.encode() for p in repeats] == [first.encode()] * 2
+    server.receive(first.encode(), 9.5)
+    peer.receive(sent(server)[0].encode(), 9.6)
+    assert peer.take_signals()[0].success and peer.get_timer() is None
