@@ -1,0 +1,105 @@
+"""Two wanctl endpoints in two namespaces over the virtual cable at 115200 baud.
+
+Real parts only: pty ttys through the paced relay (another process), a TUN
+interface per namespace configured by netlink, the kernel's IP stack, ping
+and TCP.  CHAP, IPCP (with DNS) and IPV6CP come up; packets cross both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from tests.e2e.conftest import CLIENT_IP, HUB_IP, Lab
+from wanctl.lab import ping, tcp_transfer
+
+
+def bring_up(lab: Lab) -> tuple[str, str]:
+    hub, client = lab.answer(), lab.dial()
+    hub_up = hub.wait_for(r"IPv6 up: local (\S+) remote (\S+)", 30)
+    client.wait_for(r"Link up: (\S+) local 10\.77\.0\.2 remote 10\.77\.0\.1", 30)
+    hub.wait_for(r"Link up: \S+ local 10\.77\.0\.1 remote 10\.77\.0\.2", 30)
+    return hub_up.group(1), hub_up.group(2)
+
+
+def test_chap_ipv4_and_ipv6_come_up_and_ping_works_both_ways(lab: Lab) -> None:
+    hub_ll, client_ll = bring_up(lab)
+    for namespace, address in ((lab.ns_client, HUB_IP), (lab.ns_hub, CLIENT_IP)):
+        ok, summary = ping(namespace, address)
+        assert ok, summary
+    for namespace, address in ((lab.ns_client, hub_ll), (lab.ns_hub, client_ll)):
+        ok, summary = ping(namespace, f"{address}%wan0")
+        assert ok, summary
+
+
+def test_peer_dns_is_received(lab: Lab) -> None:
+    lab.answer()
+    client = lab.dial("--usepeerdns")
+    client.wait_for(r"Link up: .* dns 10\.77\.0\.53", 30)
+
+
+def test_one_megabyte_over_tcp_arrives_intact(lab: Lab) -> None:
+    bring_up(lab)
+    result = tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20)
+    assert result["bytes"] == 1 << 20 and result["intact"], result
+    line_rate = 115200 / 10
+    print(f"1 MiB in {result['seconds']:.1f} s: "
+          f"{result['bytes'] / result['seconds'] / line_rate:.1%} of line rate")
+
+
+def test_status_json_and_hangup_from_a_third_process(lab: Lab) -> None:
+    bring_up(lab)
+    status = lab.wanctl("status", "client", "--json")
+    assert status.wait() == 0
+    report = json.loads(status.output())
+    assert report["link"] == "client" and report["phase"] == "network"
+    assert report["ipv4"] == {"local": CLIENT_IP, "remote": HUB_IP}
+    assert report["interface"] == "wan0" and report["speed"] == 115200
+    assert report["frames"]["received"] > 0 and report["errors"]["crc"] == 0
+    every = lab.wanctl("status", "--json")
+    assert every.wait() == 0
+    assert {s["link"] for s in json.loads(every.output())} == {"hub", "client"}
+    hangup = lab.wanctl("hangup", "client")
+    assert hangup.wait() == 0
+    dialer, answerer = lab.processes[1], lab.processes[0]
+    assert dialer.wait(15) == 5  # pppd's EXIT_USER_REQUEST
+    dialer_output = dialer.output()
+    assert "Link down: User request" in dialer_output
+    assert answerer.wait(15) in (0, 16)
+    assert "terminated by peer" in answerer.output()
+
+
+def test_capture_writes_a_pcap_that_tshark_decodes(lab: Lab, tmp_path: object) -> None:
+    pcap = f"{tmp_path}/link.pcap"
+    lab.answer()
+    client = lab.dial("--pcap", pcap)
+    client.wait_for(r"Link up", 30)
+    ok, _ = ping(lab.ns_client, HUB_IP, count=2)
+    assert ok
+    lab.wanctl("hangup", "client").wait()
+    client.wait(15)
+    decoded = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "frame.protocols"],
+                             capture_output=True, text=True, timeout=60)
+    protocols = decoded.stdout
+    for name in ("lcp", "chap", "ipcp", "icmp"):
+        assert f":{name}" in protocols, (name, protocols)
+
+
+def test_capture_verb_streams_a_running_links_frames(lab: Lab, tmp_path: object) -> None:
+    pcap = f"{tmp_path}/live.pcap"
+    lab.answer()
+    client = lab.dial()
+    client.wait_for(r"Link up", 30)
+    capture = lab.wanctl("capture", "client", "-w", pcap, "-c", "4")
+    time.sleep(0.5)  # the capture client connects before the pings start
+    ok, _ = ping(lab.ns_client, HUB_IP, count=3)
+    assert ok
+    assert capture.wait(15) == 0
+    decoded = subprocess.run(
+        ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.p2p_dir", "-e", "icmp.type"],
+        capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in decoded.stdout.splitlines()]
+    assert len(rows) == 4
+    # Wireshark's p2p_dir: 0 = sent, 1 = received (the pcap byte is the other way round).
+    assert {("0", "8"), ("1", "0")} <= {tuple(r) for r in rows}, rows
