@@ -136,6 +136,10 @@ class SelftestReport:
         return self.byte_errors / sent if sent else 0.0
 
     @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    @property
     def verdict(self) -> str:
         intact = self.integrity and all(r.ok for r in self.integrity)
         return (
@@ -165,7 +169,7 @@ class SelftestReport:
             "warnings": self.warnings,
         }
 
-    def format(self) -> str:
+    def render(self) -> str:
         lines = [f"self-test of {' <-> '.join(self.ports)} ({self.mode}): {self.verdict.upper()}"]
         for r in self.integrity:
             state = "ok" if r.ok else f"{r.wrong} wrong, {r.missing} missing, {r.extra} extra"
@@ -312,7 +316,7 @@ def _opened(path: str, baud: int) -> Iterator[serial.SerialBase]:
             lock.release()
 
 
-def run_selftest(port_a: str, port_b: str | None = None, *, bauds: Sequence[int] = DEFAULT_BAUDS,
+def run_selftest(port_a: str, port_b: str | None = None, bauds: Sequence[int] = DEFAULT_BAUDS, *,
                  max_payload: int = 16384, throughput_seconds: float = THROUGHPUT_SECONDS,
                  slack_seconds: float = 2.0, seed: int = 1,
                  progress: Progress | None = None) -> SelftestReport:  # fmt: skip
@@ -396,8 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PortLockedError, TransportError) as exc:
         print(f"selftest: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
-    print(json.dumps(report.as_dict(), indent=2) if args.json else report.format())
-    return 0 if report.verdict == "pass" else 1
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def loopback_report(
     loopback_port: str, hil_bauds: tuple[int, ...], hil_throughput_seconds: float
 ) -> Iterator[SelftestReport]:
     report = run_selftest(loopback_port, bauds=hil_bauds, throughput_seconds=hil_throughput_seconds)
-    print("\n" + report.format())
+    print("\n" + report.render())
     yield report
 
 
@@ -88,5 +88,5 @@ def pair_report(
     port_pair: tuple[str, str], hil_bauds: tuple[int, ...], hil_throughput_seconds: float
 ) -> Iterator[SelftestReport]:
     report = run_selftest(*port_pair, bauds=hil_bauds, throughput_seconds=hil_throughput_seconds)
-    print("\n" + report.format())
+    print("\n" + report.render())
     yield report

@@ -86,7 +86,8 @@ def test_compare_counts_wrong_missing_and_extra_bytes() -> None:
 def test_selftest_passes_on_a_clean_virtual_cable(cable: CableProcess) -> None:
     report = run_selftest(cable.a, cable.b, bauds=(BAUD,), throughput_seconds=0.5)
     assert report.mode == "pair"
-    assert report.verdict == "pass", report.format()
+    assert report.verdict == "pass", report.render()
+    assert report.passed
     assert [r.direction for r in report.integrity] == ["a->b", "b->a"]
     assert report.error_rate == 0.0
     for result in report.throughput:
@@ -100,7 +101,7 @@ def test_selftest_reports_that_ptys_have_no_modem_lines(cable: CableProcess) -> 
     report = run_selftest(cable.a, cable.b, bauds=(BAUD,), throughput_seconds=0.2)
     assert [w.supported for w in report.wiring] == [False, False]
     assert "no modem-control lines" in report.wiring[0].note
-    assert "modem lines a->b: none" in report.format()
+    assert "modem lines a->b: none" in report.render()
 
 
 def test_selftest_counts_bit_errors_on_a_noisy_cable() -> None:
@@ -117,14 +118,14 @@ def test_selftest_reports_every_byte_missing_on_a_cut_cable(cable: CableProcess)
     report = run_selftest(cable.a, cable.b, bauds=(BAUD,), max_payload=512, slack_seconds=0.2)
     assert report.verdict == "fail"
     assert all(r.received == 0 and r.missing == r.sent for r in report.integrity)
-    assert "nothing came back at any baud rate" in report.format()
+    assert "nothing came back at any baud rate" in report.render()
     assert report.throughput == []
 
 
 def test_selftest_passes_on_a_loopback_plug(loopback_pty: str) -> None:
     report = run_selftest(loopback_pty, bauds=(9600, BAUD), throughput_seconds=0.2)
     assert report.mode == "loopback"
-    assert report.verdict == "pass", report.format()
+    assert report.verdict == "pass", report.render()
     assert [(r.baud, r.direction) for r in report.integrity] == [(9600, "a->a"), (BAUD, "a->a")]
 
 
