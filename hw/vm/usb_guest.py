@@ -250,9 +250,11 @@ async def exchange(spec: str) -> dict[str, Any]:
     return result
 
 
-async def throughput(spec: str, size_text: str = "1048576") -> dict[str, Any]:
-    size, rounds = int(size_text), 3
-    transport = UsbCdcTransport(spec, 115200, max_buffered=1024 * 1024)
+async def throughput(spec: str, size_text: str = "1048576", baud_text: str = "115200",
+                     rounds_text: str = "3") -> dict[str, Any]:  # fmt: skip
+    """Bulk throughput each way (median of rounds) against the line coding's rate."""
+    size, rounds = int(size_text), int(rounds_text)
+    transport = UsbCdcTransport(spec, int(baud_text), max_buffered=1024 * 1024)
     coding = transport.line_coding
     recorder = Recorder()
     transport.start(recorder)
