@@ -121,6 +121,7 @@ class UsbCdcTransport(Transport):
         self._down = False
         self._threads: list[threading.Thread] = []
         self._lines = ModemLines(cts=True)
+        self._pending_state: SerialState | None = None
         #: Why the line went down, for messages (None while it is up).
         self.failure: str | None = None
         #: Counters for ``status`` and tests.
@@ -322,7 +323,14 @@ class UsbCdcTransport(Transport):
                     except ValueError:
                         self.counters["notifications_malformed"] += 1
                         continue
-                    self._post(self._serial_state, state)
+                    self._count_line_errors(state)
+                    # Only the latest state waits for the loop: a device that
+                    # floods notifications costs one pending callback, not a queue.
+                    with self._cond:
+                        schedule = self._pending_state is None
+                        self._pending_state = state
+                    if schedule:
+                        self._post(self._serial_state)
             self.counters["notifications_discarded"] = reassembler.discarded
 
     def _writer_main(self) -> None:
@@ -456,14 +464,20 @@ class UsbCdcTransport(Transport):
             except Exception:
                 log.exception("%s: write completion callback failed", self.name)
 
-    def _serial_state(self, state: SerialState) -> None:
+    def _count_line_errors(self, state: SerialState) -> None:
         errors = {"breaks": state.break_detected, "framing_errors": state.framing_error,
                   "parity_errors": state.parity_error, "overruns": state.overrun}  # fmt: skip
         for counter, flag in errors.items():
             if flag:
                 self.counters[counter] += 1
+
+    def _serial_state(self) -> None:
+        with self._cond:
+            state, self._pending_state = self._pending_state, None
+        if state is None or not self.is_open:
+            return
         lines = state.modem_lines()
-        if lines == self._lines or not self.is_open:
+        if lines == self._lines:
             return
         self._lines = lines
         assert self._events is not None
