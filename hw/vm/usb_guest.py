@@ -32,7 +32,7 @@ from dataclasses import asdict
 from typing import Any
 
 from wanminiport.framing import PppAsyncFramer
-from wanminiport.transport import LineDownReason, ModemLines
+from wanminiport.transport import LineDownReason, ModemLines, TransportError
 from wanminiport.usb_cdc import LineCoding
 from wanminiport.usb_transport import UsbCdcTransport
 
@@ -391,6 +391,64 @@ async def unplug(spec: str, method: str) -> dict[str, Any]:
     return result
 
 
+class UsbMonitor:
+    """The kernel's own record of every URB on bus 1 (usbmon's text interface)."""
+
+    def __init__(self, bus: int = 1) -> None:
+        subprocess.run(["modprobe", "usbmon"], check=True)
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        # Opened here so no URB of the scenario is missed; the reader thread
+        # blocks in read() and dies with the process.
+        self._file = open(f"/sys/kernel/debug/usb/usbmon/{bus}u")  # noqa: SIM115
+        threading.Thread(target=self._read_main, daemon=True).start()
+
+    def _read_main(self) -> None:
+        for line in self._file:
+            with self._lock:
+                self.lines.append(line.strip())
+
+    def submissions(self, kind: str) -> list[list[str]]:
+        """The fields of every submission ("S") on endpoints of ``kind`` (Co, Bo, Bi, Ii)."""
+        with self._lock:
+            lines = list(self.lines)
+        found = []
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[2] == "S" and fields[3].startswith(kind + ":"):
+                found.append(fields[4:])
+        return found
+
+
+async def wire(spec: str) -> dict[str, Any]:
+    """What the transport puts on the bus, as the host controller's usbmon saw it."""
+    monitor = UsbMonitor()
+    transport = UsbCdcTransport(spec, 115200, dtr=True, rts=True)
+    recorder = Recorder()
+    transport.start(recorder)
+    peer = GadgetPeer()
+    for dtr, rts in ((False, True), (False, False), (True, False), (True, True)):
+        transport.set_dtr(dtr)
+        transport.set_rts(rts)
+    for size in (512, 100, 1024):
+        done: list[bool] = []
+        transport.write(bytes(size), done.append)
+        await recorder.until(lambda: bool(done), 5)  # noqa: B023 - awaited in this iteration
+        await asyncio.to_thread(peer.wait_for, size, 5)
+        peer.take()
+    transport.close()
+    peer.close()
+    await asyncio.sleep(0.3)
+    control = monitor.submissions("Co")
+    # A control setup is "s bmRequestType bRequest wValue wIndex wLength [len = data]".
+    class_requests = [f for f in control if f[0] == "s" and f[1] == "21"]
+    return {
+        "control_line_states": [f[3] for f in class_requests if f[2] == "22"],
+        "line_codings": [" ".join(f[8:]) for f in class_requests if f[2] == "20"],
+        "bulk_out_lengths": [int(f[1]) for f in monitor.submissions("Bo")],
+    }
+
+
 async def discovery(spec: str) -> dict[str, Any]:
     from hw.discovery import list_ports  # imported here: only this scenario needs it
     from wanminiport.lockfile import PortLock, PortLockedError
@@ -408,7 +466,24 @@ async def discovery(spec: str) -> dict[str, Any]:
             result["open_while_locked"] = str(exc)
     transport = UsbCdcTransport(spec)
     result["claimed"] = records()
+    try:
+        UsbCdcTransport(spec).close()
+        result["open_while_claimed"] = "opened"
+    except TransportError as exc:
+        result["open_while_claimed"] = str(exc)
     transport.close()
+    await path_gone(HOST_TTY, True, 10)
+    ids = spec.split(":")[1:3]
+    result["open_errors"] = {}
+    for wrong in (f"usb:{ids[0]}:{ids[1]}:NO-SUCH-SERIAL", f"usb:{ids[0]}:ffff"):
+        try:
+            UsbCdcTransport(wrong).close()
+            result["open_errors"][wrong] = "opened"
+        except TransportError as exc:
+            result["open_errors"][wrong] = str(exc)
+    without_serial = UsbCdcTransport(f"usb:{ids[0]}:{ids[1]}")
+    result["opened_without_serial"] = without_serial.describe()
+    without_serial.close()
     await path_gone(HOST_TTY, True, 10)
     return result
 
@@ -418,6 +493,7 @@ SCENARIOS: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
     "throughput": throughput,
     "unplug": unplug,
     "discovery": discovery,
+    "wire": wire,
 }
 
 

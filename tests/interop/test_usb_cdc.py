@@ -153,6 +153,29 @@ def test_dtr_and_rts_requests_keep_the_line_up(guest: Guest) -> None:
     assert report["line_downs"] == []
 
 
+# -- on the wire, as the host controller's usbmon records it ---------------------------
+
+
+def test_dtr_and_rts_reach_the_bus_as_set_control_line_state(guest: Guest) -> None:
+    states = guest.report("wire")["control_line_states"]
+    # Opened with DTR and RTS on, then set_dtr/set_rts to (off, on), (off, off),
+    # (on, off), (on, on): one request per call, bit 0 DTR, bit 1 RTS.
+    assert states == ["0003", "0002", "0002", "0002", "0000", "0001", "0001", "0001", "0003"]
+
+
+def test_only_transfers_ending_on_a_full_packet_get_a_zero_length_packet(guest: Guest) -> None:
+    assert guest.report("wire")["bulk_out_lengths"] == [512, 0, 100, 1024, 0]
+
+
+def test_line_coding_goes_out_in_pstn_layout_and_cdc_acm_reprobes_after_close(
+    guest: Guest,
+) -> None:
+    codings = guest.report("wire")["line_codings"]
+    assert codings[0] == "00c20100 000008"  # 115200 (LE32), 1 stop bit, no parity, 8 bits
+    # close() gave the device back: cdc_acm's probe sets its default 9600 8N1.
+    assert codings[-1] == "80250000 000008"
+
+
 # -- discovery on a real sysfs and libusb ------------------------------------------
 
 
@@ -191,6 +214,26 @@ def test_discovery_lists_a_claimed_device_by_usb_spec_with_its_holder(guest: Gue
     assert record["driver"] == "usbfs"
     assert record["locked_by"]["how"] == "usbfs"
     assert "hw.vm.usb_guest discovery" in record["locked_by"]["cmdline"]
+
+
+def test_a_second_open_of_a_claimed_device_is_refused(guest: Guest) -> None:
+    message = guest.report("discovery")["open_while_claimed"]
+    assert message == f"{guest.vm.spec} is busy: another program has claimed it"
+
+
+def test_opening_by_a_serial_number_nobody_has_names_the_ones_present(guest: Guest) -> None:
+    errors = guest.report("discovery")["open_errors"]
+    assert errors["usb:0525:a4a7:NO-SUCH-SERIAL"] == (
+        "no USB device 0525:a4a7 has serial number 'NO-SUCH-SERIAL'; "
+        f"found usb:0525:a4a7:{GADGET_SERIAL}"
+    )
+    assert errors["usb:0525:ffff"].startswith("no USB device 0525:ffff is plugged in")
+
+
+def test_a_spec_without_serial_number_opens_the_only_match(guest: Guest) -> None:
+    described = guest.report("discovery")["opened_without_serial"]
+    assert described.startswith("usb:0525:a4a7 (bus 1 device ")
+    assert described.endswith(", was ttyACM0)")
 
 
 # -- throughput ------------------------------------------------------------------
