@@ -1,21 +1,41 @@
-"""The WAN miniport: framing, transports, VCs, send completion, link info, call managers."""
+"""The WAN miniport: framing, transports, VCs, send completion, link info, call managers.
 
-from wanminiport.adapter import MiniportError, WanMiniport
-from wanminiport.info import (
-    CoInfo,
-    FramingBits,
-    FramingMode,
-    LinkInfo,
-    LinkParams,
-    SendStatus,
-    VcStats,
-)
-from wanminiport.transport import LineDownReason, ModemLines, Transport, TransportError
-from wanminiport.vc import CallParameters, FlowSpec, Vc, VcClient, VcState, VcStateError
+Public names are re-exported here and loaded on first use, so importing a
+small module such as ``wanminiport.exitcodes`` does not pull in the framers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "MiniportError": "wanminiport.adapter",
+    "WanMiniport": "wanminiport.adapter",
+    "CoInfo": "wanminiport.info",
+    "FramingBits": "wanminiport.info",
+    "FramingMode": "wanminiport.info",
+    "LinkInfo": "wanminiport.info",
+    "LinkParams": "wanminiport.info",
+    "SendStatus": "wanminiport.info",
+    "VcStats": "wanminiport.info",
+    "LineDownReason": "wanminiport.transport",
+    "ModemLines": "wanminiport.transport",
+    "Transport": "wanminiport.transport",
+    "TransportError": "wanminiport.transport",
+    "CallParameters": "wanminiport.vc",
+    "FlowSpec": "wanminiport.vc",
+    "Vc": "wanminiport.vc",
+    "VcClient": "wanminiport.vc",
+    "VcState": "wanminiport.vc",
+    "VcStateError": "wanminiport.vc",
+    "ExitCode": "wanminiport.exitcodes",
+}
 
 __all__ = [
     "CallParameters",
     "CoInfo",
+    "ExitCode",
     "FlowSpec",
     "FramingBits",
     "FramingMode",
@@ -34,3 +54,26 @@ __all__ = [
     "VcStats",
     "WanMiniport",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wanminiport' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:
+    from wanminiport.adapter import MiniportError, WanMiniport
+    from wanminiport.exitcodes import ExitCode
+    from wanminiport.info import (
+        CoInfo,
+        FramingBits,
+        FramingMode,
+        LinkInfo,
+        LinkParams,
+        SendStatus,
+        VcStats,
+    )
+    from wanminiport.transport import LineDownReason, ModemLines, Transport, TransportError
+    from wanminiport.vc import CallParameters, FlowSpec, Vc, VcClient, VcState, VcStateError
