@@ -8,8 +8,11 @@ so the same relay can sit between our stack and a VM.
 The relay moves bytes at a chosen baud (``hw.pacing.LinePacer``, 10 bit times
 per byte) and reads from an end only as many bytes as the line may carry now,
 so a writer that outruns the line fills its own pty buffer and blocks: the
-back-pressure of a real UART.  Reads and writes are chunks sized by the
-pacer's look-ahead; no Python runs per byte.
+back-pressure of a real UART.  Like a real wire it delivers a byte only once
+its last bit has arrived (``hw.pacing.Wire``): a frame of N bytes written to
+an idle line is complete at the far end N x 10 bit times later, never
+sooner, so round-trip times measured over the cable are honest.  Reads and
+writes are chunks sized by the pacer's look-ahead; no Python runs per byte.
 
 Faults, as on a real line:
 
@@ -43,14 +46,15 @@ import tty
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hw.pacing import LinePacer
+from hw.pacing import LinePacer, Wire
 from hw.ptys import PtyPair, open_pty
 
 log = logging.getLogger(__name__)
 
-#: Look-ahead of the cable's pacers: a wake-up every half of it carries half
-#: of it, and the other half covers the event loop's millisecond timer
-#: granularity, so the receiver never sees the line idle while data waits.
+#: Look-ahead of the cable's pacers: how far ahead of the wire the relay takes
+#: bytes from the sender (its transmit FIFO).  A wake-up every half of it
+#: carries half of it, and the other half covers the event loop's
+#: millisecond timer granularity, so the line never idles while data waits.
 DEFAULT_LOOKAHEAD = 0.004
 _DATA_BITS = 8
 END_NAMES = ("a", "b")
@@ -139,9 +143,13 @@ class CableEnd:
 class _Direction:
     """The paced relay from one end to the other.
 
-    It waits on exactly one thing at a time: the source readable (the line
-    is free but nothing to send), the destination writable (the receiver's
-    buffer is full), or a timer (the line is busy).
+    Bytes are taken from the source no faster than the line carries them
+    (``LinePacer``; the look-ahead plays the sending UART's FIFO), travel on
+    a ``Wire`` and reach the destination only once their last bit has
+    arrived.  Arrived bytes are handed over in chunks of ``_wake_chunk``
+    (half the look-ahead's worth, like a receiving UART's FIFO trigger
+    level), and the last byte in flight always exactly when it arrives, so a
+    frame's closing flag is never held back on an idle line.
     """
 
     def __init__(
@@ -149,11 +157,13 @@ class _Direction:
     ) -> None:
         self.cable, self.src, self.dst, self.errors = cable, src, dst, errors
         self.pacer = LinePacer(cable.baud, lookahead=cable.lookahead)
+        self.wire = Wire(self.pacer.seconds_per_byte)
         self.stats = DirectionStats()
         self._pending = b""
         self._reading = -1  # the fd we have a reader on
         self._writing = -1  # the fd we have a writer on
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
         # A timer wake-up waits for this many bytes' worth of line time.
         self._wake_chunk = max(1, int(cable.lookahead / 2 / self.pacer.seconds_per_byte))
 
@@ -161,6 +171,10 @@ class _Direction:
         loop = self.cable.loop
         now = loop.time()
         while True:
+            if len(self.wire):
+                arrived = self.wire.take(now)
+                if arrived:
+                    self._pending += arrived
             if self._pending:
                 if self.cable.is_cut or not self.dst.up:
                     self.stats.dropped += len(self._pending)
@@ -179,18 +193,20 @@ class _Direction:
                     if self._pending:
                         self._wait(write=self.dst.fd)
                         return
+            deliver_at = self.wire.arrival(self._wake_chunk)
             if not self.src.up:
-                self._wait()
+                self._wait(at=deliver_at)
                 return
             allowance = self.pacer.allowance(now)
             if allowance == 0:
                 wake = self.pacer.wake_time(now)
-                self._wait(at=wake + (self._wake_chunk - 1) * self.pacer.seconds_per_byte)
+                read_at = wake + (self._wake_chunk - 1) * self.pacer.seconds_per_byte
+                self._wait(at=read_at if deliver_at is None else min(read_at, deliver_at))
                 return
             try:
                 data = os.read(self.src.fd, allowance)
             except BlockingIOError:
-                self._wait(read=self.src.fd)
+                self._wait(read=self.src.fd, at=deliver_at)
                 return
             except OSError as exc:
                 self.cable.end_lost(self.src, exc)
@@ -198,17 +214,17 @@ class _Direction:
             if not data:
                 self.cable.end_lost(self.src, None)
                 return
-            self.pacer.release(now, len(data))
+            start = self.pacer.release(now, len(data))
             if self.cable.is_cut or not self.dst.up:
                 self.stats.dropped += len(data)
                 continue
             if self.errors is not None:
                 data, flips = self.errors.apply(data)
                 self.stats.bits_flipped += flips
-            self._pending = data
+            self.wire.put(start, data)
 
     def _wait(self, *, read: int = -1, write: int = -1, at: float | None = None) -> None:
-        """Wait on one thing (or nothing); registrations already in place stay."""
+        """Wait on these (or nothing); registrations already in place stay."""
         loop = self.cable.loop
         if self._reading != read:
             if self._reading >= 0:
@@ -222,13 +238,19 @@ class _Direction:
             if write >= 0:
                 loop.add_writer(write, self.pump)
             self._writing = write
-        if self._timer is not None:
+        if self._timer is not None and self._timer_at != at:
             self._timer.cancel()
             self._timer = None
-        if at is not None:
-            self._timer = loop.call_at(at, self.pump)
+        if at is not None and self._timer is None:
+            self._timer = loop.call_at(at, self._on_timer)
+            self._timer_at = at
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.pump()
 
     def stop(self) -> None:
+        """Unregister everything; bytes in flight wait for the next ``pump``."""
         self._wait()
 
 

@@ -139,6 +139,53 @@ async def test_line_rate_paces_11520_bytes_at_115200_to_about_a_second(ends: lis
 
 
 @in_loop
+async def test_no_byte_arrives_before_its_last_bit_would_on_a_real_line(ends: list[int]) -> None:
+    async with VirtualCable(115200) as cable:
+        ends += [open_end(cable.a_path), open_end(cable.b_path)]
+        frame = os.urandom(230)  # 230 x 10 bit times at 115200 = 19.97 ms
+        seconds_per_byte = 10 / 115200
+        loop = asyncio.get_running_loop()
+        arrivals: list[tuple[float, int]] = []
+        got = 0
+        finished = loop.create_future()
+
+        def readable() -> None:
+            nonlocal got
+            got += len(os.read(ends[1], 65536))
+            arrivals.append((time.monotonic(), got))
+            if got >= len(frame) and not finished.done():
+                finished.set_result(None)
+
+        start = time.monotonic()
+        os.write(ends[0], frame)
+        loop.add_reader(ends[1], readable)
+        try:
+            await asyncio.wait_for(finished, TEST_TIMEOUT)
+        finally:
+            loop.remove_reader(ends[1])
+    # Byte k is complete k byte times after the write at the earliest.
+    for when, count in arrivals:
+        assert count <= (when - start) / seconds_per_byte + 1e-6
+    assert arrivals[-1][0] - start >= len(frame) * seconds_per_byte
+    # Several deliveries, not the whole frame held until the end.
+    assert len(arrivals) > 1
+
+
+@in_loop
+async def test_the_last_byte_on_an_idle_line_is_not_held_back(ends: list[int]) -> None:
+    async with VirtualCable(9600) as cable:
+        ends += [open_end(cable.a_path), open_end(cable.b_path)]
+        start = time.monotonic()
+        await send(ends[0], b"ping")  # 4 x 10 bit times at 9600 = 4.2 ms
+        got = await receive(ends[1], 4)
+        elapsed = time.monotonic() - start
+    assert got == b"ping"
+    assert elapsed >= 4 * 10 / 9600
+    # On time give or take the loop's millisecond timers; generous for busy hosts.
+    assert elapsed < 0.2
+
+
+@in_loop
 async def test_zero_ber_delivers_exact_bytes_both_ways(ends: list[int]) -> None:
     async with VirtualCable(3_000_000) as cable:
         ends += [open_end(cable.a_path), open_end(cable.b_path)]
