@@ -94,6 +94,13 @@ class WanMiniport(TransportEvents):
         self._signaling: TransportEvents | None = None
         self._signaling_routes_data = False
         self._stats_seen = FramingStats()
+        self._errors_seen = 0
+        # Optional capabilities (not every transport or framer has them): the
+        # framer's estimate of a frame's remaining octets lets a tty skip reads.
+        self._defer_reading: Callable[[int], None] | None = getattr(
+            transport, "defer_reading", None)
+        self._octets_to_frame_end: Callable[[], int] | None = getattr(
+            self.framer, "octets_to_frame_end", None)
         #: Bytes received while no VC was active and no signaling listener
         #: was attached: counted, never buffered.
         self.unclaimed_bytes = 0
@@ -164,7 +171,8 @@ class WanMiniport(TransportEvents):
 
     def send(self, vc: Vc, frame: bytes) -> asyncio.Future[SendStatus]:
         """Frame and write; the future completes when the OS has the bytes."""
-        future: asyncio.Future[SendStatus] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SendStatus] = loop.create_future()
         if vc.state is not VcState.ACTIVE or not self.line_up:
             vc.stats.sends_failed += 1
             future.set_result(SendStatus.HANGUP if vc.state is VcState.DEACTIVATED
@@ -179,7 +187,7 @@ class WanMiniport(TransportEvents):
             vc.stats.extra["window_overruns"] = vc.stats.extra.get("window_overruns", 0) + 1
         for tap in vc.taps:
             tap(True, frame)
-        wire = self.framer.encode(frame, asyncio.get_running_loop().time())
+        wire = self.framer.encode(frame, loop.time())
         vc._track(future)
         vc.stats.frames_sent += 1
         vc.stats.bytes_sent += len(wire)
@@ -261,6 +269,11 @@ class WanMiniport(TransportEvents):
         frames = self.framer.decode(data)
         vc.stats.bytes_received += len(data)
         self._fold_framing_stats(vc)
+        if self._defer_reading is not None and self._octets_to_frame_end is not None:
+            # Indications may deactivate the VC; the hint is about the line only.
+            remaining = self._octets_to_frame_end()
+            if remaining:
+                self._defer_reading(remaining)
         for frame in frames:
             vc.stats.frames_received += 1
             for tap in vc.taps:
@@ -287,7 +300,12 @@ class WanMiniport(TransportEvents):
             self._signaling.modem_lines_changed(lines)
 
     def _fold_framing_stats(self, vc: Vc) -> None:
-        now, seen, stats = self.framer.stats, self._stats_seen, vc.stats
+        now = self.framer.stats
+        errors = now.crc_errors + now.runts + now.aborts + now.oversize
+        if errors == self._errors_seen:
+            return  # the common case: nothing new to fold
+        self._errors_seen = errors
+        seen, stats = self._stats_seen, vc.stats
         stats.crc_errors += now.crc_errors - seen.crc_errors
         stats.alignment_errors += now.runts - seen.runts
         stats.framing_errors += now.aborts - seen.aborts

@@ -13,6 +13,12 @@ fd, writes handed eagerly to ``os.write`` and the remainder flushed with
 ``read``/``write`` by a reader and a writer thread that hand their results to
 the loop.
 
+A framer that knows how much of a frame is still to come may say so through
+``defer_reading``: the reader is then suspended for that many bytes' line
+time, so a busy line costs a few reads per frame rather than one per chunk
+the UART or USB adapter delivers (the tty buffers the bytes meanwhile; the
+wait is a lower bound on their arrival, so no frame completes later).
+
 Modem-status inputs are polled with TIOCMGET every ``modem_poll_interval``
 seconds when the port has them; a pty has none, which is detected at open
 (``has_modem_lines`` is then False and DTR/RTS requests do nothing).
@@ -62,6 +68,12 @@ _WRITEV_BATCH = 64
 #: UNIX98_PTY_SLAVE_MAJOR .. +7: /dev/pts/N.
 _PTY_SLAVE_MAJORS = range(136, 144)
 _THREAD_READ_TIMEOUT = 0.1
+#: ``defer_reading`` wakes this much before the bytes are due (timer lateness).
+_READ_DEFER_MARGIN = 0.001
+#: Shorter deferrals are not worth a timer: the next chunk comes as soon.
+_MIN_READ_DEFER = 0.002
+#: The longest the reader is suspended, which bounds how late a line drop is seen.
+_MAX_READ_DEFER = 0.25
 _THREAD_JOIN_TIMEOUT = 1.0
 
 
@@ -110,6 +122,10 @@ class SerialTransport(Transport):
         self._buffered = 0
         self._lines = ModemLines()
         self._poll_handle: asyncio.TimerHandle | None = None
+        self._read_resume: asyncio.TimerHandle | None = None
+        bits = 1 + bytesize + (parity != serial.PARITY_NONE) + stopbits
+        #: Line time of one character: start bit, data, parity and stop bits.
+        self.seconds_per_byte = bits / baudrate if baudrate > 0 else 0.0
         self._threads: list[threading.Thread] = []
         self._tx_queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._stop_threads = threading.Event()
@@ -231,6 +247,28 @@ class SerialTransport(Transport):
         self._queue.append([memoryview(data)[sent:], done])
         self._buffered += len(data) - sent
         loop.add_writer(self._fd, self._flush)
+
+    def defer_reading(self, octets: int) -> None:
+        """Nothing useful can arrive before ``octets`` more bytes: stop reading till then.
+
+        Only on the fd path (a tty's bytes cannot arrive faster than its
+        line rate); the tty keeps what arrives meanwhile.  The wait ends a
+        little before the bytes are due and never lasts over a quarter second.
+        """
+        loop = self._loop
+        if (self._fd < 0 or loop is None or self._read_resume is not None
+                or not self.is_open or octets <= 0):
+            return
+        delay = octets * self.seconds_per_byte - _READ_DEFER_MARGIN
+        if delay < _MIN_READ_DEFER:
+            return
+        loop.remove_reader(self._fd)
+        self._read_resume = loop.call_later(min(delay, _MAX_READ_DEFER), self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._read_resume = None
+        if self.is_open and self._loop is not None:
+            self._loop.add_reader(self._fd, self._on_readable)
 
     def set_dtr(self, on: bool) -> None:
         if self.has_modem_lines and self.is_open:
@@ -424,6 +462,9 @@ class SerialTransport(Transport):
         if self._poll_handle is not None:
             self._poll_handle.cancel()
             self._poll_handle = None
+        if self._read_resume is not None:
+            self._read_resume.cancel()
+            self._read_resume = None
         if loop is not None and self._fd >= 0 and not loop.is_closed():
             loop.remove_reader(self._fd)
             loop.remove_writer(self._fd)

@@ -393,3 +393,62 @@ def test_errno_of_a_vanished_device_is_no_such_device() -> None:
         SerialTransport(path, lock=False)
     assert info.value.exit_code == 7
     assert "no such device" in str(info.value)
+
+
+# -- deferred reading: a framer that knows a frame's length skips reads ---------
+
+
+@in_loop
+async def test_defer_reading_holds_bytes_in_the_tty_until_they_are_due(
+    pty: PtyPair, lock_dir: str
+) -> None:
+    transport, events = open_started(pty.slave_path, lock_dir, baudrate=9600)
+    try:
+        transport.defer_reading(192)  # 192 characters at 9600 8N1: 200 ms
+        os.write(pty.master_fd, b"early")
+        await asyncio.sleep(0.08)
+        assert events.data == b""  # still in the tty: nobody read it
+        await until(lambda: events.data == b"early", "the deferred read")
+    finally:
+        transport.close()
+
+
+@in_loop
+async def test_a_deferral_shorter_than_two_milliseconds_is_ignored(
+    pty: PtyPair, lock_dir: str
+) -> None:
+    transport, events = open_started(pty.slave_path, lock_dir, baudrate=115200)
+    try:
+        transport.defer_reading(20)  # 1.7 ms at 115200: not worth a timer
+        os.write(pty.master_fd, b"now")
+        await until(lambda: events.data == b"now", "the immediate read", timeout=0.05)
+    finally:
+        transport.close()
+
+
+@in_loop
+async def test_defer_reading_never_waits_longer_than_a_quarter_second(
+    pty: PtyPair, lock_dir: str
+) -> None:
+    transport, events = open_started(pty.slave_path, lock_dir, baudrate=300)
+    try:
+        transport.defer_reading(1500)  # 50 s at 300 baud
+        os.write(pty.master_fd, b"capped")
+        await until(lambda: events.data == b"capped", "the capped deferral", timeout=1.0)
+    finally:
+        transport.close()
+
+
+@in_loop
+async def test_close_during_a_deferral_reads_nothing_more(pty: PtyPair, lock_dir: str) -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    transport, events = open_started(pty.slave_path, lock_dir, baudrate=9600)
+    transport.defer_reading(48)  # 50 ms
+    os.write(pty.master_fd, b"too late")
+    transport.close()
+    await asyncio.sleep(0.1)
+    assert events.data == b""
+    assert events.downs == []
+    assert errors == []  # the resume timer did not fire on the closed fd

@@ -379,6 +379,44 @@ class PppAsyncFramer:
         """Octets held for the frame in progress (bounded by twice the largest frame)."""
         return len(self._partial)
 
+    def octets_to_frame_end(self) -> int:
+        """At least how many more octets must arrive before the frame in progress can end.
+
+        Known only for an IPv4 or IPv6 datagram whose length field has
+        arrived: the frame then needs its whole datagram, its FCS and the
+        closing flag, and every escape only adds octets.  Progress is the
+        octets held less their escapes (each 7D stands for one octet with
+        the next), so the estimate stays tight at any ACCM.  0 when nothing
+        is known: no frame in progress, too little of it, another protocol,
+        or a length beyond the MRU (a damaged header must not make the
+        reader wait long).  A driver may use it to read a busy line once per
+        frame instead of once per chunk the device delivers.
+        """
+        partial = self._partial
+        held = len(partial)
+        if held < 8 or self._discarding:
+            return 0
+        head = bytes(partial[:24])
+        if ends_in_pending_escape(head):
+            head = head[:-1]
+        if _ESCAPE_BYTE in head:
+            head = unescape(head)
+        start = 2 if head[:2] == ADDRESS_CONTROL else 0
+        if head[start] & 1:  # a compressed, one-octet protocol field
+            protocol, start = head[start], start + 1
+        else:
+            protocol, start = head[start] << 8 | head[start + 1], start + 2
+        if protocol == 0x21 and len(head) >= start + 4:
+            datagram = head[start + 2] << 8 | head[start + 3]
+        elif protocol == 0x57 and len(head) >= start + 6:
+            datagram = 40 + (head[start + 4] << 8 | head[start + 5])
+        else:
+            return 0
+        frame = start + datagram + self._rx_fcs_size
+        if frame > self._max_frame:
+            return 0
+        return max(0, frame + 1 - (held - partial.count(ESCAPE)))
+
     def reset_receive(self) -> None:
         """Forget any partial frame (e.g. after the line dropped)."""
         self._partial.clear()
