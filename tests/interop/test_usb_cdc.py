@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,17 +29,28 @@ from hw.vm.usbvm import GADGET_SERIAL, HOST_TTY, REPO_ROOT, UsbGadgetVm
 pytestmark = pytest.mark.timeout(900)
 UDEV_ENV = "export SYSTEMD_IGNORE_CHROOT=1; "  # udevadm refuses to act in a chroot otherwise
 STABLE_LINK = f"/dev/wan/{GADGET_SERIAL}"
+UDEVD = "/lib/systemd/systemd-udevd"
+
+
+def _missing(what: str) -> None:
+    """Skip, or fail where the VM tests must run (CI, WANCTL_REQUIRE_VM=1)."""
+    if os.environ.get("WANCTL_REQUIRE_VM") or os.environ.get("CI"):
+        pytest.fail(f"the USB VM tests are required here but cannot run: {what}")
+    pytest.skip(f"USB VM unavailable: {what}")
 
 
 def _require_vm() -> None:
     try:
         find_qemu()
         find_kernel()
-        import usb.core  # noqa: F401 - the guest runs this host's pyusb
-    except (VmUnavailable, ImportError) as missing:
-        if os.environ.get("WANCTL_REQUIRE_VM") or os.environ.get("CI"):
-            pytest.fail(f"the USB VM is required here but cannot run: {missing}")
-        pytest.skip(f"USB VM unavailable: {missing}")
+    except VmUnavailable as missing:
+        _missing(str(missing))
+    try:
+        import usb.backend.libusb1  # the guest runs this host's pyusb and libusb
+    except ImportError:
+        _missing("pyusb is not installed (pip install pyusb)")
+    if usb.backend.libusb1.get_backend() is None:
+        _missing("libusb is not installed (apt-get install libusb-1.0-0)")
 
 
 class Guest:
@@ -280,8 +293,10 @@ def test_unplug_mid_transfer_is_one_line_down_with_every_pending_write_failed(
 @pytest.fixture(scope="module")
 def udev(guest: Guest) -> Guest:
     """systemd-udevd running in the guest, with the rules installed by udev/install.sh."""
+    if not Path(UDEVD).exists() or shutil.which("udevadm") is None:
+        _missing(f"{UDEVD} and udevadm are not installed (apt-get install udev)")
     status, output = guest.vm.run(
-        UDEV_ENV + "/lib/systemd/systemd-udevd --daemon && udevadm trigger --action=add"
+        UDEV_ENV + f"{UDEVD} --daemon && udevadm trigger --action=add"
         " && udevadm settle --timeout=30",
         90,
     )
@@ -343,7 +358,13 @@ def test_udev_autostart_rule_asks_systemd_for_the_link_unit(udev: Guest) -> None
     properties = udev.sh(f"udevadm info -q property -n {HOST_TTY}")
     assert "SYSTEMD_WANTS=wanctl@ttyACM0.service" in properties
     assert ":systemd:" in properties
-    # No systemd runs in the guest to start it, but the template must load.
+
+
+def test_autostart_unit_template_loads(udev: Guest) -> None:
+    # No systemd runs in the guest to start the unit, but systemd must accept it.
+    if shutil.which("systemd-analyze") is None:
+        _missing("systemd-analyze is not installed (apt-get install systemd)")
+    udev.sh(f"cd {REPO_ROOT} && sh udev/install.sh --autostart 0525:a4a7:{GADGET_SERIAL}")
     udev.sh("systemd-analyze verify /etc/systemd/system/wanctl@ttyACM0.service")
 
 
