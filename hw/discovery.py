@@ -238,7 +238,7 @@ def list_usb_adapters(backend: Any = None) -> list[PortInfo]:
     try:
         import usb.core
 
-        from wanminiport.usb_device import active_configuration, find_acm_function, sysfs_name
+        from wanminiport.usb_device import described_configuration, find_acm_function, sysfs_name
     except ImportError:
         return []
     try:
@@ -250,7 +250,9 @@ def list_usb_adapters(backend: Any = None) -> list[PortInfo]:
         name = sysfs_name(device)
         if name is None:
             continue  # a root hub
-        configuration = active_configuration(device)
+        # Reading the active configuration needs the device node; the
+        # descriptors do not, so an unprivileged user still sees CDC devices.
+        configuration = described_configuration(device)
         is_cdc = configuration is not None and find_acm_function(configuration) is not None
         vendor = USB_SERIAL_VENDORS.get(device.idVendor)
         if not is_cdc and vendor is None:

@@ -248,6 +248,17 @@ def active_configuration(device: Any) -> Any | None:
         return None
 
 
+def described_configuration(device: Any) -> Any | None:
+    """The active configuration, else the first one described (no device access needed)."""
+    configuration = active_configuration(device)
+    if configuration is not None:
+        return configuration
+    try:
+        return device[0]
+    except (usb.core.USBError, IndexError):
+        return None
+
+
 def iter_acm_devices(backend: Any = None) -> Iterator[tuple[Any, AcmFunction]]:
     """Every attached device with a CDC-ACM function, with its first function."""
     try:
@@ -255,12 +266,9 @@ def iter_acm_devices(backend: Any = None) -> Iterator[tuple[Any, AcmFunction]]:
     except TransportError:
         return
     for device in devices:
-        configuration = active_configuration(device)
+        configuration = described_configuration(device)
         if configuration is None:
-            try:
-                configuration = device[0]
-            except (usb.core.USBError, IndexError):
-                continue
+            continue
         function = find_acm_function(configuration)
         if function is not None:
             yield device, function
