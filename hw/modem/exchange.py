@@ -47,7 +47,7 @@ from hw.modem.engine import (
     ToDte,
     ToLine,
 )
-from hw.pacing import LinePacer
+from hw.pacing import LinePacer, Wire
 from hw.ptys import PtyPair, open_pty
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,10 @@ class ModemPort:
     #: Bytes from the far end waiting for line time toward this DTE.
     line_queue: bytearray = field(default_factory=bytearray)
     pacer: LinePacer | None = None
+    #: Bytes on the line toward this modem, handed over once they have arrived.
+    wire: Wire | None = None
+    #: Inside ``_pump``: what it sets off (a DTE write) must not pump again.
+    pumping: bool = False
     out_buffer: bytearray = field(default_factory=bytearray)
     reading: bool = False
     writing: bool = False
@@ -255,11 +259,11 @@ class Exchange:
                 port.writing = True
         else:
             self._stop_writing(port)
-            if port.line_queue and port.pump_timer is None:
+            if port.line_queue and port.pump_timer is None and not port.pumping:
                 self._pump(port)
 
     def _start_reading(self, port: ModemPort) -> None:
-        if not port.reading and port.dte_present:
+        if not port.reading and port.dte_present and port.fd >= 0:
             self.loop.add_reader(port.fd, self._on_readable, port)
             port.reading = True
 
@@ -357,6 +361,7 @@ class Exchange:
         for port in (call.caller, call.callee):
             port.stats.calls += 1
             port.pacer = LinePacer(call.rate, lookahead=_PACER_LOOKAHEAD)
+            port.wire = Wire(port.pacer.seconds_per_byte)
             port.line_queue.clear()
             port.engine.call_connected(call.rate, now)
         log.info("%s and %s connected at %d", call.caller.number, call.callee.number, call.rate)
@@ -376,6 +381,7 @@ class Exchange:
         for side in (port, peer):
             side.line_queue.clear()
             side.pacer = None
+            side.wire = None
             if side.pump_timer is not None:
                 side.pump_timer.cancel()
                 side.pump_timer = None
@@ -404,27 +410,48 @@ class Exchange:
             self._pump(peer)
 
     def _pump(self, port: ModemPort) -> None:
-        """Move line bytes toward ``port``'s DTE no faster than the line rate."""
-        port.pump_timer = None
-        pacer = port.pacer
-        if pacer is None or not port.line_queue:
+        """Move line bytes toward ``port``'s DTE no faster than the line rate.
+
+        Bytes leave the line queue as the pacer allows, travel on a ``Wire``
+        and reach the engine (and so the DTE) once their last bit has
+        arrived: in chunks of half the look-ahead, the last byte in flight
+        exactly on time.  One timer per port at most.
+        """
+        if port.pump_timer is not None:
+            port.pump_timer.cancel()
+            port.pump_timer = None
+        pacer, wire = port.pacer, port.wire
+        if pacer is None or wire is None:
             return
-        if len(port.out_buffer) > _HIGH_WATER:
-            return  # _flush pumps again once the DTE reads
         now = self.loop.time()
-        allowance = pacer.allowance(now)
+        port.pumping = True
+        try:
+            arrived = wire.take(now) if len(wire) else b""
+            if arrived:
+                port.engine.data_from_line(arrived, now)
+                self._process(port)
+        finally:
+            port.pumping = False
+        if port.pacer is not pacer:
+            return  # the call ended while the engine handled the bytes
+        # The DTE not reading holds the line back, as a full UART buffer would.
+        line_open = len(port.out_buffer) <= _HIGH_WATER
+        allowance = pacer.allowance(now) if line_open and port.line_queue else 0
         if allowance:
             chunk = bytes(port.line_queue[:allowance])
             del port.line_queue[:allowance]
-            pacer.release(now, len(chunk))
-            port.engine.data_from_line(chunk, now)
-            self._process(port)
+            wire.put(pacer.release(now, len(chunk)), chunk)
         call = port.call
         if call is not None and len(port.line_queue) <= _HIGH_WATER // 2:
             self._start_reading(call.peer(port))
-        if port.line_queue and port.pacer is not None:
-            wake = port.pacer.wake_time(now) + _PACER_LOOKAHEAD / 2
-            port.pump_timer = self.loop.call_at(wake, self._pump, port)
+        wakes = []
+        if len(wire):
+            wakes.append(wire.arrival(max(1, int(_PACER_LOOKAHEAD / 2 / wire.seconds_per_byte))))
+        if port.line_queue and line_open:
+            wakes.append(pacer.wake_time(now) + _PACER_LOOKAHEAD / 2)
+        times = [when for when in wakes if when is not None]
+        if times:
+            port.pump_timer = self.loop.call_at(min(times), self._pump, port)
 
 
 def _open_joined(path: str) -> int:

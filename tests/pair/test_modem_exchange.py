@@ -273,6 +273,51 @@ async def test_line_is_paced_at_the_connect_rate() -> None:
         print(f"\n{len(payload)} bytes at {rate} bit/s took {elapsed:.3f} s")
 
 
+@in_loop
+async def test_a_byte_reaches_the_far_dte_only_once_its_last_bit_has_arrived() -> None:
+    rate = 9600
+    async with two_sides(rates={CALLER: rate}) as (_switch, caller, callee):
+        sinks = await connect(caller, callee)
+        loop = asyncio.get_running_loop()
+        arrivals: list[tuple[float, int]] = []
+        record = sinks[1].data_received
+
+        def timed(data: bytes) -> None:
+            record(data)
+            arrivals.append((loop.time(), len(sinks[1].data)))
+
+        sinks[1].data_received = timed  # type: ignore[method-assign]
+        start = loop.time()
+        caller.transport.write(b"\x55" * 48)  # 50 ms of line time
+        await until(lambda: len(sinks[1].data) >= 48, "the bytes")
+    seconds_per_byte = 10 / rate
+    for when, count in arrivals:
+        assert count <= (when - start) / seconds_per_byte + 1e-6
+
+
+@in_loop
+async def test_a_busy_line_keeps_one_pump_timer_per_modem() -> None:
+    async with two_sides() as (switch, caller, callee):
+        sinks = await connect(caller, callee)
+        pumps = 0
+        pump = switch._pump
+
+        def counting(port: object) -> None:
+            nonlocal pumps
+            pumps += 1
+            pump(port)  # type: ignore[arg-type]
+
+        switch._pump = counting  # type: ignore[method-assign]
+        payload = os.urandom(11520)  # one second at 115200
+        caller.transport.write(payload)
+        await until(lambda: len(sinks[1].data) >= len(payload), "the payload", timeout=5)
+        assert sinks[1].data == payload
+    # A wake-up per 2 ms of line time and one per DTE write: a few hundred.
+    # Timers that multiplied (each pump leaving one more behind) made it
+    # tens of thousands and kept a core busy.
+    assert pumps < 2000
+
+
 class ClaimsModemLines(Transport):
     """A pty transport that claims DTR and CD: DTR requests are recorded, CD is the test's."""
 
