@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     pkgs="ppp linux-image-amd64 qemu-system-x86 busybox-static tshark iproute2 iputils-ping
-          procps kmod xz-utils zstd cpio"
+          procps kmod xz-utils zstd cpio libusb-1.0-0 udev systemd"
     missing=""
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

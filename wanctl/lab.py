@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from wanctl.errors import WanctlError
 from wanminiport.exitcodes import ExitCode
@@ -158,7 +159,7 @@ def ping(namespace: str, address: str, count: int = 3, interval: float = 0.2,
 
 
 def tcp_transfer(sender_ns: str, receiver_ns: str, address: str, *, seconds: float = 0,
-                 nbytes: int = 0, port: int = 5001) -> dict[str, float]:
+                 nbytes: int = 0, port: int = 5001) -> dict[str, Any]:
     """Bulk TCP from one namespace to the other: bytes, seconds, SHA-256 match."""
     server = subprocess.Popen(
         in_netns(receiver_ns, [sys.executable, "-m", "wanctl.lab", "serve", str(port)]),
@@ -173,8 +174,8 @@ def tcp_transfer(sender_ns: str, receiver_ns: str, address: str, *, seconds: flo
             capture_output=True, text=True, env=python_env(), timeout=seconds + 120)
         if sent.returncode != 0:
             raise WanctlError(f"the TCP sender failed: {sent.stderr.strip()[-300:]}")
-        received = json.loads(server.stdout.readline())
-        sender = json.loads(sent.stdout)
+        received: dict[str, Any] = json.loads(server.stdout.readline())
+        sender: dict[str, Any] = json.loads(sent.stdout)
     finally:
         server.kill()
         server.wait()

@@ -38,6 +38,8 @@ from wanminiport.callmgr.dialup import CallSetupError, DialupCallManager, Dialup
 from wanminiport.exitcodes import ExitCode
 from wanminiport.serial_transport import SerialTransport
 from wanminiport.transport import Transport, TransportError
+from wanminiport.usb_cdc import is_usb_spec
+from wanminiport.usb_transport import UsbCdcTransport
 from wanminiport.vc import Vc
 
 log = logging.getLogger("wanctl")
@@ -158,6 +160,9 @@ class LinkRunner:
         o = self.options
         assert o.device is not None
         self.progress.step(f"Opening {o.device} at {o.baud} bps")
+        if is_usb_spec(o.device):
+            # A CDC-ACM device through pyusb: its flow control is the USB bus's own.
+            return UsbCdcTransport(o.device, o.baud, lock=o.lock)
         return SerialTransport(o.device, o.baud, rtscts=o.flow == "crtscts",
                                xonxoff=o.flow == "xonxoff", lock=o.lock)
 

@@ -14,24 +14,15 @@ from wanminiport.exitcodes import ExitCode
 
 
 def ports(as_json: bool) -> int:
-    from hw.discovery import list_ports
+    from hw.discovery import format_ports, list_ports
 
     found = list_ports()
     if as_json:
         print(json.dumps([p.as_dict() for p in found], indent=2))
-        return 0
-    if not found:
+    elif not found:
         print("no serial ports or USB adapters found")
-        return 0
-    print(f"{'PORT':<22} {'KIND':<10} {'DRIVER':<10} {'VID:PID':<10} {'SERIAL':<16} LOCKED BY")
-    for port in found:
-        holder = ""
-        if port.locked_by is not None:
-            holder = f"PID {port.locked_by.pid} ({port.locked_by.cmdline or '?'})"
-        print(f"{port.path:<22} {port.kind.value:<10} {port.driver or '-':<10} "
-              f"{port.ids or '-':<10} {port.serial_number or '-':<16} {holder or '-'}")
-        if port.by_id:
-            print(f"{'':<22} by-id: {port.by_id}")
+    else:
+        print(format_ports(found))
     return 0
 
 
@@ -108,7 +99,7 @@ def selftest(port: str, port2: str | None, bauds: str) -> int:
                          "write them like 9600,115200") from None
     from hw.selftest import run_selftest
 
-    report = run_selftest(port, port2, speeds)
+    report = run_selftest(port, port2, bauds=speeds, progress=lambda text: print(text))
     print(report.render())
     return 0 if report.passed else int(ExitCode.FATAL_ERROR)
 

@@ -1,0 +1,3 @@
+"""Suite-wide test configuration: the hardware rig's command-line options."""
+
+pytest_plugins = ["tests.hardware.hil_options"]
