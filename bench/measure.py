@@ -205,7 +205,10 @@ class TcpSink:
 
 def tcp_source(namespace: str, address: str, port: int, seconds: float,
                connections: int = 1) -> subprocess.Popen[str]:
-    """Random data to ``address:port`` for ``seconds`` on ``connections`` connections."""
+    """Random data to ``address:port`` for ``seconds`` on ``connections`` connections each.
+
+    ``address`` may list several hosts, comma-separated.
+    """
     argv = [sys.executable, "-m", "bench.measure", "source", address, str(port), str(seconds),
             str(connections)]
     return subprocess.Popen(in_netns(namespace, argv), stdout=subprocess.DEVNULL,
@@ -253,8 +256,9 @@ def _sink(port: int) -> None:
                     item.close()
 
 
-def _source(host: str, port: int, seconds: float, connections: int) -> None:
-    conns = [socket.create_connection((host, port), timeout=30) for _ in range(connections)]
+def _source(hosts: str, port: int, seconds: float, connections: int) -> None:
+    conns = [socket.create_connection((host, port), timeout=30)
+             for host in hosts.split(",") for _ in range(connections)]
     for conn in conns:
         conn.setblocking(False)
     block = os.urandom(1 << 16)  # random data: escapes as real traffic would
