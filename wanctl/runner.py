@@ -36,6 +36,7 @@ from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
 from wanminiport.callmgr.dialup import CallSetupError, DialupCallManager, DialupSettings
 from wanminiport.exitcodes import ExitCode
+from wanminiport.lockfile import PortLockedError, lock_owner
 from wanminiport.serial_transport import SerialTransport
 from wanminiport.transport import Transport, TransportError
 from wanminiport.usb_cdc import is_usb_spec
@@ -97,6 +98,7 @@ class LinkRunner:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_hangup)
+        self._refuse_if_locked()
         if self.options.pcap:
             self._pcap = PcapWriter(self.options.pcap)
         server = ControlServer(self.link_name, self.status, self.request_hangup,
@@ -111,6 +113,16 @@ class LinkRunner:
                 self._pcap.close()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+
+    def _refuse_if_locked(self) -> None:
+        """A port in use is reported with its owner before anything else is claimed."""
+        device = self.options.device
+        if not self.options.lock or device is None or "://" in device or is_usb_spec(device):
+            return
+        owner = lock_owner(device)
+        if owner is not None and owner.pid != os.getpid():
+            who = f" ({owner.cmdline})" if owner.cmdline else ""
+            raise PortLockedError(f"port {device} is locked by PID {owner.pid}{who}")
 
     async def _redial_loop(self) -> ExitCode:
         failures = 0
