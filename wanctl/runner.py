@@ -313,8 +313,9 @@ class LinkRunner:
         else:
             cm.delete_pvc(vc)
         self.vc = None
-        connected = time.time() - self.state.connected_at if self.state.connected_at else 0
-        self.progress.note(f"Connect time {connected / 60:.1f} minutes.")
+        if link.state.up_since:  # as pppd: only a link that carried IP had a connect time
+            self.progress.note(f"Connect time {(time.time() - link.state.up_since) / 60:.1f}"
+                               " minutes.")
 
     # -- indications for the user --
 
