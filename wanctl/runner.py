@@ -66,7 +66,7 @@ class LinkRunner:
         answer: bool = False,
         progress: Progress | None = None,
         control_dir: str | None = None,
-        on_up: Any = None,
+        on_up: Callable[[], None] | None = None,
     ) -> None:
         if options.device is None:
             raise WanctlError("no device: give a port (e.g. /dev/ttyUSB0) or a profile with one")
@@ -95,10 +95,10 @@ class LinkRunner:
     # -- the whole run, with redial --
 
     async def run(self) -> ExitCode:
+        self._refuse_if_locked()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_hangup)
-        self._refuse_if_locked()
         if self.options.pcap:
             self._pcap = PcapWriter(self.options.pcap)
         server = ControlServer(self.link_name, self.status, self.request_hangup,
