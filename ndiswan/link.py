@@ -298,6 +298,11 @@ class PppLink:
 
     def detach(self) -> None:
         """Forget the call (after the call manager tore it down)."""
+        if self._timer is not None:
+            # A session torn down before it terminated still had a timer on the
+            # loop, which would keep this link (and its call) alive until it fired.
+            self._timer.cancel()
+            self._timer = None
         if self.sendpath is not None:
             self.sendpath.close()
         self.vc = None

@@ -354,6 +354,9 @@ class ControlServer:
         except json.JSONDecodeError as exc:
             return _error("bad-request", f"request is not JSON ({exc.msg} at column {exc.colno})"
                           '; send {"cmd": "status"}')
+        except RecursionError:
+            # json's decoder recurses per nesting level; a request fits 4096 of them.
+            return _error("bad-request", 'request is nested too deeply; send {"cmd": "status"}')
         if not isinstance(request, dict):
             return _error("bad-request", 'request must be a JSON object like {"cmd": "status"}')
         extra = sorted(set(request) - {"cmd"})

@@ -97,6 +97,9 @@ class _Importer:
         except OSError as exc:
             self.warn(origin, line, what, f"{path} cannot be read ({exc.strerror})")
             return None
+        except ValueError:  # a NUL in the name: no such file can exist
+            self.warn(origin, line, what, f"{str(path)!r} is not a file name (it holds a NUL)")
+            return None
         if len(data) > MAX_FILE_BYTES:
             self.warn(origin, line, what, f"{path} is larger than {MAX_FILE_BYTES} bytes")
             return None
@@ -110,6 +113,10 @@ class _Importer:
         self.result.notes.append(f"{origin}:{line}: {option}: {why}")
 
     def run_file(self, path: Path, origin_line: tuple[str, int] | None = None) -> None:
+        if "\0" in str(path):
+            origin, line = origin_line or (str(path), 0)
+            self.warn(origin, line, "file", f"{str(path)!r} is not a file name (it holds a NUL)")
+            return
         if path.resolve() in (p.resolve() for p in self.stack) or len(self.stack) >= _MAX_DEPTH:
             origin, line = origin_line or (str(path), 0)
             self.warn(origin, line, "file", f"{path} is already being read (an include loop);"

@@ -158,6 +158,11 @@ def parse_profile_text(text: str, label: str, name: str = "", mode: int | None =
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(label, text, exc) from None
+    except RecursionError:
+        # tomllib recurses per nested array or inline table; no option needs more than one.
+        raise ProfileError(label, "", "TOML syntax error: values nested too deeply",
+                           "an option's value is text, a number, true/false or a flat list"
+                           ) from None
     if mode is not None and "password" in data and mode & stat.S_IROTH:
         raise ProfilePermissionError(
             label, "password", f"is in a file every user can read (mode {stat.S_IMODE(mode):04o})",

@@ -385,7 +385,11 @@ class HayesDialer:
                 self._hangup_online(now)
             else:
                 self._send_ath(now)
-        elif stage is Stage.HANGUP_ESCAPE:
+        elif stage is Stage.HANGUP_ESCAPE or (
+            stage is Stage.HANGUP_GUARD and code is ResultCode.NO_CARRIER
+        ):
+            # NO CARRIER during the guard time: the far end hung up first and
+            # the modem is back in command state, where "+++" gets no answer.
             if code in (ResultCode.OK, ResultCode.NO_CARRIER):
                 self._send_ath(now)
         elif stage is Stage.HANGUP_ATH and code in (ResultCode.OK, ResultCode.ERROR):
