@@ -43,6 +43,9 @@ from wanminiport.vc import CallParameters, Vc
 
 pppd_log = logging.getLogger("wanctl.pppd")
 
+#: The LCP protocol field (never compressed).
+_LCP = b"\xc0\x21"
+
 
 class UpperEdge(Protocol):
     """Where IP packets go up to, and who is told of the network's state."""
@@ -96,9 +99,17 @@ class PppLink:
         *,
         secrets: SecretLookup | None = None,
         on_event: Callable[[Event], None] | None = None,
+        silent: bool = False,
     ) -> None:
         self.config = config
         self.secrets = secrets
+        #: pppd's ``silent``: send nothing until the peer's first LCP packet, so an
+        #: answering side never loses its opening Configure-Request to a port the
+        #: caller has not opened yet (and never waits out the restart timer).
+        self.silent = silent
+        #: Frame taps (capture) put on every VC of this link before its first frame.
+        self.taps: list[Callable[[bool, bytes], None]] = []
+        self._opened = False
         self.upper = upper
         self.on_event = on_event
         self.loopback = Loopback()
@@ -138,15 +149,28 @@ class PppLink:
         self.sendpath = VcSendPath(vc, on_backpressure=self._backpressure)
         self.session = PppSession(self.config, secrets=self.secrets)
         self.state = LinkState(speed=vc.call.transmit.bits_per_second if vc.call else 0)
+        for tap in self.taps:
+            if tap not in vc.taps:
+                vc.taps.append(tap)
         now = self.loop.time()
         self.session.lower_up(now)
-        self.session.open(now)
+        self._opened = False
+        if not self.silent:
+            self._open(now)
         self._service()
+
+    def _open(self, now: float) -> None:
+        assert self.session is not None
+        self._opened = True
+        self.session.open(now)
 
     def receive_indication(self, vc: Vc, frame: bytes) -> None:
         if self.session is None or vc is not self.vc:
             return
-        self.session.receive_frame(frame, self.loop.time())
+        now = self.loop.time()
+        if not self._opened and frame[:2] == _LCP:
+            self._open(now)
+        self.session.receive_frame(frame, now)
         self._service()
 
     def link_params_indication(self, vc: Vc, params: LinkParams) -> None:
@@ -190,8 +214,8 @@ class PppLink:
 
     def close(self, reason: str = "User request") -> None:
         """Terminate the link (LCP Terminate-Request); ``terminated`` is set when done."""
-        if self.session is None:
-            self.terminated.set()
+        if self.session is None or not self._opened:
+            self._terminated(ExitCode.USER_REQUEST)
             return
         self.session.close(reason, self.loop.time())
         self._service()

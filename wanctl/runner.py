@@ -182,8 +182,11 @@ class LinkRunner:
         o = self.options
         modem = self.uses_modem
         text_cd = modem and not transport.has_modem_lines
+        # On a direct line the answering side waits for the caller's first LCP packet.
         link = PppLink(ppp_config(o, text_carrier_detect=text_cd), None,
-                       secrets=secrets_for(o), on_event=self._on_event)
+                       secrets=secrets_for(o), on_event=self._on_event,
+                       silent=self.answer and not modem)
+        link.taps.append(self._capture)
         self.link = link
         try:
             tun = TunDevice()
@@ -205,7 +208,6 @@ class LinkRunner:
             if vc is None:
                 return ExitCode.USER_REQUEST, False
             self.vc = vc
-            vc.taps.append(self._capture)
             code = await self._until_end(link)
             was_up = link.state.up_since > 0
             await self._teardown(cm, vc, link)

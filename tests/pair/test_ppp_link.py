@@ -165,3 +165,44 @@ def test_line_cut_ends_the_link_with_hangup(tmp_path: object) -> None:
             await asyncio.wait_for(pair.client.terminated.wait(), 5)
             assert pair.client.exit_code is ExitCode.HANGUP
     asyncio.run(run())
+
+
+def test_silent_answering_side_waits_for_the_caller_and_needs_no_retransmission(
+    tmp_path: object,
+) -> None:
+    """pppd's ``silent``: nothing is sent before the peer's first LCP packet, so the
+    caller's Configure-Request finds us listening and no restart timer fires."""
+
+    async def run() -> None:
+        async with VirtualCable(115200) as cable:
+            links, adapters, sent = [], [], {"hub": [], "client": []}
+            for name, path, config, silent in (("hub", cable.a_path, HUB, True),
+                                               ("client", cable.b_path, CLIENT, False)):
+                adapter = WanMiniport(SerialTransport(path, 115200, lock_dir=str(tmp_path)))
+                adapter.start()
+
+                def record(event: object, name: str = name) -> None:
+                    text = getattr(event, "text", "")
+                    if text.startswith("sent [LCP ConfReq"):
+                        sent[name].append(text)
+
+                link = PppLink(config, ApiEdge(), secrets=lookup, on_event=record,
+                               silent=silent)
+                cm = PvcCallManager(adapter)
+                cm.add_pvc(await cm.open_af(cm.register_af(), link))
+                links.append(link)
+                adapters.append(adapter)
+                if name == "hub":
+                    await asyncio.sleep(0.5)
+                    assert adapter.active_vc is not None
+                    assert adapter.active_vc.stats.frames_sent == 0
+            edge = links[1].upper
+            assert isinstance(edge, ApiEdge)
+            await network_up(edge, (NetworkUp,))
+            # One Configure-Request each: nothing was lost, no restart timer fired.
+            assert len(sent["hub"]) == 1 and len(sent["client"]) == 1
+            for adapter in adapters:
+                unbind_adapter(adapter)
+                adapter.close()
+
+    asyncio.run(run())
