@@ -95,12 +95,6 @@ class WanMiniport(TransportEvents):
         self._signaling_routes_data = False
         self._stats_seen = FramingStats()
         self._errors_seen = 0
-        # Optional capabilities (not every transport or framer has them): the
-        # framer's estimate of a frame's remaining octets lets a tty skip reads.
-        self._defer_reading: Callable[[int], None] | None = getattr(
-            transport, "defer_reading", None)
-        self._octets_to_frame_end: Callable[[], int] | None = getattr(
-            self.framer, "octets_to_frame_end", None)
         #: Bytes received while no VC was active and no signaling listener
         #: was attached: counted, never buffered.
         self.unclaimed_bytes = 0
@@ -269,11 +263,11 @@ class WanMiniport(TransportEvents):
         frames = self.framer.decode(data)
         vc.stats.bytes_received += len(data)
         self._fold_framing_stats(vc)
-        if self._defer_reading is not None and self._octets_to_frame_end is not None:
-            # Indications may deactivate the VC; the hint is about the line only.
-            remaining = self._octets_to_frame_end()
-            if remaining:
-                self._defer_reading(remaining)
+        # Read a busy line once per frame; indications below may end the call,
+        # but the hint is about the line only.
+        remaining = self.framer.octets_to_frame_end()
+        if remaining:
+            self.transport.defer_reading(remaining)
         for frame in frames:
             vc.stats.frames_received += 1
             for tap in vc.taps:

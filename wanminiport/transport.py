@@ -98,6 +98,9 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def modem_lines(self) -> ModemLines: ...
 
+    def defer_reading(self, octets: int) -> None:  # noqa: B027 - an optional hint
+        """A hint: nothing useful arrives before ``octets`` more bytes (may be ignored)."""
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release the port; pending write callbacks run with False."""

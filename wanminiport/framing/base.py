@@ -48,3 +48,7 @@ class Framer(Protocol):
     def set_link_info(self, info: LinkInfo) -> None:
         """Apply negotiated ACCMs, framing bits and frame sizes."""
         ...
+
+    def octets_to_frame_end(self) -> int:
+        """At least how many octets the frame in progress still needs (0: unknown)."""
+        ...

@@ -26,6 +26,10 @@ class RasFramer:
         self._info = info if info is not None else LinkInfo()
         self._max_frame = self._info.max_recv_frame_size
 
+    def octets_to_frame_end(self) -> int:
+        """Unknown for this framing: no length field is read."""
+        return 0
+
     def set_link_info(self, info: LinkInfo) -> None:
         """Only the receive frame size applies to RAS framing."""
         self._info = info

@@ -38,6 +38,10 @@ class SlipFramer:
         self._info = info if info is not None else LinkInfo()
         self._configure()
 
+    def octets_to_frame_end(self) -> int:
+        """Unknown for this framing: no length field is read."""
+        return 0
+
     def set_link_info(self, info: LinkInfo) -> None:
         """Only the frame sizes apply to SLIP; ACCMs and PPP framing bits are ignored."""
         self._info = info
