@@ -13,6 +13,7 @@ import time
 
 from tests.e2e.conftest import CLIENT_IP, HUB_IP, Lab
 from wanctl.lab import ping, tcp_transfer
+from wanctl.schemacheck import load_schema, validate
 
 
 def bring_up(lab: Lab) -> tuple[str, str]:
@@ -53,6 +54,7 @@ def test_status_json_and_hangup_from_a_third_process(lab: Lab) -> None:
     status = lab.wanctl("status", "client", "--json")
     assert status.wait() == 0
     report = json.loads(status.output())
+    assert validate(report, load_schema("status.schema.json")) == []
     assert report["link"] == "client" and report["phase"] == "network"
     assert report["ipv4"] == {"local": CLIENT_IP, "remote": HUB_IP}
     assert report["interface"] == "wan0" and report["speed"] == 115200
