@@ -23,7 +23,7 @@ from tests.reliability.stack import (
     open_modem_end,
     until,
 )
-from wanminiport.callmgr.dialup import DialupSettings
+from wanminiport.callmgr.dialup import DialupCallManager, DialupSettings
 from wanminiport.mcm import HayesTimings
 from wanminiport.vc import VcState
 
@@ -62,11 +62,11 @@ def test_calls_come_up_hang_up_from_either_side_and_return_to_idle() -> None:
                 assert hanging_up.vc is not None
                 # Our side puts the phone down; the other sees NO CARRIER.
                 await hanging_up.manager.close_call(hanging_up.vc)  # type: ignore[union-attr]
-                await until(lambda other=other: other.link.terminated.is_set(),
-                            "the far side to see the carrier drop")
+                await until(other.link.terminated.is_set, "the far side to see the carrier drop")
                 assert other.link.exit_code is ExitCode.HANGUP
                 for end in (hub, client):
                     assert end.vc is not None and end.vc.state is VcState.DEACTIVATED
+                    assert isinstance(end.manager, DialupCallManager)
                     assert not end.manager.signaling.online  # command mode, idle
                     assert not end.manager.calls
                     end.link.detach()
