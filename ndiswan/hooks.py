@@ -6,7 +6,8 @@ USEPEERDNS, CONNECT_TIME, BYTES_SENT, BYTES_RCVD, PPPD_PID (and LLLOCAL,
 LLREMOTE for IPv6) in its environment.  Scripts keep working unchanged.
 
 A hook runs as root, so only a regular file owned by root that nobody else
-may write is run; anything else is refused with the reason.
+may write is run; anything else is refused with the reason.  The same rule
+(``check_script_stat``) guards chat scripts, which are read rather than run.
 """
 
 from __future__ import annotations
@@ -26,22 +27,33 @@ class UnsafeScriptError(PermissionError):
     """A hook or connect script that root must not run."""
 
 
-def check_script_safe(path: str) -> None:
+def check_script_safe(path: str, *, executable: bool = True) -> None:
     """Refuse scripts that are not root-owned regular files or are writable by others."""
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
         raise UnsafeScriptError(f"{path}: no such file") from exc
+    check_script_stat(path, st, executable=executable)
+
+
+def check_script_stat(
+    path: str, st: os.stat_result, *, executable: bool = True, owners: tuple[int, ...] = (0,)
+) -> None:
+    """The checks of ``check_script_safe`` on a stat already taken (of an open file,
+    so what is checked is what is read).  ``executable=False`` for a script that is
+    read, not run (a chat script); ``owners`` are the uids trusted to own it."""
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeScriptError(f"{path} is not a regular file")
-    if st.st_uid != 0:
-        raise UnsafeScriptError(f"{path} is owned by uid {st.st_uid}, not root: not running it")
+    if st.st_uid not in owners:
+        trusted = sorted(set(owners))
+        who = "root" if trusted == [0] else " or ".join(f"uid {uid}" for uid in trusted)
+        raise UnsafeScriptError(f"{path} is owned by uid {st.st_uid}, not {who}: not using it")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise UnsafeScriptError(
             f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}):"
             f" run 'chmod go-w {path}'"
         )
-    if not st.st_mode & stat.S_IXUSR:
+    if executable and not st.st_mode & stat.S_IXUSR:
         raise UnsafeScriptError(f"{path} is not executable: run 'chmod u+x {path}'")
 
 

@@ -19,7 +19,9 @@ Decisions worth knowing:
   paces and labels the link.
 * ``device`` without a leading ``/`` gets ``/dev/`` prepended, as in pppd.
 * ``connect`` is a chat script: a path (starting ``/``, ``./``, ``../`` or
-  ``~/``) or the script's text itself (chat's expect-send words).
+  ``~/``) or the script's text itself (chat's expect-send words).  A script
+  file must be a regular file owned by root (or the user running wanctl)
+  and not writable by group or others, as hook scripts must.
 * ``init`` is the AT command sent to a modem before dialing ``number``.
 * Defaults follow pppd as Debian ships it: asyncmap 0, mru 1500, maxfail
   10, holdoff 30, LCP echo every 30 s and 4 misses (Debian's
@@ -233,11 +235,23 @@ class LinkOptions:
             return None
         if not v.is_chat_path(self.connect):
             return parse_chat_file(self.connect)
+        # Here, not at the top: every verb imports this module, few read a script.
+        from ndiswan.hooks import UnsafeScriptError, check_script_stat
+
         path = os.path.expanduser(self.connect)
         origin = self.origins.get("connect", "default")
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
+                # A chat script steers the modem of a process running as root (and
+                # may send files with @): like a hook it must be ours and unwritable
+                # by others.  Checked on the open file, so it is the one we read.
+                check_script_stat(path, os.fstat(handle.fileno()), executable=False,
+                                  owners=(0, os.geteuid()))
                 text = handle.read(v.MAX_CHAT + 1)
+        except UnsafeScriptError as exc:
+            raise UsageError(f"connect ({origin})", str(exc),
+                             "a chat script must be owned by root (or you) and not writable"
+                             " by others") from None
         except OSError as exc:
             raise UsageError(f"connect ({origin})", f"{path} cannot be read ({exc.strerror})",
                              "check the chat script's path") from None

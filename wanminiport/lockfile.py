@@ -86,14 +86,26 @@ def parse_lock_contents(data: bytes) -> int | None:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs.  A zombie does not: its fds, the port's among them, are
+    closed; it only waits for a parent to reap it (after a SIGKILL, say)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        # It exists, it just belongs to someone else.
-        return True
-    return True
+        pass  # it exists, it just belongs to someone else
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat_line = f.read(1024)
+    except OSError:
+        return False
+    # "pid (comm) state ...": comm may itself hold ")", so look after the last one.
+    end = stat_line.rfind(b")")
+    return end >= 0 and stat_line[end + 2 : end + 3] == b"Z"
 
 
 def process_cmdline(pid: int) -> str | None:

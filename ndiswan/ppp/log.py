@@ -262,13 +262,17 @@ def _pap_printer(body: bytes) -> tuple[str, int]:
     names = {1: "AuthReq", 2: "AuthAck", 3: "AuthNak"}
     out = [f" {names[code]}" if code in names else f" code=0x{code:x}", f" id=0x{ident:x}"]
     data = body[HEADER_LEN:length]
-    if code == 1 and data:
-        ulen = data[0]
-        if len(data) >= ulen + 2 and len(data) >= ulen + 2 + data[ulen + 1]:
-            plen = data[ulen + 1]
-            out.append(" user=" + quoted(data[1 : 1 + ulen]) + " password=<hidden>")
-            data = data[ulen + 2 + plen :]
-    elif code in (2, 3) and data and len(data) >= data[0] + 1:
+    if code == 1:
+        # Whatever follows the user name may be a password, however badly the
+        # lengths describe it (pppd prints such octets in hex): none is shown.
+        ulen = data[0] if data else 0
+        if len(data) >= ulen + 1:
+            out.append(" user=" + quoted(data[1 : 1 + ulen]))
+            data = data[1 + ulen :]
+        if data or len(body) > length:
+            out.append(" password=<hidden>")
+        return "".join(out), len(body)
+    if code in (2, 3) and data and len(data) >= data[0] + 1:
         out.append(" " + quoted(data[1 : 1 + data[0]]))
         data = data[1 + data[0] :]
     out.append(hex_bytes(data, None))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ndiswan.edges import ApiEdge
 from ndiswan.link import PppLink
-from ndiswan.ppp import AuthRequirement, Ipv6Up, NetworkUp, PppConfig
+from ndiswan.ppp import AuthRequirement, Ipv6Up, NetworkUp, PppConfig, SecretLookup
 from wanminiport import WanMiniport
 from wanminiport.callmgr import AfHandle, PvcCallManager, bind_client, unbind_adapter
 from wanminiport.callmgr.dialup import DialupCallManager, DialupSettings
@@ -95,12 +95,12 @@ class LinkEnd:
 
 
 async def _stack(path: str, config: PppConfig, modem: bool, lock_dir: str | None,
-                 settings: DialupSettings | None) -> LinkEnd:
+                 settings: DialupSettings | None, secrets: SecretLookup = lookup) -> LinkEnd:
     transport = SerialTransport(path, 115200, lock=lock_dir is not None, lock_dir=lock_dir)
     adapter = WanMiniport(transport)
     adapter.start()
     edge = ApiEdge()
-    link = PppLink(config, edge, secrets=lookup)
+    link = PppLink(config, edge, secrets=secrets)
     bind_client(adapter, link)
     manager: PvcCallManager | DialupCallManager = (
         DialupCallManager(adapter, settings or DialupSettings(timings=FAST_MODEM_TIMINGS))
@@ -110,9 +110,10 @@ async def _stack(path: str, config: PppConfig, modem: bool, lock_dir: str | None
     return LinkEnd(transport, adapter, link, edge, manager, handle)
 
 
-async def open_pvc_end(path: str, config: PppConfig, *, lock_dir: str | None = None) -> LinkEnd:
+async def open_pvc_end(path: str, config: PppConfig, *, lock_dir: str | None = None,
+                       secrets: SecretLookup = lookup) -> LinkEnd:
     """A direct-line end with its PVC up: PPP starts at once."""
-    end = await _stack(path, config, False, lock_dir, None)
+    end = await _stack(path, config, False, lock_dir, None, secrets)
     assert isinstance(end.manager, PvcCallManager)
     end.vc = end.manager.add_pvc(end.handle)
     return end

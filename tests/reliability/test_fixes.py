@@ -11,13 +11,18 @@
   instead of a one-line error.
 * ``import-pppd``: an options file naming a file with a NUL byte raised
   ValueError.
+* UUCP locks: a process killed but not yet reaped (a zombie) counted as the
+  port's live owner, so the port stayed locked until its parent waited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
 import tempfile
+import time
 import weakref
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from wanctl.control import ControlServer
 from wanctl.errors import ProfileError
 from wanctl.pppd_import import import_pppd
 from wanctl.profiles import parse_profile_text
+from wanminiport.lockfile import PortLock, format_lock_contents, parse_lock_contents
 from wanminiport.mcm import HayesDialer, HayesTimings, HungUp, SendBytes, Stage
 
 
@@ -41,11 +47,11 @@ def test_far_end_dropping_during_the_hangup_guard_time_skips_the_escape() -> Non
     assert dialer.online
     dialer.pop_outputs()
     dialer.hangup(now, use_dtr=False)
-    assert dialer.stage is Stage.HANGUP_GUARD
+    guarding = dialer.stage
     dialer.pop_outputs()
     dialer.receive_data(b"\r\nNO CARRIER\r\n", now + 0.2)
     assert SendBytes(b"ATH0\r") in dialer.pop_outputs()
-    assert dialer.stage is Stage.HANGUP_ATH
+    assert (guarding, dialer.stage) == (Stage.HANGUP_GUARD, Stage.HANGUP_ATH)
     dialer.receive_data(b"\r\nOK\r\n", now + 0.25)
     assert HungUp() in dialer.pop_outputs()
     assert dialer.stage is Stage.IDLE
@@ -61,7 +67,7 @@ def test_link_torn_down_while_negotiating_is_freed_at_once(tmp_path: Path) -> No
             await asyncio.sleep(0.05)  # LCP is sending Configure-Requests to nobody
             assert end.link.session is not None and end.link.session.get_timer() is not None
             await close_end(end)
-            link = weakref.ref(end.link)
+            link: weakref.ref[object] = weakref.ref(end.link)
             del end
             gc.collect()
             return link
@@ -91,3 +97,22 @@ def test_pppd_file_option_naming_a_nul_byte_is_a_warning(tmp_path: Path) -> None
     result = import_pppd(peers)
     assert result.values["device"] == "/dev/ttyS0" and result.values["baud"] == 115200
     assert any("isp:2: file" in warning and "NUL" in warning for warning in result.warnings)
+
+
+def test_lock_of_a_killed_process_not_yet_reaped_is_stale(tmp_path: Path) -> None:
+    """Expected: a process killed with SIGKILL whose parent has not reaped it yet
+    (a zombie) holds no port: its lock is stale and the next open takes it."""
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        child.kill()
+        deadline = time.monotonic() + 5
+        while not Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        lock = PortLock("/dev/ttyS9", str(tmp_path))
+        Path(lock.path).write_bytes(format_lock_contents(child.pid))
+        lock.acquire()
+        assert parse_lock_contents(Path(lock.path).read_bytes()) == os.getpid()
+        lock.release()
+    finally:
+        child.wait()
