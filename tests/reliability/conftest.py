@@ -8,8 +8,10 @@ endurance runs) are skipped unless ``WANCTL_SLOW=1`` is set, so the README's
 
 ``lab`` gives two network namespaces, a temporary run/lock directory and a
 CHAP secrets file for real ``wanctl`` processes; the cable (with its
-bit-error rate) is chosen per test.  ``pppd_vm`` boots the interop VM once
-per session for the tests that freeze or kill the real pppd.
+bit-error rate) is chosen per test.  ``peer_vm`` boots the interop VM
+(``hw/vm``) once per session for the tests that freeze or kill the real
+pppd; like ``tests/interop`` it skips without qemu or a kernel, and fails
+instead with ``WANCTL_REQUIRE_VM=1`` or ``CI`` set.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from hw.vm import PppdVm, VmUnavailable, find_kernel, find_qemu
 from tests.reliability.slow import skip_slow_unless_asked
 from wanctl.lab import LinkProcess, lab_unavailable, namespaces
 
@@ -83,3 +86,21 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             for process in lab.processes:
                 process.stop()
             os.environ.pop("WANCTL_RUN_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def peer_vm() -> Iterator[PppdVm]:
+    """A booted VM with one serial line (ttyS1) for a real pppd peer."""
+    try:
+        find_qemu()
+        find_kernel()
+    except VmUnavailable as missing:
+        if os.environ.get("WANCTL_REQUIRE_VM") or os.environ.get("CI"):
+            pytest.fail(f"the VM is required here but cannot run: {missing}")
+        pytest.skip(f"VM unavailable: {missing}")
+    vm = PppdVm(serial_lines=1)
+    vm.start()
+    try:
+        yield vm
+    finally:
+        vm.stop()
