@@ -19,7 +19,8 @@ mount -t devtmpfs devtmpfs "$root/dev"
 mkdir -p "$root/dev/pts" "$root/dev/shm"
 mount -t devpts -o ptmxmode=0666 devpts "$root/dev/pts"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+# /tmp is left as the overlay shows it (writable, from the tmpfs upper layer):
+# a fresh tmpfs there would hide a checkout that lives under the host's /tmp.
 mount -t debugfs debugfs "$root/sys/kernel/debug" 2>/dev/null || true
 # Debian's /var/lock points into /run: UUCP lock files must have a home.
 mkdir -p "$root/run/lock" "$root/run/udev"
