@@ -162,6 +162,7 @@ def test_hundred_calls_over_the_cable_leave_no_fd_thread_task_or_memory(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(LONG_CYCLES * 2 + 300)
 def test_thousand_calls_over_the_cable_leave_no_fd_thread_task_or_memory(
     tmp_path: Path,
 ) -> None:
@@ -215,6 +216,7 @@ def test_hundred_modem_calls_leave_no_fd_thread_task_or_memory() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(LONG_CYCLES * 2 + 300)
 def test_thousand_modem_calls_leave_no_fd_thread_task_or_memory() -> None:
     """Expected: as the CI run, over WANCTL_ENDURANCE_CYCLES (1,000) calls."""
     warm, end, seconds = modem_cycles(LONG_CYCLES)

@@ -128,6 +128,7 @@ def test_tcp_over_a_noisy_line_arrives_intact_and_every_loss_is_counted(lab: Lab
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(LONG_SECONDS + 600)
 def test_ten_minutes_of_tcp_over_a_noisy_line(lab: Lab) -> None:
     """Expected: as the CI run, over WANCTL_NOISE_SECONDS (600) of sending."""
     run_noisy_transfer(lab, LONG_SECONDS)
