@@ -249,12 +249,14 @@ class PppLink:
             self.state.dns = [str(d) for d in (event.dns1, event.dns2) if d is not None]
             self.state.up_since = time.time()
             self.loopback.own_addresses.add(event.local)
-            self._upper_call("network_up", event)
+            if self._upper_call("network_up", event, announce=event):
+                return
         elif isinstance(event, Ipv6Up):
             self.state.ipv6_local = str(event.local_address)
             self.state.ipv6_remote = str(event.remote_address)
             self.loopback.own_addresses.add(event.local_address)
-            self._upper_call("network_up", event)
+            if self._upper_call("network_up", event, announce=event):
+                return
         elif isinstance(event, NetworkDown):
             self._upper_call("network_down", event.ip_version)
         elif isinstance(event, LinkTerminated):
@@ -267,19 +269,27 @@ class PppLink:
             self.counters.delivered += 1
             self.upper.deliver(packet)
 
-    def _upper_call(self, name: str, argument: object) -> None:
+    def _upper_call(self, name: str, argument: object, announce: Event | None = None) -> bool:
+        """Call the upper edge; True when it works on in a task, which then announces
+        ``announce`` -- so "network up" is told only once the interface is ready."""
         if self.upper is None:
-            return
+            return False
         result = getattr(self.upper, name)(self, argument)
-        if asyncio.iscoroutine(result):
-            task = self.loop.create_task(result)
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+        if not asyncio.iscoroutine(result):
+            return False
+        task = self.loop.create_task(result)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._task_done(done, announce))
+        return True
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[None], announce: Event | None) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
             pppd_log.error("configuring the interface failed: %s", task.exception())
+        elif announce is not None and self.on_event is not None:
+            self.on_event(announce)
 
     def _backpressure(self, paused: bool) -> None:
         if self.upper is not None:

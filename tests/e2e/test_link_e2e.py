@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 from tests.e2e.conftest import CLIENT_IP, HUB_IP, Lab
 from wanctl.lab import ping, tcp_transfer
@@ -34,10 +35,15 @@ def test_chap_ipv4_and_ipv6_come_up_and_ping_works_both_ways(lab: Lab) -> None:
         assert ok, summary
 
 
-def test_peer_dns_is_received(lab: Lab) -> None:
+def test_peer_dns_goes_to_the_resolv_file_and_defaultroute_to_the_link(lab: Lab) -> None:
+    """usepeerdns writes /etc/ppp/resolv.conf as pppd does; defaultroute points at wan0."""
     lab.answer()
-    client = lab.dial("--usepeerdns")
+    client = lab.dial("--usepeerdns", "--defaultroute")
     client.wait_for(r"Link up: .* dns 10\.77\.0\.53", 30)
+    assert "nameserver 10.77.0.53\n" in Path("/etc/ppp/resolv.conf").read_text()
+    routes = subprocess.run(["ip", "-n", lab.ns_client, "route", "show", "default"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "default dev wan0" in routes
 
 
 def test_one_megabyte_over_tcp_arrives_intact(lab: Lab) -> None:
