@@ -27,6 +27,8 @@ from tests.reliability.stack import (
     open_pvc_end,
     until,
 )
+from wanminiport.framing import fcs16_bytes
+from wanminiport.framing.ppp_async import escape_set, make_escaper
 from wanminiport.info import SendStatus
 
 CHAP, PAP, IP, IPCP = 0xC223, 0xC023, 0x0021, 0x8021
@@ -223,5 +225,141 @@ def test_255_octet_chap_names_authenticate_both_ways() -> None:
             await asyncio.gather(network_up(hub), network_up(client))
             await close_end(client)
             await close_end(hub)
+
+    asyncio.run(run())
+
+
+
+# -- hostile frames on an established link: each must be counted or ignored, harmlessly --
+
+LCP = 0xC021
+ECHO_REQUEST, ECHO_REPLY = 9, 10
+
+
+def on_the_wire(content: bytes) -> bytes:
+    """``content`` (address/control onward) with its FCS, escaped and flagged, as any
+    sender puts it on the line -- whatever it claims to be."""
+    body = content + fcs16_bytes(content)
+    return b"\x7e" + make_escaper(escape_set(0xFFFFFFFF))(body) + b"\x7e"
+
+
+def lcp(code: int, ident: int, data: bytes, length: int | None = None) -> bytes:
+    size = 4 + len(data) if length is None else length
+    return LCP.to_bytes(2, "big") + bytes((code, ident)) + size.to_bytes(2, "big") + data
+
+
+def sent_by(end: LinkEnd, protocol: int, code: int, ident: int) -> int:
+    """How many packets ``end`` sent with this protocol, code and identifier."""
+    return sum(1 for outbound, frame in end.frames if outbound and protocol_of(frame) == protocol
+               and frame[2:4] == bytes((code, ident)))
+
+
+async def established() -> tuple[VirtualCable, LinkEnd, LinkEnd]:
+    cable = VirtualCable(115200)
+    cable.start()
+    hub = await open_pvc_end(cable.a_path, hub_config())
+    client = await open_pvc_end(cable.b_path, client_config())
+    await asyncio.gather(network_up(hub), network_up(client))
+    hub.tap()
+    return cable, hub, client
+
+
+async def still_carries_data(hub: LinkEnd, client: LinkEnd) -> None:
+    packet = ipv4_packet(CLIENT_IP, HUB_IP, b"still here")
+    assert client.link.send_packet(packet)
+    assert await asyncio.wait_for(hub.edge.received.get(), 5) == packet
+    assert hub.link.session is not None and hub.link.session.phase is Phase.NETWORK
+
+
+async def finish(cable: VirtualCable, *ends: LinkEnd) -> None:
+    for end in ends:
+        await close_end(end)
+    cable.stop()
+
+
+def test_zero_length_frames_and_packets_are_counted_and_change_nothing() -> None:
+    """Expected: empty frames between flags are skipped; a frame holding only address,
+    control and FCS is a runt, counted as an alignment error of the VC; a frame of
+    one octet and an LCP frame with no packet are malformed for the session (counted,
+    or ignored by LCP); the link stays up and carries data."""
+
+    async def run() -> None:
+        cable, hub, client = await established()
+        assert hub.vc is not None and hub.link.session is not None
+        stats, session = hub.vc.stats, hub.link.session.stats
+        runts, malformed = stats.alignment_errors, session.malformed_frames
+        client.transport.write(b"\x7e\x7e\x7e" + on_the_wire(b"\xff\x03"))
+        client.transport.write(on_the_wire(b"\xff\x03\x02") + on_the_wire(b"\xff\x03\xc0\x21"))
+        await until(lambda: stats.alignment_errors == runts + 1, "the runt counted", 5)
+        await until(lambda: session.malformed_frames == malformed + 1, "the 1-octet frame", 5)
+        await still_carries_data(hub, client)
+        await finish(cable, client, hub)
+
+    asyncio.run(run())
+
+
+def test_lying_length_fields_are_dropped_and_honest_ones_answered() -> None:
+    """Expected: an LCP Echo-Request whose length field claims more than the frame
+    holds, or less than a header, gets no reply; the same request with an honest
+    length is answered (and octets beyond an honest length are padding, ignored)."""
+
+    async def run() -> None:
+        cable, hub, client = await established()
+        assert client.link.session is not None
+        magic = (client.link.session.link.local_magic if client.link.session.link
+                 else 0).to_bytes(4, "big")
+        inject(client, [lcp(ECHO_REQUEST, 0x51, magic, length=1000),
+                        lcp(ECHO_REQUEST, 0x52, magic, length=2),
+                        lcp(ECHO_REQUEST, 0x53, magic) + b"padding"])
+        await until(lambda: sent_by(hub, LCP, ECHO_REPLY, 0x53) == 1, "the honest echo", 5)
+        assert sent_by(hub, LCP, ECHO_REPLY, 0x51) == sent_by(hub, LCP, ECHO_REPLY, 0x52) == 0
+        await still_carries_data(hub, client)
+        await finish(cable, client, hub)
+
+    asyncio.run(run())
+
+
+def test_oversize_frames_are_counted_as_overruns_and_dropped() -> None:
+    """Expected: frames longer than the largest the hub accepts (an MRU of 1500 plus
+    header and FCS) -- 5000 octets, and 12 kB without a closing flag, four times what
+    the framer may hold -- are dropped, each counted once as a buffer overrun, and
+    the framer's buffer stays bounded."""
+
+    async def run() -> None:
+        cable, hub, client = await established()
+        assert hub.vc is not None
+        stats = hub.vc.stats
+        overruns = stats.buffer_overrun_errors
+        big = b"\xff\x03\x00\x21" + ipv4_packet(CLIENT_IP, HUB_IP, bytes(5000))
+        client.transport.write(on_the_wire(big))
+        await until(lambda: stats.buffer_overrun_errors == overruns + 1, "the 5000", 5)
+        endless = bytes(range(1, 126)) * 100  # no flag, no escape: one unfinished frame
+        client.transport.write(endless + b"\x7e")
+        await until(lambda: stats.buffer_overrun_errors == overruns + 2, "the endless one", 10)
+        assert hub.adapter.framer.buffered == 0  # type: ignore[attr-defined]
+        assert hub.edge.received.empty()
+        await still_carries_data(hub, client)
+        await finish(cable, client, hub)
+
+    asyncio.run(run())
+
+
+def test_configure_request_with_hundreds_of_options_gets_one_bounded_reject() -> None:
+    """Expected: an IPCP Configure-Request holding 300 unknown options restarts IPCP
+    (as any new request in Opened does): the hub answers with one Configure-Reject
+    no larger than the peer's MRU, IPCP comes up again, data crosses."""
+
+    async def run() -> None:
+        cable, hub, client = await established()
+        flood = b"".join(bytes((200 + i % 50, 2)) for i in range(300))
+        inject(client, [IPCP.to_bytes(2, "big") + bytes((1, 0x77)) + (4 + len(flood)).to_bytes(
+            2, "big") + flood])
+        await until(lambda: sent_by(hub, IPCP, 4, 0x77) == 1, "the Configure-Reject", 5)
+        reject = next(frame for outbound, frame in hub.frames if outbound
+                      and protocol_of(frame) == IPCP and frame[2:4] == b"\x04\x77")
+        assert len(reject) <= 2 + 1500
+        await asyncio.gather(network_up(hub, 10), network_up(client, 10))
+        await still_carries_data(hub, client)
+        await finish(cable, client, hub)
 
     asyncio.run(run())
