@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import pytest
 
+from hw.cable_process import CableProcess
 from hw.vm import GuestProcess, PppdVm, start_pppd
 from tests.reliability.conftest import Lab
 from wanctl.lab import LinkProcess
@@ -99,8 +100,6 @@ def test_real_pppd_that_stops_answering_is_detected_by_lcp_echo(
 @pytest.mark.slow
 def test_our_own_peer_frozen_with_sigstop_is_detected_by_lcp_echo(lab: Lab) -> None:
     """Expected: as with pppd, with ``wanctl answer`` as the peer (no VM needed)."""
-    from hw.cable_process import CableProcess
-
     with CableProcess(115200) as cable:
         hub = lab.answer(cable.b)
         client = lab.dial(cable.a, *ECHO)
