@@ -10,6 +10,7 @@ Addresses: we are 10.88.0.2, pppd is 10.88.0.1.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -204,9 +205,24 @@ def test_pppd_with_mru_296_and_asyncmap(bench: Bench) -> None:
 
 # -- control packets: us with pppd against pppd with pppd --------------------------
 
+_LOGGED = re.compile(r"^(sent|rcvd) \[(\S+) (\S+) id=(0x[0-9a-f]+)")
+
+
 def _exchanged_until_ipcp_up(log: str) -> int:
-    """Control packets pppd logged, both directions, until IPCP was up."""
-    return len(parse_pppd_log(log, until=IPCP_UP))
+    """Distinct control packets pppd logged, both directions, until IPCP was up.
+
+    A timer-driven retransmission repeats its packet's identifier and is counted
+    once: on this loaded 2-core machine either side may be late now and then,
+    and that says nothing about how many packets the protocols needed.
+    """
+    seen = set()
+    for line in log.splitlines():
+        if IPCP_UP in line:
+            break
+        match = _LOGGED.match(line)
+        if match:
+            seen.add(match.groups())
+    return len(seen)
 
 
 def test_we_need_no_more_control_packets_than_pppd_with_pppd(
@@ -230,9 +246,10 @@ def test_we_need_no_more_control_packets_than_pppd_with_pppd(
     pppd = bench.pppd(*options, f"{PPPD}:{OURS}")
     _up(ours, pppd)
     with_us = _exchanged_until_ipcp_up(pppd.read_log())
+    raw = len(parse_pppd_log(pppd.read_log(), until=IPCP_UP))
     sent = count_sent(parse_pppd_log(pppd.read_log(), until=IPCP_UP))
     print(f"control packets until IPCP up: pppd<->pppd {baseline}, pppd<->wanctl {with_us}"
-          f" (pppd sent {dict(sent)})")
+          f" ({raw} with retransmissions; pppd sent {dict(sent)})")
     request.node.user_properties.append(("pppd_pppd_control_packets", baseline))
     request.node.user_properties.append(("pppd_wanctl_control_packets", with_us))
     assert with_us <= baseline, pppd.read_log()
