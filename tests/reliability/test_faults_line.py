@@ -36,17 +36,6 @@ from wanminiport.info import SendStatus
 from wanminiport.vc import VcState
 
 
-def ping_works(namespace: str, address: str, within: float = 10.0) -> tuple[bool, str]:
-    """Ping until it answers: "Link up" is printed when IPCP opens, and the TUN
-    interface gets its address a moment later."""
-    deadline = time.monotonic() + within
-    while True:
-        ok, summary = ping(namespace, address, count=2)
-        if ok or time.monotonic() > deadline:
-            return ok, summary
-        time.sleep(0.2)
-
-
 def record_sends(end: LinkEnd) -> list[asyncio.Future[SendStatus]]:
     """Every send the link hands to its VC, as the futures the miniport completes."""
     assert end.vc is not None
@@ -191,7 +180,7 @@ def test_with_persist_the_link_comes_back_when_the_cut_wire_is_restored(lab: Lab
         client = lab.dial(cable.a, *persist)
         client.wait_for(r"Link up", 30)
         hub.wait_for(r"Link up", 30)
-        ok, summary = ping_works(lab.ns_client, "10.77.0.1")
+        ok, summary = ping(lab.ns_client, "10.77.0.1", count=2)
         assert ok, summary
         cable.cut()
         for process in (client, hub):
@@ -202,6 +191,6 @@ def test_with_persist_the_link_comes_back_when_the_cut_wire_is_restored(lab: Lab
         client.wait_for(r"Link up", 40)
         hub.wait_for(r"Link up", 40)
         back = time.monotonic() - restored
-        ok, summary = ping_works(lab.ns_client, "10.77.0.1")
+        ok, summary = ping(lab.ns_client, "10.77.0.1", count=2)
         assert ok, (summary, client.output(), hub.output())
     print(f"\npersist: both links back {back:.1f} s after the wire was restored")
