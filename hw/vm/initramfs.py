@@ -355,11 +355,31 @@ def render_image(plan: ImagePlan) -> bytes:
 def build_initramfs(kernel: Kernel | None = None, cache_dir: Path | None = None) -> Path:
     """The cached ``initramfs-<release>-<digest>.cpio.gz``, built first if needed."""
     plan = plan_image(kernel)
+    return cached_image(plan, cache_dir, "initramfs", f"{plan.kernel.release}-{plan.digest()}")
+
+
+def cached_image(plan: ImagePlan, cache_dir: Path | None, prefix: str, key: str) -> Path:
+    """``<prefix>-<key>.cpio.gz`` in the cache, rendered from ``plan`` if absent;
+    older images with the same prefix are removed."""
     cache_dir = cache_dir or default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / f"initramfs-{plan.kernel.release}-{plan.digest()}.cpio.gz"
+    target = cache_dir / f"{prefix}-{key}.cpio.gz"
     if target.exists():
         return target
+    image = gzip.compress(render_image(plan), compresslevel=6, mtime=0)
+    # Write then rename, so a concurrent run never boots half a file.
+    handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=f".{prefix}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(image)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    for stale in cache_dir.glob(f"{prefix}-*.cpio.gz"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
+    return target
     image = gzip.compress(render_image(plan), compresslevel=6, mtime=0)
     # Write then rename, so a concurrent run never boots half a file.
     handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".initramfs-", suffix=".tmp")

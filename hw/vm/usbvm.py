@@ -18,12 +18,10 @@ carries the 9p and overlay modules.
 
 from __future__ import annotations
 
-import gzip
 import importlib.resources
 import os
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,10 +30,9 @@ from hw.vm.errors import VmError, VmUnavailable
 from hw.vm.initramfs import (
     ImagePlan,
     Kernel,
-    default_cache_dir,
+    cached_image,
     find_busybox,
     find_kernel,
-    render_image,
     resolve_modules,
 )
 from hw.vm.machine import PppdVm
@@ -66,24 +63,8 @@ def build_usb_initramfs(kernel: Kernel, cache_dir: Path | None = None) -> Path:
     """The cached initramfs: busybox, the agent scripts, virtio, 9p and overlay modules."""
     modules = resolve_modules(kernel.modules_dir, INITRAMFS_MODULES, ())
     plan = ImagePlan(kernel, find_busybox(), (), (), tuple(modules))
-    cache_dir = cache_dir or default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / f"usbvm-{IMAGE_FORMAT}-{kernel.release}-{plan.digest()}.cpio.gz"
-    if target.exists():
-        return target
-    image = gzip.compress(render_image(plan), compresslevel=6, mtime=0)
-    handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".usbvm-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(image)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    for stale in cache_dir.glob("usbvm-*.cpio.gz"):
-        if stale != target:
-            stale.unlink(missing_ok=True)
-    return target
+    return cached_image(plan, cache_dir, "usbvm",
+                        f"{IMAGE_FORMAT}-{kernel.release}-{plan.digest()}")
 
 
 class _HostRootMachine(PppdVm):
