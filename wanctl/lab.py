@@ -171,7 +171,8 @@ def tcp_transfer(sender_ns: str, receiver_ns: str, address: str, *, seconds: flo
         sent = subprocess.run(
             in_netns(sender_ns, [sys.executable, "-m", "wanctl.lab", "send", address, str(port),
                                  str(seconds), str(nbytes)]),
-            capture_output=True, text=True, env=python_env(), timeout=seconds + 120)
+            capture_output=True, text=True, env=python_env(),
+            timeout=seconds + SEND_STALL_LIMIT + 60)
         if sent.returncode != 0:
             raise WanctlError(f"the TCP sender failed: {sent.stderr.strip()[-300:]}")
         received: dict[str, Any] = json.loads(server.stdout.readline())
@@ -181,6 +182,7 @@ def tcp_transfer(sender_ns: str, receiver_ns: str, address: str, *, seconds: flo
         server.wait()
     received["intact"] = received["sha256"] == sender["sha256"]
     received["sent"] = sender["bytes"]
+    received["longest_send_wait"] = sender["longest_wait"]
     return received
 
 
@@ -200,21 +202,31 @@ def _serve(port: int) -> None:
               flush=True)
 
 
+#: How long one 4 KiB write may wait.  TCP's retransmission timer doubles
+#: after every lost retransmission, so on a noisy line a stall of tens of
+#: seconds is TCP backing off, not a dead link; the caller's overall deadline
+#: still bounds the whole transfer.
+SEND_STALL_LIMIT = 240.0
+
+
 def _send(host: str, port: int, seconds: float, nbytes: int) -> None:
-    digest, total = hashlib.sha256(), 0
-    block = os.urandom(16384)
-    with socket.create_connection((host, port), timeout=30) as conn:
+    digest, total, longest_wait = hashlib.sha256(), 0, 0.0
+    block = os.urandom(4096)
+    with socket.create_connection((host, port), timeout=SEND_STALL_LIMIT) as conn:
         deadline = time.monotonic() + seconds if seconds else None
         while (deadline is None or time.monotonic() < deadline) and (
                 not nbytes or total < nbytes):
             chunk = block if not nbytes else block[: min(len(block), nbytes - total)]
+            waited = time.monotonic()
             conn.sendall(chunk)
+            longest_wait = max(longest_wait, time.monotonic() - waited)
             digest.update(chunk)
             total += len(chunk)
-            block = os.urandom(16384)  # random data: escapes as real traffic would
+            block = os.urandom(4096)  # random data: escapes as real traffic would
         conn.shutdown(socket.SHUT_WR)
         conn.recv(1)
-    print(json.dumps({"bytes": total, "sha256": digest.hexdigest()}))
+    print(json.dumps({"bytes": total, "sha256": digest.hexdigest(),
+                      "longest_wait": round(longest_wait, 3)}))
 
 
 def main(argv: list[str]) -> int:

@@ -109,7 +109,8 @@ def run_noisy_transfer(lab: Lab, seconds: int) -> None:
         outputs = client.output() + "\n" + hub.output()
     print(f"\nBER {BER:g}, MRU 296, {seconds} s of sending: {result['bytes']} bytes over TCP"
           f" in {elapsed:.0f} s ({result['bytes'] / elapsed:.0f} bytes/s), SHA-256 "
-          f"{'matches' if result['intact'] else 'DIFFERS'}")
+          f"{'matches' if result['intact'] else 'DIFFERS'}, longest wait for one write "
+          f"{result['longest_send_wait']:.1f} s")
     for direction in directions:
         print("  " + direction.line())
     assert result["intact"] and result["bytes"] == result["sent"] > 0, result
