@@ -10,7 +10,8 @@ fewer than three words is ignored.
 
 Reading the file and checking its permissions is the caller's business;
 ``@/path`` secrets (read from another file) are left for the caller to
-resolve through ``resolve_indirect``.
+resolve through ``resolve_indirect``.  What the address words allow is
+``ndiswan.ppp.peer_addresses``' business.
 """
 
 from __future__ import annotations
@@ -196,3 +197,8 @@ class SecretsTable:
         return entry.secret
 
     __call__ = lookup
+
+    def addresses(self, client: str, server: str) -> tuple[str, ...] | None:
+        """The address words of the entry ``lookup`` uses; None when there is none."""
+        entry = self.find(client, server)
+        return entry.addresses if entry is not None else None
