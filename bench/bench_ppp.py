@@ -32,7 +32,7 @@ from ndiswan.ppp import (
     Wire,
 )
 
-SECRETS = SecretsTable.from_text("bob hub s3cret\n")
+SECRETS = SecretsTable.from_text("bob hub s3cret *\n")
 
 
 def negotiated_pair(seed: int) -> tuple[Wire, float]:

@@ -22,6 +22,9 @@ class AuthOutcome:
     #: Authenticator: the peer's name; peer: our name.
     name: str
     message: str = ""
+    #: Authenticator, success: the address words of the secrets-file entry
+    #: that matched; None when the secret did not come from a file.
+    peer_addresses: tuple[str, ...] | None = None
 
 
 class AuthMachine(abc.ABC):
@@ -71,7 +74,14 @@ class AuthMachine(abc.ABC):
     def _log(self, level: LogLevel, text: str) -> None:
         self._events.append(LogLine(text, level))
 
-    def _finish(self, success: bool, name: str, message: str = "") -> None:
+    def _finish(
+        self,
+        success: bool,
+        name: str,
+        message: str = "",
+        peer_addresses: tuple[str, ...] | None = None,
+    ) -> None:
         self._deadline = None
         self.succeeded = success
-        self._signals.append(AuthOutcome(self.protocol_name, self.role, success, name, message))
+        outcome = AuthOutcome(self.protocol_name, self.role, success, name, message, peer_addresses)
+        self._signals.append(outcome)

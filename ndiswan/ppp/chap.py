@@ -16,7 +16,7 @@ import hashlib
 import hmac
 
 from ndiswan.ppp.auth import AuthMachine
-from ndiswan.ppp.config import RandomBytes, SecretLookup
+from ndiswan.ppp.config import AddressLookup, RandomBytes, SecretLookup
 from ndiswan.ppp.events import AuthRole, LogLevel
 from ndiswan.ppp.log import q_text, visible
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
@@ -51,10 +51,12 @@ class ChapAuthenticator(AuthMachine):
         restart_time: float = 3.0,
         max_transmits: int = 10,
         rechallenge_interval: float = 0.0,
+        addresses: AddressLookup | None = None,
     ) -> None:
         super().__init__()
         self._our_name = our_name
         self._secrets = secrets
+        self._addresses = addresses
         self._rng = rng
         self._restart_time = restart_time
         self._max_transmits = max_transmits
@@ -139,7 +141,8 @@ class ChapAuthenticator(AuthMachine):
         if not self._authenticated_once:
             # pppd 2.4.9 logs nothing here for CHAP (unlike PAP).
             self._authenticated_once = True
-            self._finish(True, name, "Access granted")
+            addresses = self._addresses(name, self._our_name) if self._addresses else None
+            self._finish(True, name, "Access granted", addresses)
         if self._interval > 0:
             self._deadline = now + self._interval  # time of the next challenge
 

@@ -20,6 +20,9 @@ from ndiswan.ppp.constants import DEFAULT_MRU, MIN_MRU
 #: Secrets lookup: (client, server) -> secret, or None when there is none.
 #: An empty name matches any entry, as a missing name does in pppd.
 SecretLookup = Callable[[str, str], "str | None"]
+#: The address words of the secrets-file entry a lookup uses: (client,
+#: server) -> words, or None when there is no entry.
+AddressLookup = Callable[[str, str], "tuple[str, ...] | None"]
 #: Random octets (the default is ``secrets.token_bytes``).
 RandomBytes = Callable[[int], bytes]
 

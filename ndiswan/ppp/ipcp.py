@@ -7,6 +7,12 @@ DNS (129, 131): given to a peer that asks when configured (``ms_dns``),
 otherwise rejected; asked of the peer with ``usepeerdns``.  IP-Addresses (1,
 obsolete) and IP-Compression-Protocol (2, Van Jacobson) are rejected: we do
 no header compression.  Judging follows pppd 2.4.9's ``ipcp_reqci``.
+
+Once we authenticated the peer with a secrets-file entry, the entry's
+address words limit the peer's address (``restrict_peer_to``): the entry's
+single address replaces a missing or forbidden configured one, a forbidden
+request is Nak'd with it, and an IPCP that would still open with a
+forbidden peer address is closed, as pppd's ``ipcp_up`` does.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from ndiswan.ppp.constants import IpcpOpt
 from ndiswan.ppp.events import LogLevel, LogLine, NetworkUp
 from ndiswan.ppp.options import ACK, REJECT, NcpResult, OptionHandler, OptionVerdict, nak
 from ndiswan.ppp.packet import Option
+from ndiswan.ppp.peer_addresses import AllowedPeerAddresses
 
 IPv4 = ipaddress.IPv4Address
 #: pppd's fallback remote address when nobody knows it (10.64.64.64).
@@ -52,9 +59,33 @@ class IpcpOptions(OptionHandler):
         self._acked_address: IPv4 | None = None
         self._acked_dns: list[IPv4 | None] = [None, None]
         self._peer_address: IPv4 | None = None
+        #: The peer's permitted addresses; None: not limited (no secrets file).
+        self.allowed_remote: AllowedPeerAddresses | None = None
+        self._remote = policy.remote or _ZERO
+        self._accept_remote = policy.accept_remote
+
+    def restrict_peer_to(self, words: tuple[str, ...] | None) -> list[LogLine]:
+        """Limit the peer to a secrets entry's address words (None lifts the limit).
+
+        Returns the warnings for words that were skipped.
+        """
+        if words is None:
+            self.allowed_remote = None
+            return []
+        self.allowed_remote = AllowedPeerAddresses.from_words(words)
+        return [LogLine(text, LogLevel.WARNING) for text in self.allowed_remote.warnings]
+
+    def _may_use(self, address: IPv4) -> bool:
+        return self.allowed_remote is None or self.allowed_remote.allows(address)
 
     def reset(self) -> None:
         p = self.policy
+        self._remote, self._accept_remote = p.remote or _ZERO, p.accept_remote
+        allowed = self.allowed_remote
+        suggestion = allowed.suggestion if allowed is not None else None
+        if suggestion is not None and not self._may_use(self._remote):
+            # pppd's set_allowed_addrs: the entry's address replaces ours.
+            self._remote, self._accept_remote = suggestion, True
         self._our = p.local or _ZERO
         self._ask_address = True
         self._ask_dns = [p.request_dns, p.request_dns]
@@ -121,8 +152,10 @@ class IpcpOptions(OptionHandler):
         kind, p = option.type, self.policy
         if kind == IpcpOpt.IP_ADDRESS and len(option.data) == 4:
             theirs = IPv4(option.data)
-            wanted = p.remote or _ZERO
-            if theirs != wanted and (theirs == _ZERO or not p.accept_remote):
+            wanted = self._remote
+            # A forbidden address is Nak'd with ours when ours is allowed.
+            offer_ours = self._may_use(wanted) and not self._may_use(theirs)
+            if theirs != wanted and (theirs == _ZERO or not self._accept_remote or offer_ours):
                 self._peer_address = theirs
                 return nak(_addr_option(IpcpOpt.IP_ADDRESS, wanted))
             if theirs == _ZERO:
@@ -146,7 +179,7 @@ class IpcpOptions(OptionHandler):
             return []
         if not naking:
             self._nak_for_missing_address = False  # ask once, as pppd
-        return [_addr_option(IpcpOpt.IP_ADDRESS, self.policy.remote or _ZERO)]
+        return [_addr_option(IpcpOpt.IP_ADDRESS, self._remote)]
 
     # -- This-Layer-Up ----------------------------------------------------
 
@@ -157,7 +190,7 @@ class IpcpOptions(OptionHandler):
         local = self._acked_address if self._acked_address is not None else (p.local or _ZERO)
         if local == _ZERO:
             return NcpResult(None, "Could not determine local IP address")
-        remote = self._peer_address or p.remote or _ZERO
+        remote = self._peer_address or self._remote
         notes: list[LogLine] = []
         if remote == _ZERO:
             remote = DEFAULT_REMOTE
@@ -167,6 +200,9 @@ class IpcpOptions(OptionHandler):
                     LogLevel.WARNING,
                 )
             )
+        if not self._may_use(remote):
+            error = f"Peer is not authorized to use remote address {remote}"
+            return NcpResult(None, error, tuple(notes), "Unauthorized remote IP address")
         dns1, dns2 = (d if d is not None and d != _ZERO else None for d in self._acked_dns)
         notes.append(LogLine(f"local  IP address {local}", LogLevel.NOTICE))
         notes.append(LogLine(f"remote IP address {remote}", LogLevel.NOTICE))

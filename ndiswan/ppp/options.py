@@ -70,8 +70,11 @@ class NcpResult:
     """What an NCP handler concludes at This-Layer-Up: an event, or why to close."""
 
     up: NetworkUp | Ipv6Up | None
+    #: Why the NCP must close, for the log.
     error: str | None
     notes: tuple[LogLine, ...] = ()
+    #: The Terminate-Request's reason when it differs from ``error``.
+    close_reason: str | None = None
 
 
 class OptionHandler(abc.ABC):

@@ -5,7 +5,8 @@ new identifier each time, until an Ack or Nak naming one of those
 identifiers arrives or 10 went unanswered.  The authenticator waits up to
 ``wait_timeout`` for a request, checks the password against the secrets
 lookup in constant time, answers "Login ok" or "Login incorrect", and
-answers a repeated request the same way.  Passwords never reach a log.
+answers a repeated request the same way; on success it reports the address
+words of the secrets-file entry, when there is one.  Passwords never reach a log.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hmac
 
 from ndiswan.ppp.auth import AuthMachine
-from ndiswan.ppp.config import SecretLookup
+from ndiswan.ppp.config import AddressLookup, SecretLookup
 from ndiswan.ppp.events import AuthRole, LogLevel
 from ndiswan.ppp.log import q_text, visible
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
@@ -99,10 +100,17 @@ class PapAuthenticator(AuthMachine):
     protocol_name = "PAP"
     role = AuthRole.AUTHENTICATOR
 
-    def __init__(self, our_name: str, secrets: SecretLookup | None, wait_timeout: float) -> None:
+    def __init__(
+        self,
+        our_name: str,
+        secrets: SecretLookup | None,
+        wait_timeout: float,
+        addresses: AddressLookup | None = None,
+    ) -> None:
         super().__init__()
         self._our_name = our_name
         self._secrets = secrets
+        self._addresses = addresses
         self._wait_timeout = wait_timeout
         self._verdict: int | None = None
 
@@ -146,7 +154,8 @@ class PapAuthenticator(AuthMachine):
             self._log(LogLevel.NOTICE, f"PAP peer authentication succeeded for {q_text(user)}")
         else:
             self._log(LogLevel.WARNING, f"PAP peer authentication failed for {q_text(user)}")
-        self._finish(ok, user, message.decode())
+        addresses = self._addresses(user, self._our_name) if ok and self._addresses else None
+        self._finish(ok, user, message.decode(), addresses)
 
 
 def _user_password(data: bytes) -> tuple[bytes, bytes] | None:

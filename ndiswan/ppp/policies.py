@@ -16,6 +16,7 @@ from ndiswan.ppp.ipcp import IpcpPolicy
 from ndiswan.ppp.ipv6cp import Ipv6cpPolicy
 from ndiswan.ppp.lcp import LcpPolicy
 from ndiswan.ppp.pap import PapAuthenticator, PapPeer
+from ndiswan.ppp.secrets_format import SecretsTable
 
 AuthMachines = dict[tuple[int, AuthRole], AuthMachine]
 
@@ -71,9 +72,12 @@ def auth_machines(
 ) -> AuthMachines:
     """The machines of the Authenticate phase, keyed by (protocol, role)."""
     machines: AuthMachines = {}
+    # Only a secrets file's entry limits the peer's addresses (pppd's
+    # set_allowed_addrs); a plain lookup function leaves them free.
+    addresses = secrets.addresses if isinstance(secrets, SecretsTable) else None
     if check_peer_with is AuthProtocol.PAP:
         machines[Proto.PAP, AuthRole.AUTHENTICATOR] = PapAuthenticator(
-            config.name, secrets, config.pap_wait_timeout
+            config.name, secrets, config.pap_wait_timeout, addresses
         )
     elif check_peer_with is AuthProtocol.CHAP:
         machines[Proto.CHAP, AuthRole.AUTHENTICATOR] = ChapAuthenticator(
@@ -83,6 +87,7 @@ def auth_machines(
             restart_time=config.restart_time,
             max_transmits=config.max_configure,
             rechallenge_interval=config.chap_interval,
+            addresses=addresses,
         )
     if prove_ourselves_with is AuthProtocol.PAP:
         machines[Proto.PAP, AuthRole.PEER] = PapPeer(

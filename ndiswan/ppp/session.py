@@ -376,6 +376,7 @@ class PppSession:
             self.status = ExitCode.PEER_AUTH_FAILED
             self._close_link("peer refused to authenticate", now)
             return
+        self._ipcp_options.restrict_peer_to(None)
         self._auth = policies.auth_machines(
             self.config,
             check_peer_with=local.auth,
@@ -410,6 +411,8 @@ class PppSession:
             self._events.append(AuthSucceeded(outcome.protocol, outcome.role, outcome.name))
             if outcome.role is AuthRole.PEER:
                 self._log(LogLevel.NOTICE, f"{outcome.protocol} authentication succeeded")
+            else:  # a secrets-file entry limits the peer's IPv4 addresses
+                self._events.extend(self._ipcp_options.restrict_peer_to(outcome.peer_addresses))
             if self.phase is Phase.AUTHENTICATE and all(m.succeeded for m in self._auth.values()):
                 self._network_phase(now)
             return
@@ -456,11 +459,11 @@ class PppSession:
                 return
             handler = self._ipcp_options if proto == Proto.IPCP else self._ipv6cp_options
             result = handler.result()
+            self._events.extend(result.notes)
             if result.up is None:
                 self._log(LogLevel.ERROR, result.error or "")
-                ncp.close(result.error or "", now)
+                ncp.close(result.close_reason or result.error or "", now)
                 return
-            self._events.extend(result.notes)
             if self.status in (ExitCode.NEGOTIATION_FAILED, ExitCode.OK):
                 self.status = ExitCode.OK
             if isinstance(result.up, NetworkUp):

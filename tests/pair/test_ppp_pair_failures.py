@@ -19,8 +19,8 @@ from ndiswan.ppp import (
 )
 from ndiswan.ppp.constants import ExitCode
 
-SECRETS = SecretsTable.from_text('bob hub "s3cret"\nhub bob hubpass\n')
-WRONG = SecretsTable.from_text('bob hub "guess"\nhub bob hubpass\n')
+SECRETS = SecretsTable.from_text('bob hub "s3cret" *\nhub bob hubpass *\n')
+WRONG = SecretsTable.from_text('bob hub "guess" *\nhub bob hubpass *\n')
 HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
 
 

@@ -21,7 +21,7 @@ from ndiswan.ppp import (
 )
 from ndiswan.ppp.constants import Proto
 
-SECRETS = SecretsTable.from_text("bob hub s3cret\n")
+SECRETS = SecretsTable.from_text("bob hub s3cret *\n")
 #: Frames are lost only during the first LOSSY_SECONDS; then the line is clean.
 LOSSY_SECONDS = 120.0
 

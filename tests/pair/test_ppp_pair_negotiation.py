@@ -28,7 +28,7 @@ SECRETS = SecretsTable.from_text(
     """
 # client  server  secret      addresses
 bob       hub     "s3cret"    *
-hub       bob     hubpass
+hub       bob     hubpass     *
 """
 )
 HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")

@@ -25,7 +25,7 @@ from ndiswan.ppp.ipv6cp import Ipv6cpOptions, Ipv6cpPolicy
 from ndiswan.ppp.lcp import LcpOptions, LcpPolicy
 from ndiswan.ppp.options import OptionHandler
 
-SECRETS = SecretsTable.from_text("bob hub s3cret\nhub bob other\n")
+SECRETS = SecretsTable.from_text("bob hub s3cret *\nhub bob other *\n")
 PROTOCOLS = [0xC021, 0xC023, 0xC223, 0x8021, 0x8057, 0x80FD, 0x0021, 0x0057, 0x002D, 0xC025, 0x8031]
 
 frames = st.one_of(

@@ -21,7 +21,7 @@ from ndiswan.ppp import (
 )
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
 
-SECRETS = SecretsTable.from_text("bob hub s3cret\n")
+SECRETS = SecretsTable.from_text("bob hub s3cret *\n")
 IP_PACKET = bytes.fromhex("4500001c0000400040010000 0a070002 0a070001 0800f7ff00000000")
 
 
