@@ -99,6 +99,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _bool("lock", True, "take a UUCP lock on the port (/var/lock/LCK..NAME)"),
     OptionSpec("number", v.phone_number, None, "phone number the modem dials",
                'number = "5551234"', metavar="DIGITS"),
+    _bool("pulse", False, "dial with pulses (ATDP) instead of tones (ATDT)", negative="tone"),
+    OptionSpec("auto-answer", v.integer(0, 255, "rings"), 0,
+               "let the modem answer by itself after this many rings (ATS0=N); 0: we answer"
+               " with ATA", "auto-answer = 2", metavar="RINGS"),
     OptionSpec("init", v.at_command, None, "AT command sent to the modem before dialing",
                'init = "ATZ"', metavar="AT..."),
     OptionSpec("connect", v.chat_script, None, "chat script: a file path or the script text",
@@ -186,6 +190,8 @@ class LinkOptions:
     modem: bool = True
     lock: bool = True
     number: str | None = None
+    pulse: bool = False
+    auto_answer: int = 0
     init: str | None = None
     connect: str | None = None
     user: str | None = None

@@ -86,10 +86,11 @@ class LinkRunner:
 
     @property
     def uses_modem(self) -> bool:
-        """A modem is dialed with a number or a connect script, answered with init or a script."""
+        """A modem is dialed with a number or a connect script, answered with init, a
+        script or auto-answer."""
         o = self.options
         if self.answer:
-            return o.init is not None or o.connect is not None
+            return o.init is not None or o.connect is not None or o.auto_answer > 0
         return o.number is not None or o.connect is not None
 
     # -- the whole run, with redial --
@@ -202,6 +203,8 @@ class LinkRunner:
             DialupCallManager(adapter, self._dialup_settings()) if modem
             else PvcCallManager(adapter)
         )
+        if isinstance(cm, DialupCallManager):
+            cm.signaling.on_message = self.progress.note
         try:
             handle = await cm.open_af(cm.register_af(), link)
             vc = await self._connect(cm, handle, adapter, link)
@@ -224,7 +227,7 @@ class LinkRunner:
     def _dialup_settings(self) -> DialupSettings:
         o = self.options
         words = o.chat_words()
-        settings = DialupSettings()
+        settings = DialupSettings(pulse=o.pulse, auto_answer_rings=o.auto_answer)
         if o.init is not None:
             settings.init = ("ATZ", o.init)
         if self.answer:

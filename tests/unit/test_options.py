@@ -71,6 +71,13 @@ def test_flags_parse_into_typed_values() -> None:
     assert opts.origins["baud"] == "command line"
 
 
+def test_pulse_tone_and_auto_answer_flags() -> None:
+    assert not _options().pulse and _options().auto_answer == 0
+    opts = _options("--pulse", "--auto-answer", "3")
+    assert opts.pulse and opts.auto_answer == 3
+    assert not _options("--pulse", "--tone").pulse
+
+
 def test_port_is_another_name_for_device() -> None:
     assert _options("--port", "/dev/ttyS1").device == "/dev/ttyS1"
 
@@ -130,6 +137,8 @@ def test_pyserial_url_device_takes_any_speed() -> None:
         (["--pcap", ""], "--pcap: path is empty"),
         (["--name", "gw\x7f"], "--name: name contains a control character"),
         (["--remotename", "r" * 256], "--remotename: name is 256 characters long"),
+        (["--auto-answer", "256"], "--auto-answer: 256 is out of range; use a number from 0"),
+        (["--auto-answer", "two"], "--auto-answer: 'two' is not a whole number"),
     ],
 )
 def test_malformed_flag_value_is_one_line_naming_flag_and_fix(

@@ -25,8 +25,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from wanminiport.mcm.chat import ChatInterpreter, ChatOutput, Finished, Send, SendBreak
+from wanminiport.mcm.chat import (
+    ChatInterpreter,
+    ChatOutput,
+    Finished,
+    Log,
+    Report,
+    Say,
+    Send,
+    SendBreak,
+)
 from wanminiport.mcm.chat_script import DEFAULT_TIMEOUT as CHAT_DEFAULT_TIMEOUT
+from wanminiport.mcm.chat_script import visible
 from wanminiport.mcm.hayes import (
     DEFAULT_INIT,
     CallFailed,
@@ -100,6 +110,9 @@ class ModemSignaling:
         self.on_carrier_lost: Callable[[], None] | None = None
         #: Called with every chat output (logs, SAY, REPORT, echo).
         self.on_chat_output: Callable[[ChatOutput], None] | None = None
+        #: Called with what a chat script says to the user (SAY) and reports (REPORT),
+        #: which chat writes to its stderr whether or not it is verbose.
+        self.on_message: Callable[[str], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[object] | None = None
@@ -232,6 +245,8 @@ class ModemSignaling:
             self._chat.receive_data(data, self._now())
             self._drain_chat()
         else:
+            # The modem's side of the dialogue, for --debug (chat -v shows the same).
+            log.info("%s: rcvd (%s)", self.transport.name, visible(data))
             self.dialer.receive_data(data, self._now())
             self._drain()
 
@@ -301,6 +316,7 @@ class ModemSignaling:
 
     def _perform(self, output: Output) -> None:
         if isinstance(output, SendBytes):
+            log.info("%s: send (%s)", self.transport.name, visible(output.data))
             self.transport.write(output.data)
         elif isinstance(output, SetDtr):
             self.transport.set_dtr(output.on)
@@ -343,6 +359,13 @@ class ModemSignaling:
                     log.info(
                         "%s: BREAK requested; the transport cannot send one", self.transport.name
                     )
+            elif isinstance(output, Log):
+                log.info("%s: chat: %s", self.transport.name, output.text)
+            elif isinstance(output, Say | Report):
+                text = output.text.strip()
+                if self.on_message is not None and text:
+                    # chat prefixes what it reports, not what it says.
+                    self.on_message(f"chat: {text}" if isinstance(output, Report) else text)
             elif isinstance(output, Finished):
                 if output.exit_code == 0:
                     self.dialer.assume_online()
