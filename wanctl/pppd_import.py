@@ -237,7 +237,7 @@ class _Importer:
                       " write the dialogue as a chat script in connect")
             return
         try:
-            flags, script_words = getopt.getopt(argv[1:], "ef:r:sSt:T:U:vV")
+            flags, script_words = getopt.getopt(argv[1:], "eEf:r:sSt:T:U:vV")
         except getopt.GetoptError as exc:
             self.warn(origin, word.line, shown, f"chat option error: {exc}")
             return
@@ -253,6 +253,9 @@ class _Importer:
             elif flag == "-T":
                 self.set_value("number", value, Word("chat -T", word.line), origin,
                                f"chat -T {value}")
+            elif flag == "-E":
+                self.warn(origin, word.line, "chat -E", "environment variables are not"
+                          " substituted; write their values into the script")
             elif flag in ("-v", "-V", "-s", "-S"):
                 self.note(origin, word.line, f"chat {flag}", "logging: use wanctl's debug")
             else:

@@ -229,6 +229,15 @@ def test_chat_script_dialling_t_or_u_without_numbers_warns(tmp_path: Path) -> No
     ]
 
 
+def test_chat_environment_substitution_is_named_as_not_translated(tmp_path: Path) -> None:
+    (tmp_path / "script").write_text("'' ATZ\nOK ATDT$PHONE\n")
+    result = import_pppd(_peer(tmp_path, f"connect 'chat -E -f {tmp_path}/script'\n"))
+    assert result.values["connect"] == "'' ATZ\nOK ATDT$PHONE\n"
+    assert [w.split(": ", 1)[1] for w in result.warnings] == [
+        "chat -E: environment variables are not substituted; write their values into the"
+        " script"]
+
+
 def test_chat_file_and_inline_script_together_warn(tmp_path: Path) -> None:
     (tmp_path / "script").write_text("'' ATZ\n")
     path = _peer(tmp_path, f"connect 'chat -f {tmp_path}/script OK ATH'\n")
