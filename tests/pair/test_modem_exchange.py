@@ -423,6 +423,17 @@ async def test_chat_script_abort_and_timeout_codes_through_the_glue() -> None:
 
 
 @in_loop
+async def test_chat_at_file_sends_the_file_and_a_missing_one_is_exit_code_1(
+        tmp_path: Path) -> None:
+    init = tmp_path / "init"
+    init.write_text("ATS0=3\n")
+    async with exchange(CALLER) as switch, dte(switch, CALLER) as caller:
+        assert await caller.run_chat(["", f"@{tmp_path}/absent", "OK", ""], timeout=5) == 1
+        assert await caller.run_chat(["", f"@{init}", "OK", ""], timeout=5) == 0
+        assert switch.modems[CALLER].engine.register(0) == 3
+
+
+@in_loop
 async def test_command_reads_information_text() -> None:
     async with exchange(CALLER) as switch, dte(switch, CALLER) as caller:
         result, info = await caller.command("ATE0I3")

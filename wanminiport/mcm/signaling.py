@@ -91,6 +91,16 @@ class SignalingTimeout(SignalingError):
         self.stage = stage
 
 
+#: The most of a chat ``@file`` send string that is read (a password, a long init).
+MAX_SEND_FILE = 4096
+
+
+def read_send_file(path: str) -> str:
+    """chat's ``@/path`` send string: the file's text, read when it is sent."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read(MAX_SEND_FILE)
+
+
 class ModemSignaling:
     """Call set-up and tear-down on one transport."""
 
@@ -215,7 +225,8 @@ class ModemSignaling:
         """Run a chat script; chat's exit code.  0 puts the line in data mode."""
         waiter = self._begin()
         chat = ChatInterpreter(
-            words, timeout=timeout, phone=phone, phone2=phone2, echo=echo, char_delay=char_delay
+            words, timeout=timeout, phone=phone, phone2=phone2, echo=echo,
+            char_delay=char_delay, read_file=read_send_file,
         )
         self._chat = chat
         chat.start(self._now())
