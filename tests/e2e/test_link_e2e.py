@@ -111,3 +111,22 @@ def test_capture_verb_streams_a_running_links_frames(lab: Lab, tmp_path: object)
     assert len(rows) == 4
     # Wireshark's p2p_dir: 0 = sent, 1 = received (the pcap byte is the other way round).
     assert {("0", "8"), ("1", "0")} <= {tuple(r) for r in rows}, rows
+
+
+
+
+def test_secrets_entry_without_addresses_gives_the_peer_no_ipv4(lab: Lab) -> None:
+    """pppd's rule, through the real file: an entry of three words allows the peer no
+    address, so the hub closes IPCP with pppd's message and no IPv4 crosses; IPV6CP,
+    which the address column does not govern, stays up."""
+    lab.secrets.write_text("client hub s3cret\n")
+    hub, _ = lab.answer(), lab.dial()
+    hub.wait_for(rf"Peer is not authorized to use remote address {CLIENT_IP}", 30)
+    hub.wait_for(r"IPv6 up", 30)
+    status = lab.wanctl("status", "hub", "--json")
+    assert status.wait() == 0
+    report = json.loads(status.output())
+    assert report["phase"] == "network"
+    assert report["ipv4"] == {"local": None, "remote": None}
+    ok, summary = ping(lab.ns_client, HUB_IP, count=1)
+    assert not ok, summary
