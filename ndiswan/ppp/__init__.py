@@ -35,6 +35,7 @@ from ndiswan.ppp.fsm import TRANSITIONS, Action, Input, State, Timing
 from ndiswan.ppp.log import format_frame, packet_line
 from ndiswan.ppp.options import OptionHandler, RequestReply, Verdict
 from ndiswan.ppp.packet import ControlPacket, Option, parse_control_packet, parse_options
+from ndiswan.ppp.peer_addresses import AllowedPeerAddresses
 from ndiswan.ppp.secrets_format import SecretEntry, SecretsTable, parse_secrets
 from ndiswan.ppp.session import PppSession, SessionStats
 from ndiswan.ppp.wire import Wire
@@ -42,6 +43,7 @@ from ndiswan.ppp.wire import Wire
 __all__ = [
     "TRANSITIONS",
     "Action",
+    "AllowedPeerAddresses",
     "AuthFailed",
     "AuthProtocol",
     "AuthRequirement",
