@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -124,8 +125,13 @@ class TunEdge:
             log.info("remote LL address %s", event.remote_address)
             await run_hook(os.path.join(self.options.hooks_dir, "ipv6-up"), facts, ipv6=True)
 
-    async def network_down(self, link: PppLink, ip_version: int) -> None:
-        facts = self._link_facts(link)
+    def network_down(self, link: PppLink, ip_version: int) -> Awaitable[None]:
+        # The addresses are read now: the link forgets them once this returns.
+        return self._network_down(self._link_facts(link), ip_version)
+
+    async def _network_down(self, facts: LinkFacts, ip_version: int) -> None:
+        # As pppd: the addresses leave the interface, then the down script runs.
+        await self.tun.remove_addresses(ip_version)
         name = "ip-down" if ip_version == 4 else "ipv6-down"
         await run_hook(os.path.join(self.options.hooks_dir, name), facts, ipv6=ip_version == 6)
 

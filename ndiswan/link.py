@@ -14,6 +14,8 @@ says that network protocol is open: ``send_datagram`` refuses it.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -123,6 +125,12 @@ class PppLink:
         self.terminated: asyncio.Event = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The last upper-edge call still running: the next one waits for it, so an
+        #: interface is never deconfigured before its configuration finished.
+        self._upper_tail: asyncio.Task[None] | None = None
+        #: Bumped on every NCP up and down, per IP version: a configuration that
+        #: finishes after its NCP went down again is not announced.
+        self._ncp_epoch = {4: 0, 6: 0}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -249,16 +257,21 @@ class PppLink:
             self.state.dns = [str(d) for d in (event.dns1, event.dns2) if d is not None]
             self.state.up_since = time.time()
             self.loopback.own_addresses.add(event.local)
-            if self._upper_call("network_up", event, announce=event):
+            self._ncp_epoch[4] += 1
+            if self._upper_call("network_up", event, announce=event, ip_version=4):
                 return
         elif isinstance(event, Ipv6Up):
             self.state.ipv6_local = str(event.local_address)
             self.state.ipv6_remote = str(event.remote_address)
             self.loopback.own_addresses.add(event.local_address)
-            if self._upper_call("network_up", event, announce=event):
+            self._ncp_epoch[6] += 1
+            if self._upper_call("network_up", event, announce=event, ip_version=6):
                 return
         elif isinstance(event, NetworkDown):
-            self._upper_call("network_down", event.ip_version)
+            self._ncp_epoch[event.ip_version] += 1
+            # The edge reads the addresses for ip-down now, before they are forgotten.
+            self._upper_call("network_down", event.ip_version, ip_version=event.ip_version)
+            self._forget_network(event.ip_version)
         elif isinstance(event, LinkTerminated):
             self._terminated(event.exit_code)
         if self.on_event is not None:
@@ -269,27 +282,53 @@ class PppLink:
             self.counters.delivered += 1
             self.upper.deliver(packet)
 
-    def _upper_call(self, name: str, argument: object, announce: Event | None = None) -> bool:
+    def _upper_call(self, name: str, argument: object, announce: Event | None = None,
+                    ip_version: int = 4) -> bool:
         """Call the upper edge; True when it works on in a task, which then announces
-        ``announce`` -- so "network up" is told only once the interface is ready."""
+        ``announce`` -- so "network up" is told only once the interface is ready, and
+        not at all if that NCP went down meanwhile."""
         if self.upper is None:
             return False
         result = getattr(self.upper, name)(self, argument)
-        if not asyncio.iscoroutine(result):
+        if not inspect.isawaitable(result):
             return False
-        task = self.loop.create_task(result)
+        task = self.loop.create_task(self._after_previous(self._upper_tail, result))
+        self._upper_tail = task
         self._tasks.add(task)
-        task.add_done_callback(lambda done: self._task_done(done, announce))
+        epoch = self._ncp_epoch[ip_version]
+        task.add_done_callback(lambda done: self._task_done(done, announce, ip_version, epoch))
         return True
 
-    def _task_done(self, task: asyncio.Task[None], announce: Event | None) -> None:
+    @staticmethod
+    async def _after_previous(previous: asyncio.Task[None] | None,
+                              work: Awaitable[None]) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait({previous})
+        await work
+
+    def _task_done(self, task: asyncio.Task[None], announce: Event | None, ip_version: int,
+                   epoch: int) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return
         if task.exception() is not None:
             pppd_log.error("configuring the interface failed: %s", task.exception())
-        elif announce is not None and self.on_event is not None:
+        elif (announce is not None and self.on_event is not None
+              and self._ncp_epoch[ip_version] == epoch):
             self.on_event(announce)
+
+    def _forget_network(self, ip_version: int) -> None:
+        """An NCP went down: its addresses are no longer ours (status, loopback)."""
+        state = self.state
+        if ip_version == 4:
+            addresses = [state.local]
+            state.local, state.remote, state.dns = "", "", []
+        else:
+            addresses = [state.ipv6_local]
+            state.ipv6_local, state.ipv6_remote = "", ""
+        for address in addresses:
+            if address:
+                self.loopback.own_addresses.discard(ipaddress.ip_address(address))
 
     def _backpressure(self, paused: bool) -> None:
         if self.upper is not None:

@@ -11,6 +11,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.conftest import CLIENT_IP, HUB_IP, Lab
 from wanctl.lab import ping, tcp_transfer
@@ -130,3 +131,21 @@ def test_secrets_entry_without_addresses_gives_the_peer_no_ipv4(lab: Lab) -> Non
     assert report["ipv4"] == {"local": None, "remote": None}
     ok, summary = ping(lab.ns_client, HUB_IP, count=1)
     assert not ok, summary
+    # The client's IPCP had opened before the hub closed it: its addresses are gone
+    # from its status and from its interface, as pppd clears them on IPCP down.
+    client = _client_status_without_ipv4(lab)
+    assert client["phase"] == "network" and client["ipv6"]["local_id"], client
+    addresses = subprocess.run(["ip", "-n", lab.ns_client, "-4", "addr", "show"],
+                               capture_output=True, text=True, check=True).stdout
+    assert CLIENT_IP not in addresses, addresses
+
+
+def _client_status_without_ipv4(lab: Lab) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while True:
+        status = lab.wanctl("status", "client", "--json")
+        assert status.wait() == 0
+        report: dict[str, Any] = json.loads(status.output())
+        if report["ipv4"] == {"local": None, "remote": None} or time.monotonic() > deadline:
+            return report
+        time.sleep(0.2)

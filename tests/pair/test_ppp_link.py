@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hw.cable import VirtualCable
 from ndiswan.edges import ApiEdge
 from ndiswan.link import PppLink
-from ndiswan.ppp import AuthRequirement, ExitCode, Ipv6Up, NetworkUp, PppConfig
+from ndiswan.ppp import AuthRequirement, ExitCode, Ipv6Up, NetworkUp, PppConfig, SecretLookup
+from ndiswan.ppp.events import Event, NetworkDown
+from ndiswan.ppp.secrets_format import SecretsTable
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
 from wanminiport.serial_transport import SerialTransport
@@ -47,15 +49,17 @@ class Pair:
 
 @asynccontextmanager
 async def two_links(
-    tmp: str, hub: PppConfig, client: PppConfig, baud: int = 115200
+    tmp: str, hub: PppConfig, client: PppConfig, baud: int = 115200, *,
+    hub_secrets: SecretLookup = lookup, client_edge: ApiEdge | None = None,
 ) -> AsyncIterator[Pair]:
     async with VirtualCable(baud) as cable:
         links, edges, adapters = [], [], []
-        for path, config in ((cable.a_path, hub), (cable.b_path, client)):
+        for path, config, secrets, edge in ((cable.a_path, hub, hub_secrets, ApiEdge()),
+                                             (cable.b_path, client, lookup,
+                                              client_edge or ApiEdge())):
             adapter = WanMiniport(SerialTransport(path, baud, lock_dir=tmp))
             adapter.start()
-            edge = ApiEdge()
-            link = PppLink(config, edge, secrets=lookup)
+            link = PppLink(config, edge, secrets=secrets)
             bind_client(adapter, link)
             cm = PvcCallManager(adapter)
             af = cm.register_af()
@@ -175,7 +179,8 @@ def test_silent_answering_side_waits_for_the_caller_and_needs_no_retransmission(
 
     async def run() -> None:
         async with VirtualCable(115200) as cable:
-            links, adapters, sent = [], [], {"hub": [], "client": []}
+            links, adapters = [], []
+            sent: dict[str, list[str]] = {"hub": [], "client": []}
             for name, path, config, silent in (("hub", cable.a_path, HUB, True),
                                                ("client", cable.b_path, CLIENT, False)):
                 adapter = WanMiniport(SerialTransport(path, 115200, lock_dir=str(tmp_path)))
@@ -206,3 +211,57 @@ def test_silent_answering_side_waits_for_the_caller_and_needs_no_retransmission(
                 adapter.close()
 
     asyncio.run(run())
+
+
+@dataclass
+class SlowEdge(ApiEdge):
+    """An edge whose interface configuration takes a while, as netlink and ip-up can."""
+
+    delay: float = 2.0
+    calls: list[str] = field(default_factory=list)
+
+    async def network_up(self, link: PppLink,  # type: ignore[override]
+                         event: NetworkUp | Ipv6Up) -> None:
+        version = 4 if isinstance(event, NetworkUp) else 6
+        self.calls.append(f"configure {version}")
+        await asyncio.sleep(self.delay)
+        self.calls.append(f"configured {version}")
+        super().network_up(link, event)
+
+    async def network_down(self, link: PppLink,  # type: ignore[override]
+                           ip_version: int) -> None:
+        self.calls.append(f"deconfigure {ip_version} (local {link.state.local or '-'})")
+        super().network_down(link, ip_version)
+
+
+def test_an_ncp_that_goes_down_while_its_interface_is_configured_is_never_announced(
+    tmp_path: object,
+) -> None:
+    """The hub's secrets entry allows the client no IPv4 address: the client's IPCP
+    opens, then the hub closes it while the client's interface is still being
+    configured.  Expected: the client never announces IPv4 up, deconfigures only after
+    configuring finished, forgets the address, and IPv6 stays up."""
+    async def run() -> None:
+        edge = SlowEdge()
+        no_ipv4 = SecretsTable.from_text("client hub s3cret\n")
+        async with two_links(str(tmp_path), HUB, CLIENT, hub_secrets=no_ipv4,
+                             client_edge=edge) as pair:
+            announced: list[Event] = []
+            pair.client.on_event = announced.append
+            await asyncio.wait_for(_until(lambda: any(c.startswith("deconfigure 4")
+                                                      for c in edge.calls)), 20)
+            await asyncio.wait_for(_until(lambda: any(isinstance(e, Ipv6Up)
+                                                      for e in announced)), 20)
+            assert edge.calls.index("configured 4") < next(
+                i for i, c in enumerate(edge.calls) if c.startswith("deconfigure 4"))
+            assert any(isinstance(e, NetworkDown) and e.ip_version == 4 for e in announced)
+            assert not any(isinstance(e, NetworkUp) for e in announced), announced
+            assert pair.client.state.local == "" and pair.client.state.remote == ""
+            assert pair.client.state.ipv6_local != ""
+            assert ipaddress.IPv4Address("10.7.0.2") not in pair.client.loopback.own_addresses
+    asyncio.run(run())
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
