@@ -126,12 +126,15 @@ class TunEdge:
             await run_hook(os.path.join(self.options.hooks_dir, "ipv6-up"), facts, ipv6=True)
 
     def network_down(self, link: PppLink, ip_version: int) -> Awaitable[None]:
-        # The addresses are read now: the link forgets them once this returns.
-        return self._network_down(self._link_facts(link), ip_version)
+        # The addresses are read now: the link forgets them once this returns.  When the
+        # whole link is ending, the interface is about to go away with its addresses.
+        return self._network_down(self._link_facts(link), ip_version, not link.ending)
 
-    async def _network_down(self, facts: LinkFacts, ip_version: int) -> None:
+    async def _network_down(self, facts: LinkFacts, ip_version: int,
+                            remove_addresses: bool) -> None:
         # As pppd: the addresses leave the interface, then the down script runs.
-        await self.tun.remove_addresses(ip_version)
+        if remove_addresses:
+            await self.tun.remove_addresses(ip_version)
         name = "ip-down" if ip_version == 4 else "ipv6-down"
         await run_hook(os.path.join(self.options.hooks_dir, name), facts, ipv6=ip_version == 6)
 

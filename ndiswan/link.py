@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ndiswan.loopback import Loopback
-from ndiswan.ppp import PppConfig, PppSession, SecretLookup
+from ndiswan.ppp import Phase, PppConfig, PppSession, SecretLookup
 from ndiswan.ppp.constants import ExitCode
 from ndiswan.ppp.events import (
     DatagramReceived,
@@ -316,6 +316,19 @@ class PppLink:
         elif (announce is not None and self.on_event is not None
               and self._ncp_epoch[ip_version] == epoch):
             self.on_event(announce)
+
+    @property
+    def ending(self) -> bool:
+        """The whole link is going down (not just one NCP): its interface goes with it."""
+        return self.session is None or self.session.phase in (Phase.TERMINATE, Phase.DEAD)
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait for the upper edge's work still running (interface changes, ip-down
+        scripts), as pppd waits for its scripts before it exits; False on timeout."""
+        if not self._tasks:
+            return True
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        return not pending
 
     def _forget_network(self, ip_version: int) -> None:
         """An NCP went down: its addresses are no longer ours (status, loopback)."""

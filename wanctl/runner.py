@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ndiswan.edges import TunEdge
+from ndiswan.hooks import HOOK_TIMEOUT
 from ndiswan.link import PppLink
 from ndiswan.ppp import AuthSucceeded, Ipv6Up, LinkInfoNegotiated, NetworkUp, Phase, PhaseChanged
 from ndiswan.ppp.events import AuthFailed, Event, LinkTerminated
@@ -311,6 +312,8 @@ class LinkRunner:
 
     async def _teardown(self, cm: DialupCallManager | PvcCallManager, vc: Vc,
                         link: PppLink) -> None:
+        if not await link.settle(HOOK_TIMEOUT):
+            log.warning("the interface's down work did not finish within %.0f s", HOOK_TIMEOUT)
         link.detach()
         if isinstance(cm, DialupCallManager):
             self.progress.step("Hanging up")

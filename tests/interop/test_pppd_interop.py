@@ -168,14 +168,35 @@ def test_pppd_client_gets_address_and_dns_from_us(bench: Bench) -> None:
 def test_ipv6cp_brings_up_link_local_addresses(bench: Bench) -> None:
     ours = bench.start_ours("dial", "--ipv6")
     pppd = bench.pppd("noauth", "+ipv6", f"{PPPD}:{OURS}")
-    up = ours.wait_for(r"IPv6 up: local (\S+) remote (\S+)", 40)
+    ours.wait_for(r"IPv6 up: local (\S+) remote (\S+)", 40)
     pppd.wait_for_log("remote LL address", timeout=40)
-    ours_ll, pppd_ll = up.group(1), up.group(2)
-    assert f"local  LL address {pppd_ll}" in pppd.read_log()
+    ours_ll, pppd_ll = _agreed_link_local_addresses(ours, pppd)
     ok, summary = ping(bench.namespace, f"{pppd_ll}%wan0", count=2)
     assert ok, summary
     status, output = bench.vm.run(f"ping -c 2 -W 5 {ours_ll}%ppp0", timeout=30)
     assert status == 0, output
+
+
+def _agreed_link_local_addresses(ours: LinkProcess, pppd: GuestProcess) -> tuple[str, str]:
+    """Our and pppd's link-local addresses once both logs agree on them.
+
+    On a loaded machine a restart timer can fire before a Configure-Ack arrives;
+    pppd then renegotiates IPV6CP with a fresh random identifier, so the latest
+    announcement on each side is the one that counts.
+    """
+    deadline = time.monotonic() + 15
+    while True:
+        ours_up = re.findall(r"IPv6 up: local (\S+) remote (\S+)", ours.output())
+        log = pppd.read_log()
+        pppd_local = re.findall(r"local  LL address (\S+)", log)
+        pppd_remote = re.findall(r"remote LL address (\S+)", log)
+        if ours_up and pppd_local and pppd_remote:
+            ours_ll, pppd_ll = ours_up[-1]
+            if (pppd_ll, ours_ll) == (pppd_local[-1], pppd_remote[-1]):
+                return ours_ll, pppd_ll
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the two sides never agreed: ours {ours_up}, pppd's log:\n{log}")
+        time.sleep(0.5)
 
 
 def test_lcp_echo_both_ways_keeps_the_link_up(bench: Bench) -> None:
