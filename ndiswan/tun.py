@@ -132,12 +132,6 @@ class TunDevice:
                                address=entry.get_attr("IFA_ADDRESS"),
                                prefixlen=entry["prefixlen"])
 
-    async def set_down(self) -> None:
-        async with AsyncIPRoute() as ipr:
-            await ipr.link("set", index=self.index, state="down")
-            with contextlib.suppress(Exception):
-                await ipr.flush_addr(index=self.index)
-
 
 def write_resolv(path: str, dns: list[str]) -> None:
     """usepeerdns: the peer's DNS servers as nameserver lines (pppd writes /etc/ppp/resolv.conf)."""
