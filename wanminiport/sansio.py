@@ -65,13 +65,13 @@ class TimedCore(Protocol):
         ...
 
 
-OutputT_co = TypeVar("OutputT_co", covariant=True)
+OutputT = TypeVar("OutputT")
 
 
-class Core(TimedCore, Protocol[OutputT_co]):
+class Core(TimedCore, Protocol[OutputT]):
     """A whole core: its timer and its one drain."""
 
-    def drain(self) -> list[OutputT_co]:
+    def drain(self) -> list[OutputT]:
         """Every output record since the last call, oldest first."""
         ...
 
