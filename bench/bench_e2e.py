@@ -70,8 +70,14 @@ MINIMUM_CONTROL_PACKETS = 13
 #: The handshake's critical path, one-way trips in order: (sent by the client,
 #: protocol, code, which occurrence of that packet from that side).
 CRITICAL_PATH = (
-    (True, LCP, 1, 0), (False, LCP, 2, 0), (False, CHAP, 1, 0), (True, CHAP, 2, 0),
-    (False, CHAP, 3, 0), (True, IPCP, 1, 0), (False, IPCP, 3, 0), (True, IPCP, 1, 1),
+    (True, LCP, 1, 0),
+    (False, LCP, 2, 0),
+    (False, CHAP, 1, 0),
+    (True, CHAP, 2, 0),
+    (False, CHAP, 3, 0),
+    (True, IPCP, 1, 0),
+    (False, IPCP, 3, 0),
+    (True, IPCP, 1, 1),
     (False, IPCP, 2, 0),
 )
 
@@ -92,15 +98,43 @@ class Lab:
         return {"WANCTL_RUN_DIR": str(self.tmp), "WANCTL_LOCK_DIR": str(self.tmp)}
 
     def answer(self, tty: str, baud: int, *extra: str) -> TimedProcess:
-        return self._start("answer", self.hub_ns, tty, "--baud", str(baud),
-                           "--ip", f"{HUB_IP}:{CLIENT_IP}", "--require-chap", "--name", "hub",
-                           "--chap-secrets", str(self.tmp / "chap-secrets"),
-                           "--linkname", "hub", *QUIET_LINK, *extra)
+        return self._start(
+            "answer",
+            self.hub_ns,
+            tty,
+            "--baud",
+            str(baud),
+            "--ip",
+            f"{HUB_IP}:{CLIENT_IP}",
+            "--require-chap",
+            "--name",
+            "hub",
+            "--chap-secrets",
+            str(self.tmp / "chap-secrets"),
+            "--linkname",
+            "hub",
+            *QUIET_LINK,
+            *extra,
+        )
 
     def dial(self, tty: str, baud: int, *extra: str) -> TimedProcess:
-        return self._start("dial", self.client_ns, tty, "--baud", str(baud), "--user", "client",
-                           "--remotename", "hub", "--chap-secrets", str(self.tmp / "chap-secrets"),
-                           "--linkname", "client", *QUIET_LINK, *extra)
+        return self._start(
+            "dial",
+            self.client_ns,
+            tty,
+            "--baud",
+            str(baud),
+            "--user",
+            "client",
+            "--remotename",
+            "hub",
+            "--chap-secrets",
+            str(self.tmp / "chap-secrets"),
+            "--linkname",
+            "client",
+            *QUIET_LINK,
+            *extra,
+        )
 
     def _start(self, verb: str, namespace: str, *argv: str) -> TimedProcess:
         process = TimedProcess([verb, *argv], namespace=namespace, env=self.env, name=verb)
@@ -110,8 +144,10 @@ class Lab:
 
 @contextmanager
 def lab() -> Iterator[Lab]:
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp, \
-            namespaces(2, prefix="be2e") as (hub_ns, client_ns):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp,
+        namespaces(2, prefix="be2e") as (hub_ns, client_ns),
+    ):
         secrets = Path(tmp, "chap-secrets")
         secrets.write_text('client hub "bench secret" *\n')
         secrets.chmod(0o600)
@@ -141,8 +177,9 @@ def slope(points: list[tuple[float, float]]) -> float:
     return num / den if den else 0.0
 
 
-def throughput_run(baud: int, seconds: float, warmup: float,
-                   interval: float = 0.1) -> dict[str, float]:
+def throughput_run(
+    baud: int, seconds: float, warmup: float, interval: float = 0.1
+) -> dict[str, float]:
     with lab() as the_lab, CableProcess(baud) as cable:
         hub = the_lab.answer(cable.b, baud)
         client = the_lab.dial(cable.a, baud)
@@ -159,8 +196,15 @@ def throughput_run(baud: int, seconds: float, warmup: float,
                 counters = tun_counters(the_lab.hub_ns)[hub_if]
                 tcp = sum(sink.received())
                 wire = cable.stats()["a_to_b"]["bytes"]
-                samples.append(((before + time.monotonic()) / 2, counters.rx_bytes,
-                                counters.rx_packets, tcp, wire))
+                samples.append(
+                    (
+                        (before + time.monotonic()) / 2,
+                        counters.rx_bytes,
+                        counters.rx_packets,
+                        tcp,
+                        wire,
+                    )
+                )
                 time.sleep(max(0.0, before + interval - time.monotonic()))
             cpu1 = cpu_seconds(hub.pid), cpu_seconds(client.pid), time.monotonic()
         finally:
@@ -207,8 +251,9 @@ def latency_run(baud: int, count: int) -> dict[str, float]:
 
         before = wire()
         argv = ["ping", "-c", str(count), "-i", "0.2", "-s", "56", "-W", "2", HUB_IP]
-        result = subprocess.run(in_netns(the_lab.client_ns, argv), capture_output=True,
-                                text=True, timeout=30 + count)
+        result = subprocess.run(
+            in_netns(the_lab.client_ns, argv), capture_output=True, text=True, timeout=30 + count
+        )
         after = wire()
     rtts = [float(m) / 1000 for m in re.findall(r"time=([\d.]+) ms", result.stdout)]
     if not rtts:
@@ -216,9 +261,14 @@ def latency_run(baud: int, count: int) -> dict[str, float]:
     wire_per_round_trip = (after - before) / len(rtts)
     serialization = wire_per_round_trip * BITS_PER_BYTE / baud
     rtt = median(rtts)
-    return {"rtt": rtt, "serialization": serialization, "ratio": rtt / serialization,
-            "bound": 1.1 * serialization + 0.002, "wire": wire_per_round_trip,
-            "answered": len(rtts) / count}
+    return {
+        "rtt": rtt,
+        "serialization": serialization,
+        "ratio": rtt / serialization,
+        "bound": 1.1 * serialization + 0.002,
+        "wire": wire_per_round_trip,
+        "answered": len(rtts) / count,
+    }
 
 
 # -- call setup -----------------------------------------------------------------------
@@ -229,10 +279,18 @@ TIMER_STALL = 1.0
 #: What each side sends at least once, in the configuration measured:
 #: (sent by the client, protocol, code) -> how many.
 EXPECTED_PACKETS = {
-    (True, LCP, 1): 1, (True, LCP, 2): 1, (False, LCP, 1): 1, (False, LCP, 2): 1,
-    (False, CHAP, 1): 1, (True, CHAP, 2): 1, (False, CHAP, 3): 1,
-    (True, IPCP, 1): 2, (False, IPCP, 3): 1, (True, IPCP, 2): 1,
-    (False, IPCP, 1): 1, (False, IPCP, 2): 1,
+    (True, LCP, 1): 1,
+    (True, LCP, 2): 1,
+    (False, LCP, 1): 1,
+    (False, LCP, 2): 1,
+    (False, CHAP, 1): 1,
+    (True, CHAP, 2): 1,
+    (False, CHAP, 3): 1,
+    (True, IPCP, 1): 2,
+    (False, IPCP, 3): 1,
+    (True, IPCP, 2): 1,
+    (False, IPCP, 1): 1,
+    (False, IPCP, 2): 1,
 }
 
 
@@ -244,8 +302,9 @@ def crossed(client_pcap: str, hub_pcap: str) -> list[PcapFrame]:
     first ones a side sends before its capture is attached.
     """
     from_hub = [f for f in read_pcap(client_pcap) if not f.sent]
-    from_client = [PcapFrame(f.time, True, f.protocol, f.info)
-                   for f in read_pcap(hub_pcap) if not f.sent]
+    from_client = [
+        PcapFrame(f.time, True, f.protocol, f.info) for f in read_pcap(hub_pcap) if not f.sent
+    ]
     return sorted(from_hub + from_client, key=lambda f: f.time)
 
 
@@ -256,6 +315,7 @@ def analyse_setup(frames: list[PcapFrame], baud: int, dialed: float) -> dict[str
     sent it.  ``dialed`` is the wall-clock time the dialer started: earlier
     frames (the hub's, before a client listened) are not part of the call.
     """
+
     def wire_time(frame: PcapFrame) -> float:
         # FF 03 and a 2-octet protocol on LCP, the protocol alone otherwise; FCS; flag.
         header = 4 if frame.protocol == LCP else 2
@@ -286,8 +346,12 @@ def analyse_setup(frames: list[PcapFrame], baud: int, dialed: float) -> dict[str
     # handshake this long, even when the packet it repeated was lost before
     # any capture saw it.
     timer_waits = int(protocol_time > TIMER_STALL)
-    return {"packets": len(control), "retransmitted": extra + timer_waits,
-            "protocol_time": protocol_time, "floor": floor}
+    return {
+        "packets": len(control),
+        "retransmitted": extra + timer_waits,
+        "protocol_time": protocol_time,
+        "floor": floor,
+    }
 
 
 def direct_setup_run(baud: int) -> dict[str, float]:
@@ -306,15 +370,19 @@ def direct_setup_run(baud: int) -> dict[str, float]:
 
 
 def modem_setup_run(baud: int, handshake: float) -> dict[str, float]:
-    with lab() as the_lab, ExchangeProcess([HUB_NUMBER, CLIENT_NUMBER], rate=baud,
-                                           ring_interval=1.0, handshake=handshake) as exchange:
+    with (
+        lab() as the_lab,
+        ExchangeProcess(
+            [HUB_NUMBER, CLIENT_NUMBER], rate=baud, ring_interval=1.0, handshake=handshake
+        ) as exchange,
+    ):
         hub_pcap, pcap = str(the_lab.tmp / "hub.pcap"), str(the_lab.tmp / "client.pcap")
-        hub = the_lab.answer(exchange.tty(HUB_NUMBER), baud, "--init", "ATS0=0",
-                             "--pcap", hub_pcap)
+        hub = the_lab.answer(exchange.tty(HUB_NUMBER), baud, "--init", "ATS0=0", "--pcap", hub_pcap)
         hub.wait_for(r"Waiting for a call", 30)
         started, dialed = time.monotonic(), time.time()
-        client = the_lab.dial(exchange.tty(CLIENT_NUMBER), baud, "--number", HUB_NUMBER,
-                              "--pcap", pcap)
+        client = the_lab.dial(
+            exchange.tty(CLIENT_NUMBER), baud, "--number", HUB_NUMBER, "--pcap", pcap
+        )
         connected, _ = client.wait_for(r"CONNECT", 60)
         up, _ = client.wait_for(r"Link up", 60)
         hub.wait_for(r"Link up", 30)
@@ -326,8 +394,12 @@ def modem_setup_run(baud: int, handshake: float) -> dict[str, float]:
 
 def modem_throughput_run(baud: int, seconds: float, warmup: float) -> dict[str, float]:
     """Bulk TCP over two emulated modems; the exchange's own CPU is shown, not counted."""
-    with lab() as the_lab, ExchangeProcess([HUB_NUMBER, CLIENT_NUMBER], rate=baud,
-                                           ring_interval=1.0, handshake=0.2) as exchange:
+    with (
+        lab() as the_lab,
+        ExchangeProcess(
+            [HUB_NUMBER, CLIENT_NUMBER], rate=baud, ring_interval=1.0, handshake=0.2
+        ) as exchange,
+    ):
         hub = the_lab.answer(exchange.tty(HUB_NUMBER), baud, "--init", "ATS0=0")
         hub.wait_for(r"Waiting for a call", 30)
         client = the_lab.dial(exchange.tty(CLIENT_NUMBER), baud, "--number", HUB_NUMBER)
@@ -346,8 +418,11 @@ def modem_throughput_run(baud: int, seconds: float, warmup: float) -> dict[str, 
             source.wait()
             sink.close()
     elapsed = t1 - t0
-    return {"ip": (ip1.rx_bytes - ip0.rx_bytes) / elapsed / (baud / BITS_PER_BYTE),
-            "cpu_exchange": (ex1 - ex0) / elapsed, "cpu_rx": (rx1 - rx0) / elapsed}
+    return {
+        "ip": (ip1.rx_bytes - ip0.rx_bytes) / elapsed / (baud / BITS_PER_BYTE),
+        "cpu_exchange": (ex1 - ex0) / elapsed,
+        "cpu_rx": (rx1 - rx0) / elapsed,
+    }
 
 
 # -- the report -----------------------------------------------------------------------
@@ -359,18 +434,21 @@ def med(runs: list[dict[str, float]], key: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baud", type=int, action="append",
-                        help="repeatable; default 115200, 921600 and 3000000")
+    parser.add_argument(
+        "--baud", type=int, action="append", help="repeatable; default 115200, 921600 and 3000000"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--seconds", type=float, default=6.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     parser.add_argument("--pings", type=int, default=20)
     parser.add_argument("--latency-baud", type=int, default=115200)
     parser.add_argument("--setup-baud", type=int, default=115200)
-    parser.add_argument("--handshake", type=float, default=0.5,
-                        help="the emulated modems' training time, seconds")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=["throughput", "latency", "setup", "modems"])
+    parser.add_argument(
+        "--handshake", type=float, default=0.5, help="the emulated modems' training time, seconds"
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["throughput", "latency", "setup", "modems"]
+    )
     args = parser.parse_args(argv)
     reason = lab_unavailable()
     if reason:
@@ -379,47 +457,61 @@ def main(argv: list[str] | None = None) -> int:
     bauds = args.baud or [115200, 921600, 3_000_000]
     print(f"# wanctl end to end, {os.cpu_count()} CPUs, medians of {args.runs} runs")
     if "throughput" not in args.skip:
-        print("\nLine-rate efficiency and CPU per link (bulk TCP client -> hub, "
-              f"{args.seconds:g} s window)")
-        print(f"{'baud':>9} {'IP goodput':>10} {'TCP goodput':>11} {'line use':>8} "
-              f"{'framing':>8} {'bound':>7} {'CPU rx s/s':>10} {'CPU tx s/s':>10}")
+        print(
+            "\nLine-rate efficiency and CPU per link (bulk TCP client -> hub, "
+            f"{args.seconds:g} s window)"
+        )
+        print(
+            f"{'baud':>9} {'IP goodput':>10} {'TCP goodput':>11} {'line use':>8} "
+            f"{'framing':>8} {'bound':>7} {'CPU rx s/s':>10} {'CPU tx s/s':>10}"
+        )
         for baud in bauds:
             runs = [throughput_run(baud, args.seconds, args.warmup) for _ in range(args.runs)]
             bound = framing_bound(med(runs, "packet"))
-            print(f"{baud:>9} {med(runs, 'ip'):>10.2%} {med(runs, 'tcp'):>11.2%} "
-                  f"{med(runs, 'line'):>8.2%} {med(runs, 'framing'):>8.2%} {bound:>7.2%} "
-                  f"{med(runs, 'cpu_rx'):>10.4f} {med(runs, 'cpu_tx'):>10.4f}")
+            print(
+                f"{baud:>9} {med(runs, 'ip'):>10.2%} {med(runs, 'tcp'):>11.2%} "
+                f"{med(runs, 'line'):>8.2%} {med(runs, 'framing'):>8.2%} {bound:>7.2%} "
+                f"{med(runs, 'cpu_rx'):>10.4f} {med(runs, 'cpu_tx'):>10.4f}"
+            )
     if "modems" not in args.skip:
         baud = args.setup_baud
-        runs = [modem_throughput_run(baud, args.seconds, args.warmup)
-                for _ in range(args.runs)]
-        print(f"\nOver two emulated modems at {baud}: IP goodput {med(runs, 'ip'):.2%}, "
-              f"hub CPU {med(runs, 'cpu_rx'):.4f} s/s, exchange process CPU "
-              f"{med(runs, 'cpu_exchange'):.4f} s/s (not ours, shown for the record)")
+        runs = [modem_throughput_run(baud, args.seconds, args.warmup) for _ in range(args.runs)]
+        print(
+            f"\nOver two emulated modems at {baud}: IP goodput {med(runs, 'ip'):.2%}, "
+            f"hub CPU {med(runs, 'cpu_rx'):.4f} s/s, exchange process CPU "
+            f"{med(runs, 'cpu_exchange'):.4f} s/s (not ours, shown for the record)"
+        )
     if "latency" not in args.skip:
         baud = args.latency_baud
         runs = [latency_run(baud, args.pings) for _ in range(args.runs)]
-        print(f"\nLatency at {baud} baud, ping -s 56 ({args.pings} per run): "
-              f"RTT {med(runs, 'rtt') * 1e3:.2f} ms, serialization of both frames "
-              f"{med(runs, 'serialization') * 1e3:.2f} ms ({med(runs, 'wire'):.0f} wire bytes), "
-              f"ratio {med(runs, 'ratio'):.3f}; bound 1.1 x serialization + 2 ms = "
-              f"{med(runs, 'bound') * 1e3:.2f} ms")
+        print(
+            f"\nLatency at {baud} baud, ping -s 56 ({args.pings} per run): "
+            f"RTT {med(runs, 'rtt') * 1e3:.2f} ms, serialization of both frames "
+            f"{med(runs, 'serialization') * 1e3:.2f} ms ({med(runs, 'wire'):.0f} wire bytes), "
+            f"ratio {med(runs, 'ratio'):.3f}; bound 1.1 x serialization + 2 ms = "
+            f"{med(runs, 'bound') * 1e3:.2f} ms"
+        )
     if "setup" not in args.skip:
         baud = args.setup_baud
         print(f"\nCall setup at {baud} baud (CHAP, IPCP with the address assigned by the hub)")
-        print(f"{'line':>8} {'dial->IP up':>11} {'to CONNECT':>10} {'1st frame->IP up':>16} "
-              f"{'floor':>7} {'packets':>7} {'minimum':>7} {'beyond minimum':>14}")
+        print(
+            f"{'line':>8} {'dial->IP up':>11} {'to CONNECT':>10} {'1st frame->IP up':>16} "
+            f"{'floor':>7} {'packets':>7} {'minimum':>7} {'beyond minimum':>14}"
+        )
         kinds = [("direct", lambda: direct_setup_run(baud))]
         if "modems" not in args.skip:
             kinds.append(("modems", lambda: modem_setup_run(baud, args.handshake)))
         for name, run in kinds:
             runs = [run() for _ in range(args.runs)]
-            to_connect = (f"{med(runs, 'to_connect'):>9.3f}s" if "to_connect" in runs[0]
-                          else f"{'-':>10}")
-            print(f"{name:>8} {med(runs, 'wall'):>10.3f}s {to_connect} "
-                  f"{med(runs, 'protocol_time') * 1e3:>14.1f}ms {med(runs, 'floor') * 1e3:>5.1f}ms"
-                  f" {med(runs, 'packets'):>7.0f} {MINIMUM_CONTROL_PACKETS:>7} "
-                  f"{max(r['retransmitted'] for r in runs):>14.0f}")
+            to_connect = (
+                f"{med(runs, 'to_connect'):>9.3f}s" if "to_connect" in runs[0] else f"{'-':>10}"
+            )
+            print(
+                f"{name:>8} {med(runs, 'wall'):>10.3f}s {to_connect} "
+                f"{med(runs, 'protocol_time') * 1e3:>14.1f}ms {med(runs, 'floor') * 1e3:>5.1f}ms"
+                f" {med(runs, 'packets'):>7.0f} {MINIMUM_CONTROL_PACKETS:>7} "
+                f"{max(r['retransmitted'] for r in runs):>14.0f}"
+            )
     return 0
 
 

@@ -66,8 +66,11 @@ def framing_overhead(accm: int, compressed: bool) -> float:
 
 async def one_run(baud: int, seconds: float, lock_dir: str) -> tuple[float, float]:
     with CableProcess(baud) as cable:
-        bits = (FramingBits.PPP_FRAMING | FramingBits.PPP_ACCM_SUPPORTED
-                | FramingBits.PPP_COMPRESS_ADDRESS_CONTROL)
+        bits = (
+            FramingBits.PPP_FRAMING
+            | FramingBits.PPP_ACCM_SUPPORTED
+            | FramingBits.PPP_COMPRESS_ADDRESS_CONTROL
+        )
         info = LinkInfo(send_framing_bits=bits, recv_framing_bits=bits, send_accm=0, recv_accm=0)
         adapters, vcs, counters = [], [], []
         for path in (cable.a, cable.b):
@@ -126,12 +129,13 @@ def main() -> None:
     print(f"{'baud':>9} {'efficiency (median)':>20} {'min':>8} {'max':>8} {'CPU s/s':>8}")
     with tempfile.TemporaryDirectory() as lock_dir:
         for baud in bauds:
-            results = [asyncio.run(one_run(baud, args.seconds, lock_dir))
-                       for _ in range(args.runs)]
+            results = [asyncio.run(one_run(baud, args.seconds, lock_dir)) for _ in range(args.runs)]
             effs = [r[0] for r in results]
             cpus = [r[1] for r in results]
-            print(f"{baud:>9} {statistics.median(effs):>20.2%} {min(effs):>8.2%} "
-                  f"{max(effs):>8.2%} {statistics.median(cpus):>8.3f}")
+            print(
+                f"{baud:>9} {statistics.median(effs):>20.2%} {min(effs):>8.2%} "
+                f"{max(effs):>8.2%} {statistics.median(cpus):>8.3f}"
+            )
 
 
 if __name__ == "__main__":

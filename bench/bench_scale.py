@@ -40,8 +40,14 @@ def _child(argv: list[str], namespace: str | None = None) -> subprocess.Popen[st
     command = [sys.executable, "-m", "bench.scale_links", *argv]
     if namespace is not None:
         command = in_netns(namespace, command)
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            bufsize=1, env=python_env())
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        env=python_env(),
+    )
 
 
 def _expect(process: subprocess.Popen[str], what: str) -> str:
@@ -76,8 +82,9 @@ def one_run(count: int, baud: int, seconds: float, warmup: float) -> dict[str, f
         processes = [cables]
         try:
             pairs = json.loads(_expect(cables, "cable"))
-            daemon = _child(["links", "daemon", str(baud), ",".join(a for a, _ in pairs)],
-                            daemon_ns)
+            daemon = _child(
+                ["links", "daemon", str(baud), ",".join(a for a, _ in pairs)], daemon_ns
+            )
             processes.append(daemon)
             peer = _child(["links", "peer", str(baud), ",".join(b for _, b in pairs)], peer_ns)
             processes.append(peer)
@@ -99,8 +106,9 @@ def one_run(count: int, baud: int, seconds: float, warmup: float) -> dict[str, f
                     before = time.monotonic()
                     ours, theirs = tun_counters(daemon_ns), tun_counters(peer_ns)
                     # Link k's data is received by the peer (even k) or by the daemon (odd k).
-                    received = [(theirs if k % 2 == 0 else ours)[f"wan{k}"].rx_bytes
-                                for k in range(count)]
+                    received = [
+                        (theirs if k % 2 == 0 else ours)[f"wan{k}"].rx_bytes for k in range(count)
+                    ]
                     samples.append(((before + time.monotonic()) / 2, received))
                     time.sleep(max(0.0, before + 0.25 - time.monotonic()))
                 cpu = (cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - start)
@@ -114,8 +122,9 @@ def one_run(count: int, baud: int, seconds: float, warmup: float) -> dict[str, f
             for process in reversed(processes):
                 _end(process)
     capacity = baud / BITS_PER_BYTE
-    efficiencies = [_slope([(t, values[k]) for t, values in samples]) / capacity
-                    for k in range(count)]
+    efficiencies = [
+        _slope([(t, values[k]) for t, values in samples]) / capacity for k in range(count)
+    ]
     return {"cpu": cpu, "median": median(efficiencies), "worst": min(efficiencies)}
 
 
@@ -158,15 +167,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_scale: {reason}")
         return 2
     print(f"# {args.baud} baud links in one process, all saturated; medians of {args.runs} runs")
-    print(f"{'links':>5} {'CPU s/s':>8} {'CPU per link':>12} {'median link':>11} "
-          f"{'worst link':>10}")
+    print(
+        f"{'links':>5} {'CPU s/s':>8} {'CPU per link':>12} {'median link':>11} {'worst link':>10}"
+    )
     rows = []
     for count in args.links:
         runs = [one_run(count, args.baud, args.seconds, args.warmup) for _ in range(args.runs)]
         row = {key: median([run[key] for run in runs]) for key in ("cpu", "median", "worst")}
         rows.append((count, row))
-        print(f"{count:>5} {row['cpu']:>8.4f} {row['cpu'] / count:>12.5f} "
-              f"{row['median']:>11.2%} {row['worst']:>10.2%}", flush=True)
+        print(
+            f"{count:>5} {row['cpu']:>8.4f} {row['cpu'] / count:>12.5f} "
+            f"{row['median']:>11.2%} {row['worst']:>10.2%}",
+            flush=True,
+        )
     if args.png:
         if write_png(args.png, rows, args.baud):
             print(f"plot written to {Path(args.png).resolve()}")

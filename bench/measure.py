@@ -66,14 +66,19 @@ class IfCounters:
 
 def tun_counters(namespace: str) -> dict[str, IfCounters]:
     """Interface name -> counters, for every interface of ``namespace``."""
-    out = subprocess.run(["ip", "-n", namespace, "-s", "-j", "link", "show"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ip", "-n", namespace, "-s", "-j", "link", "show"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     counters = {}
     for link in json.loads(out):
         stats = link.get("stats64") or link.get("stats") or {}
         rx, tx = stats.get("rx", {}), stats.get("tx", {})
-        counters[link["ifname"]] = IfCounters(rx.get("bytes", 0), rx.get("packets", 0),
-                                              tx.get("bytes", 0), tx.get("packets", 0))
+        counters[link["ifname"]] = IfCounters(
+            rx.get("bytes", 0), rx.get("packets", 0), tx.get("bytes", 0), tx.get("packets", 0)
+        )
     return counters
 
 
@@ -104,23 +109,32 @@ def read_pcap(path: str) -> list[PcapFrame]:
     while offset + _PCAP_RECORD.size <= len(data):
         seconds, micros, captured, _ = _PCAP_RECORD.unpack_from(data, offset)
         offset += _PCAP_RECORD.size
-        record = data[offset:offset + captured]
+        record = data[offset : offset + captured]
         offset += captured
         if len(record) < 5:
             continue
         direction, body = record[0], record[1:]
         if body[:2] == b"\xff\x03":
             body = body[2:]
-        frames.append(PcapFrame(seconds + micros / 1e6, direction == 1,
-                                int.from_bytes(body[:2], "big"), body[2:]))
+        frames.append(
+            PcapFrame(
+                seconds + micros / 1e6, direction == 1, int.from_bytes(body[:2], "big"), body[2:]
+            )
+        )
     return frames
 
 
 class TimedProcess:
     """A ``wanctl`` process (in a namespace); every output line with its arrival time."""
 
-    def __init__(self, argv: Sequence[str], *, namespace: str | None = None,
-                 env: dict[str, str] | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        namespace: str | None = None,
+        env: dict[str, str] | None = None,
+        name: str = "",
+    ) -> None:
         command = [sys.executable, "-m", "wanctl", *argv]
         if namespace is not None:
             command = in_netns(namespace, command)
@@ -128,8 +142,14 @@ class TimedProcess:
         self.lines: list[tuple[float, str]] = []
         self.started = time.monotonic()
         self._queue: queue.Queue[tuple[float, str] | None] = queue.Queue()
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=python_env(env), text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=python_env(env),
+            text=True,
+            bufsize=1,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -154,8 +174,10 @@ class TimedProcess:
             try:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise RuntimeError(f"{self.name}: no line matching {pattern!r} in {timeout:g} s;"
-                                   f" output: {self.output()}") from None
+                raise RuntimeError(
+                    f"{self.name}: no line matching {pattern!r} in {timeout:g} s;"
+                    f" output: {self.output()}"
+                ) from None
             if item is None:
                 self._queue.put(None)
                 raise RuntimeError(f"{self.name} exited before {pattern!r}: {self.output()}")
@@ -182,8 +204,12 @@ class TcpSink:
     def __init__(self, namespace: str, port: int) -> None:
         self.proc = subprocess.Popen(
             in_netns(namespace, [sys.executable, "-m", "bench.measure", "sink", str(port)]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-            env=python_env())
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=python_env(),
+        )
         if self._line() != "listening":
             raise RuntimeError("the TCP sink did not start")
 
@@ -203,16 +229,30 @@ class TcpSink:
         self.proc.wait()
 
 
-def tcp_source(namespace: str, address: str, port: int, seconds: float,
-               connections: int = 1) -> subprocess.Popen[str]:
+def tcp_source(
+    namespace: str, address: str, port: int, seconds: float, connections: int = 1
+) -> subprocess.Popen[str]:
     """Random data to ``address:port`` for ``seconds`` on ``connections`` connections each.
 
     ``address`` may list several hosts, comma-separated.
     """
-    argv = [sys.executable, "-m", "bench.measure", "source", address, str(port), str(seconds),
-            str(connections)]
-    return subprocess.Popen(in_netns(namespace, argv), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=python_env())
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.measure",
+        "source",
+        address,
+        str(port),
+        str(seconds),
+        str(connections),
+    ]
+    return subprocess.Popen(
+        in_netns(namespace, argv),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=python_env(),
+    )
 
 
 def median(values: Sequence[float]) -> float:
@@ -257,8 +297,11 @@ def _sink(port: int) -> None:
 
 
 def _source(hosts: str, port: int, seconds: float, connections: int) -> None:
-    conns = [socket.create_connection((host, port), timeout=30)
-             for host in hosts.split(",") for _ in range(connections)]
+    conns = [
+        socket.create_connection((host, port), timeout=30)
+        for host in hosts.split(",")
+        for _ in range(connections)
+    ]
     for conn in conns:
         conn.setblocking(False)
     block = os.urandom(1 << 16)  # random data: escapes as real traffic would
@@ -267,7 +310,7 @@ def _source(hosts: str, port: int, seconds: float, connections: int) -> None:
         _, writable, _ = select.select([], conns, [], left)
         for conn in writable:
             with contextlib.suppress(BlockingIOError, ConnectionError):
-                conn.send(block[os.urandom(1)[0]:])
+                conn.send(block[os.urandom(1)[0] :])
     for conn in conns:
         conn.close()
 
@@ -278,6 +321,7 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["source"]:
         _source(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
     else:
-        print("usage: python -m bench.measure sink PORT | source HOST PORT SECONDS N",
-              file=sys.stderr)
+        print(
+            "usage: python -m bench.measure sink PORT | source HOST PORT SECONDS N", file=sys.stderr
+        )
         sys.exit(2)

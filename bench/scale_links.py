@@ -68,11 +68,15 @@ async def run_cables(count: int, baud: int) -> None:
             cable.stop()
 
 
-async def _one_link(index: int, tty: str, baud: int, daemon: bool,
-                    lock_dir: str) -> tuple[PppLink, TunEdge, WanMiniport]:
+async def _one_link(
+    index: int, tty: str, baud: int, daemon: bool, lock_dir: str
+) -> tuple[PppLink, TunEdge, WanMiniport]:
     if daemon:
-        config = PppConfig(local_ip=ipaddress.IPv4Address(daemon_address(index)),
-                           remote_ip=ipaddress.IPv4Address(peer_address(index)), name="daemon")
+        config = PppConfig(
+            local_ip=ipaddress.IPv4Address(daemon_address(index)),
+            remote_ip=ipaddress.IPv4Address(peer_address(index)),
+            name="daemon",
+        )
     else:
         config = PppConfig(name="peer")
     transport = SerialTransport(tty, baud, lock_dir=lock_dir)
@@ -91,8 +95,10 @@ async def _one_link(index: int, tty: str, baud: int, daemon: bool,
 
 async def run_links(role: str, baud: int, ttys: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="scale-locks-") as lock_dir:
-        links = [await _one_link(index, tty, baud, role == "daemon", lock_dir)
-                 for index, tty in enumerate(ttys)]
+        links = [
+            await _one_link(index, tty, baud, role == "daemon", lock_dir)
+            for index, tty in enumerate(ttys)
+        ]
         while not all(link.state.local and not link._tasks for link, _, _ in links):
             await asyncio.sleep(0.05)
         print("up", flush=True)
@@ -112,8 +118,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["links"] and len(argv) == 4 and argv[1] in ("daemon", "peer"):
         asyncio.run(run_links(argv[1], int(argv[2]), argv[3].split(",")))
         return 0
-    print("usage: python -m bench.scale_links cables COUNT BAUD"
-          " | links daemon|peer BAUD TTY,...", file=sys.stderr)
+    print(
+        "usage: python -m bench.scale_links cables COUNT BAUD | links daemon|peer BAUD TTY,...",
+        file=sys.stderr,
+    )
     return 2
 
 

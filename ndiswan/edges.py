@@ -106,7 +106,9 @@ class TunEdge:
         facts = self._link_facts(link)
         if isinstance(event, NetworkUp):
             await self.tun.configure_ipv4(
-                str(event.local), str(event.remote), mtu,
+                str(event.local),
+                str(event.remote),
+                mtu,
                 default_route=self.options.default_route,
             )
             dns = facts.dns
@@ -130,8 +132,9 @@ class TunEdge:
         # whole link is ending, the interface is about to go away with its addresses.
         return self._network_down(self._link_facts(link), ip_version, not link.ending)
 
-    async def _network_down(self, facts: LinkFacts, ip_version: int,
-                            remove_addresses: bool) -> None:
+    async def _network_down(
+        self, facts: LinkFacts, ip_version: int, remove_addresses: bool
+    ) -> None:
         # As pppd: the addresses leave the interface, then the down script runs.
         if remove_addresses:
             await self.tun.remove_addresses(ip_version)

@@ -193,8 +193,9 @@ class PppLink:
         self._lower_down(vc, ExitCode.HANGUP, f"Connection terminated ({reason.value})")
 
     def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
-        pppd_log.debug("modem lines: CD=%d DSR=%d CTS=%d RI=%d",
-                       lines.cd, lines.dsr, lines.cts, lines.ri)
+        pppd_log.debug(
+            "modem lines: CD=%d DSR=%d CTS=%d RI=%d", lines.cd, lines.dsr, lines.cts, lines.ri
+        )
 
     # -- requests from above --
 
@@ -282,8 +283,9 @@ class PppLink:
             self.counters.delivered += 1
             self.upper.deliver(packet)
 
-    def _upper_call(self, name: str, argument: object, announce: Event | None = None,
-                    ip_version: int = 4) -> bool:
+    def _upper_call(
+        self, name: str, argument: object, announce: Event | None = None, ip_version: int = 4
+    ) -> bool:
         """Call the upper edge; True when it works on in a task, which then announces
         ``announce`` -- so "network up" is told only once the interface is ready, and
         not at all if that NCP went down meanwhile."""
@@ -300,21 +302,24 @@ class PppLink:
         return True
 
     @staticmethod
-    async def _after_previous(previous: asyncio.Task[None] | None,
-                              work: Awaitable[None]) -> None:
+    async def _after_previous(previous: asyncio.Task[None] | None, work: Awaitable[None]) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait({previous})
         await work
 
-    def _task_done(self, task: asyncio.Task[None], announce: Event | None, ip_version: int,
-                   epoch: int) -> None:
+    def _task_done(
+        self, task: asyncio.Task[None], announce: Event | None, ip_version: int, epoch: int
+    ) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return
         if task.exception() is not None:
             pppd_log.error("configuring the interface failed: %s", task.exception())
-        elif (announce is not None and self.on_event is not None
-              and self._ncp_epoch[ip_version] == epoch):
+        elif (
+            announce is not None
+            and self.on_event is not None
+            and self._ncp_epoch[ip_version] == epoch
+        ):
             self.on_event(announce)
 
     @property

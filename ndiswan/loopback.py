@@ -27,9 +27,7 @@ def ip_destination(packet: bytes) -> ipaddress.IPv4Address | ipaddress.IPv6Addre
 class Loopback:
     """Which packets come back up: to our own addresses, or all in promiscuous mode."""
 
-    own_addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = field(
-        default_factory=set
-    )
+    own_addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = field(default_factory=set)
     promiscuous: bool = False
     looped: int = 0
     copied: int = 0

@@ -123,14 +123,19 @@ class TunDevice:
         """An NCP went down: its addresses (and so its routes) leave the interface."""
         family = socket.AF_INET if ip_version == 4 else socket.AF_INET6
         async with AsyncIPRoute() as ipr:
-            entries = [entry async for entry in await ipr.addr("dump", index=self.index,
-                                                              family=family)]
+            entries = [
+                entry async for entry in await ipr.addr("dump", index=self.index, family=family)
+            ]
             for entry in entries:
                 # A point-to-point address is named by its local and peer halves.
-                await ipr.addr("del", index=self.index, family=family,
-                               local=entry.get_attr("IFA_LOCAL"),
-                               address=entry.get_attr("IFA_ADDRESS"),
-                               prefixlen=entry["prefixlen"])
+                await ipr.addr(
+                    "del",
+                    index=self.index,
+                    family=family,
+                    local=entry.get_attr("IFA_LOCAL"),
+                    address=entry.get_attr("IFA_ADDRESS"),
+                    prefixlen=entry["prefixlen"],
+                )
 
 
 def write_resolv(path: str, dns: list[str]) -> None:

@@ -32,8 +32,7 @@ def namespaces(count: int = 2) -> Iterator[list[str]]:
         yield names
     finally:
         for name in names:
-            subprocess.run(["ip", "netns", "del", name], check=False,
-                           stderr=subprocess.DEVNULL)
+            subprocess.run(["ip", "netns", "del", name], check=False, stderr=subprocess.DEVNULL)
 
 
 def in_netns(name: str, argv: list[str]) -> list[str]:

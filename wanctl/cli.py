@@ -23,24 +23,38 @@ from wanminiport.transport import TransportError
 PROG = "wanctl"
 
 
-def _link_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], verb: str,
-                 help_text: str) -> argparse.ArgumentParser:
+def _link_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], verb: str, help_text: str
+) -> argparse.ArgumentParser:
     parser = sub.add_parser(verb, help=help_text, description=help_text)
-    parser.add_argument("target", metavar="TARGET",
-                        help="a profile name or a port (/dev/ttyUSB0, ttyS0, a pyserial URL)")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        help="a profile name or a port (/dev/ttyUSB0, ttyS0, a pyserial URL)",
+    )
     parser.add_argument("--config", metavar="FILE", help="read the profile from this file")
-    parser.add_argument("--linkname", metavar="NAME",
-                        help="name of the link for status/hangup (default: profile or port)")
-    parser.add_argument("--background", action="store_true",
-                        help="go to the background once IP is up (pppd's default)")
+    parser.add_argument(
+        "--linkname",
+        metavar="NAME",
+        help="name of the link for status/hangup (default: profile or port)",
+    )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="go to the background once IP is up (pppd's default)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_link_options(parser)
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=(
-        "IP over serial lines, USB adapters and Hayes modems, speaking PPP like pppd."))
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "IP over serial lines, USB adapters and Hayes modems, speaking PPP like pppd."
+        ),
+    )
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
 
@@ -60,30 +74,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     capture = sub.add_parser("capture", help="capture a running link's frames to pcap")
     capture.add_argument("link", metavar="LINK")
-    capture.add_argument("-w", dest="file", required=True, metavar="FILE",
-                         help="pcap file to write (LINKTYPE_PPP_WITH_DIR)")
-    capture.add_argument("-c", dest="count", type=int, default=0, metavar="N",
-                         help="stop after N frames")
-    capture.add_argument("--duration", type=float, default=0.0, metavar="SECONDS",
-                         help="stop after this long")
+    capture.add_argument(
+        "-w",
+        dest="file",
+        required=True,
+        metavar="FILE",
+        help="pcap file to write (LINKTYPE_PPP_WITH_DIR)",
+    )
+    capture.add_argument(
+        "-c", dest="count", type=int, default=0, metavar="N", help="stop after N frames"
+    )
+    capture.add_argument(
+        "--duration", type=float, default=0.0, metavar="SECONDS", help="stop after this long"
+    )
 
     selftest = sub.add_parser("selftest", help="test a loopback plug or two cabled adapters")
     selftest.add_argument("port", metavar="PORT")
     selftest.add_argument("port2", nargs="?", metavar="PORT2")
-    selftest.add_argument("--bauds", default="9600,115200",
-                          help="comma-separated speeds to test (default 9600,115200)")
+    selftest.add_argument(
+        "--bauds",
+        default="9600,115200",
+        help="comma-separated speeds to test (default 9600,115200)",
+    )
 
-    sub.add_parser("modem", help="emulated Hayes modems and a virtual exchange",
-                   add_help=False, prefix_chars="\0")
-    sub.add_parser("cable", help="a virtual null-modem cable between two new ttys",
-                   add_help=False, prefix_chars="\0")
+    sub.add_parser(
+        "modem",
+        help="emulated Hayes modems and a virtual exchange",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    sub.add_parser(
+        "cable",
+        help="a virtual null-modem cable between two new ttys",
+        add_help=False,
+        prefix_chars="\0",
+    )
 
     demo = sub.add_parser("demo", help="two namespaces, a virtual cable, PPP, ping, throughput")
     demo.add_argument("--baud", type=int, default=115200)
-    demo.add_argument("--modems", action="store_true",
-                      help="dial through two emulated modems instead of a cable")
-    demo.add_argument("--seconds", type=float, default=5.0,
-                      help="length of the throughput measurement")
+    demo.add_argument(
+        "--modems", action="store_true", help="dial through two emulated modems instead of a cable"
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=5.0, help="length of the throughput measurement"
+    )
 
     imp = sub.add_parser("import-pppd", help="turn a pppd peers file into a profile")
     imp.add_argument("path", metavar="PEERS_FILE")
@@ -148,8 +182,13 @@ def cmd_link(args: argparse.Namespace, answer: bool) -> int:
         from wanctl.daemon import detach_when_up
 
         on_up = detach_when_up()
-    runner = LinkRunner(options, link_name=link_name, answer=answer,
-                        progress=Progress(quiet=args.quiet), on_up=on_up)
+    runner = LinkRunner(
+        options,
+        link_name=link_name,
+        answer=answer,
+        progress=Progress(quiet=args.quiet),
+        on_up=on_up,
+    )
     return int(asyncio.run(runner.run()))
 
 

@@ -86,8 +86,10 @@ def socket_path(link: str, directory: Path | None = None) -> Path:
     """Where link ``link``'s control socket lives."""
     path = (directory or run_dir()) / f"{check_link_name(link)}{SOCKET_SUFFIX}"
     if len(os.fsencode(path)) > _SUN_PATH_MAX - 16:
-        raise ControlError(f"socket path {path} is too long for a Unix socket;"
-                           f" use a shorter {RUN_DIR_ENV} or link name")
+        raise ControlError(
+            f"socket path {path} is too long for a Unix socket;"
+            f" use a shorter {RUN_DIR_ENV} or link name"
+        )
     return path
 
 
@@ -182,9 +184,15 @@ class ControlServer:
     """
 
     def __init__(
-        self, link: str, status: StatusProvider, hangup: HangupHandler, *,
-        directory: Path | None = None, group: str | None = DEFAULT_GROUP,
-        max_clients: int = 8, idle_timeout: float = 10.0,
+        self,
+        link: str,
+        status: StatusProvider,
+        hangup: HangupHandler,
+        *,
+        directory: Path | None = None,
+        group: str | None = DEFAULT_GROUP,
+        max_clients: int = 8,
+        idle_timeout: float = 10.0,
         capture: CaptureHandler | None = None,
     ) -> None:
         self.link = check_link_name(link)
@@ -213,8 +221,10 @@ class ControlServer:
         try:
             self.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
         except OSError as exc:
-            raise ControlError(f"cannot create {self.directory} ({exc.strerror}); run as root"
-                               f" or point {RUN_DIR_ENV} at a directory you own") from None
+            raise ControlError(
+                f"cannot create {self.directory} ({exc.strerror}); run as root"
+                f" or point {RUN_DIR_ENV} at a directory you own"
+            ) from None
         if os.path.exists(self.path):
             if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 raise ControlError(f"{self.path} exists and is not a socket; remove it")
@@ -235,9 +245,10 @@ class ControlServer:
         except OSError as exc:
             sock.close()
             tmp.unlink(missing_ok=True)
-            raise ControlError(f"cannot create control socket {self.path} ({exc.strerror});"
-                               f" run as root or point {RUN_DIR_ENV} at a directory you own"
-                               ) from None
+            raise ControlError(
+                f"cannot create control socket {self.path} ({exc.strerror});"
+                f" run as root or point {RUN_DIR_ENV} at a directory you own"
+            ) from None
         except BaseException:
             sock.close()
             tmp.unlink(missing_ok=True)
@@ -269,15 +280,20 @@ class ControlServer:
             return None
         user = _user_name(creds.uid)
         if self.gid is None:
-            return (f"permission denied: {user} (uid {creds.uid}) is not root and this link's"
-                    f" socket is for root only (no group {self.group_name!r} here); run as root")
+            return (
+                f"permission denied: {user} (uid {creds.uid}) is not root and this link's"
+                f" socket is for root only (no group {self.group_name!r} here); run as root"
+            )
         group = _group_name(self.gid)
-        return (f"permission denied: {user} (uid {creds.uid}) is neither root nor in group"
-                f" {group!r}; run as root or join the group (usermod -aG {group} {user},"
-                " then log in again)")
+        return (
+            f"permission denied: {user} (uid {creds.uid}) is neither root nor in group"
+            f" {group!r}; run as root or join the group (usermod -aG {group} {user},"
+            " then log in again)"
+        )
 
-    async def _serve_client(self, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> None:
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._clients.add(task)
@@ -291,8 +307,9 @@ class ControlServer:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _conversation(self, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> None:
+    async def _conversation(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         async def send(response: Mapping[str, Any]) -> None:
             writer.write(json.dumps(response).encode() + b"\n")
             await writer.drain()
@@ -322,8 +339,9 @@ class ControlServer:
                     await self._stream_frames(reader, writer)
                     return
 
-    async def _stream_frames(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+    async def _stream_frames(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """One JSON line per frame until the client goes away; slow clients lose frames."""
         assert self._capture is not None
         dropped = 0
@@ -352,8 +370,10 @@ class ControlServer:
         except UnicodeDecodeError:
             return _error("bad-request", "request is not UTF-8")
         except json.JSONDecodeError as exc:
-            return _error("bad-request", f"request is not JSON ({exc.msg} at column {exc.colno})"
-                          '; send {"cmd": "status"}')
+            return _error(
+                "bad-request",
+                f'request is not JSON ({exc.msg} at column {exc.colno}); send {{"cmd": "status"}}',
+            )
         except RecursionError:
             # json's decoder recurses per nesting level; a request fits 4096 of them.
             return _error("bad-request", 'request is nested too deeply; send {"cmd": "status"}')
@@ -361,10 +381,10 @@ class ControlServer:
             return _error("bad-request", 'request must be a JSON object like {"cmd": "status"}')
         extra = sorted(set(request) - {"cmd"})
         if extra:
-            return _error("bad-request", f"unexpected field {extra[0]!r}; send only \"cmd\"")
+            return _error("bad-request", f'unexpected field {extra[0]!r}; send only "cmd"')
         cmd = request.get("cmd")
         if cmd not in COMMANDS:
-            what = "no \"cmd\"" if cmd is None else f"unknown command {cmd!r}"
+            what = 'no "cmd"' if cmd is None else f"unknown command {cmd!r}"
             return _error("bad-request", f"{what}; known commands: {', '.join(COMMANDS)}")
         try:
             if cmd == "status":
@@ -401,6 +421,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 # --- client -----------------------------------------------------------------------------
 
+
 def list_links(directory: Path | None = None) -> list[str]:
     """Names of the running links; stale sockets (nobody listening) are removed."""
     directory = directory or run_dir()
@@ -424,8 +445,9 @@ def list_links(directory: Path | None = None) -> list[str]:
     return names
 
 
-def request(link: str, message: Mapping[str, Any], directory: Path | None = None,
-            timeout: float = 5.0) -> dict[str, Any]:
+def request(
+    link: str, message: Mapping[str, Any], directory: Path | None = None, timeout: float = 5.0
+) -> dict[str, Any]:
     """Send one request to a link and return its response object (``ok`` true or false)."""
     path = socket_path(link, directory)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -436,8 +458,9 @@ def request(link: str, message: Mapping[str, Any], directory: Path | None = None
             raise LinkNotRunningError(f"link {link!r} is not running (no {path})") from None
         except ConnectionRefusedError:
             _remove_stale(path)
-            raise LinkNotRunningError(f"link {link!r} is not running (stale socket {path}"
-                                      " removed)") from None
+            raise LinkNotRunningError(
+                f"link {link!r} is not running (stale socket {path} removed)"
+            ) from None
         except PermissionError:
             raise ControlPermissionError(_no_access(path)) from None
         except TimeoutError:
@@ -454,8 +477,10 @@ def _no_access(path: Path) -> str:
     except OSError:
         group = DEFAULT_GROUP
     user = _user_name(os.getuid())
-    return (f"permission denied on {path}: run as root or join group {group!r}"
-            f" (usermod -aG {group} {user}, then log in again)")
+    return (
+        f"permission denied on {path}: run as root or join group {group!r}"
+        f" (usermod -aG {group} {user}, then log in again)"
+    )
 
 
 def _read_response(sock: socket.socket, link: str, timeout: float) -> dict[str, Any]:
@@ -480,7 +505,7 @@ def _read_response(sock: socket.socket, link: str, timeout: float) -> dict[str, 
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ControlProtocolError(f"link {link!r} answered something that is not JSON") from None
     if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
-        raise ControlProtocolError(f"link {link!r} answered without an \"ok\" member")
+        raise ControlProtocolError(f'link {link!r} answered without an "ok" member')
     if not response["ok"] and response.get("code") == "permission":
         raise ControlPermissionError(str(response.get("error", "permission denied")))
     return response
@@ -519,14 +544,28 @@ def hangup_all(directory: Path | None = None, timeout: float = 5.0) -> dict[str,
 
 
 __all__ = [
-    "COMMANDS", "DEFAULT_GROUP", "DEFAULT_RUN_DIR", "MAX_REQUEST_BYTES", "RUN_DIR_ENV",
-    "ControlServer", "PeerCredentials", "control_group", "hangup", "hangup_all",
-    "list_links", "peer_credentials", "request", "run_dir", "socket_path", "status",
+    "COMMANDS",
+    "DEFAULT_GROUP",
+    "DEFAULT_RUN_DIR",
+    "MAX_REQUEST_BYTES",
+    "RUN_DIR_ENV",
+    "ControlServer",
+    "PeerCredentials",
+    "control_group",
+    "hangup",
+    "hangup_all",
+    "list_links",
+    "peer_credentials",
+    "request",
+    "run_dir",
+    "socket_path",
+    "status",
 ]
 
 
-def capture_frames(link: str, directory: Path | None = None, timeout: float = 5.0
-                   ) -> Iterator[tuple[float, bool, bytes]]:
+def capture_frames(
+    link: str, directory: Path | None = None, timeout: float = 5.0
+) -> Iterator[tuple[float, bool, bytes]]:
     """Frames of a running link as they pass: (timestamp, outbound, PPP frame)."""
     path = socket_path(link, directory)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -66,8 +66,9 @@ def in_netns(namespace: str, argv: Sequence[str]) -> list[str]:
 def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a child Python that must import this project."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = _PROJECT_ROOT + (os.pathsep + env["PYTHONPATH"]
-                                         if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = _PROJECT_ROOT + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -76,8 +77,14 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 class LinkProcess:
     """A ``wanctl`` process (usually dial or answer) whose output lines we watch."""
 
-    def __init__(self, argv: Sequence[str], *, namespace: str | None = None,
-                 env: dict[str, str] | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        namespace: str | None = None,
+        env: dict[str, str] | None = None,
+        name: str = "",
+    ) -> None:
         command = [sys.executable, "-m", "wanctl", *argv]
         if namespace is not None:
             command = in_netns(namespace, command)
@@ -85,8 +92,12 @@ class LinkProcess:
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=python_env(env),
-            text=True, bufsize=1,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=python_env(env),
+            text=True,
+            bufsize=1,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -106,12 +117,16 @@ class LinkProcess:
             try:
                 line = self._queue.get(timeout=max(0.0, remaining))
             except queue.Empty:
-                raise WanctlError(f"{self.name}: no line matching {pattern!r} within "
-                                  f"{timeout:g} s; output so far: {self.output()!r}") from None
+                raise WanctlError(
+                    f"{self.name}: no line matching {pattern!r} within "
+                    f"{timeout:g} s; output so far: {self.output()!r}"
+                ) from None
             if line is None:
                 self._queue.put(None)
-                raise WanctlError(f"{self.name} exited ({self.proc.wait()}) before "
-                                  f"{pattern!r}; output: {self.output()!r}")
+                raise WanctlError(
+                    f"{self.name} exited ({self.proc.wait()}) before "
+                    f"{pattern!r}; output: {self.output()!r}"
+                )
             self.lines.append(line)
             match = regex.search(line)
             if match:
@@ -147,32 +162,61 @@ class LinkProcess:
         return self.wait(5)
 
 
-def ping(namespace: str, address: str, count: int = 3, interval: float = 0.2,
-         size: int = 56) -> tuple[bool, str]:
+def ping(
+    namespace: str, address: str, count: int = 3, interval: float = 0.2, size: int = 56
+) -> tuple[bool, str]:
     """Ping from a namespace; (all answered, the summary lines)."""
     argv = ["ping", "-c", str(count), "-i", str(interval), "-s", str(size), "-W", "3", address]
-    result = subprocess.run(in_netns(namespace, argv), capture_output=True, text=True,
-                            timeout=30 + count * 3)
-    summary = [line for line in result.stdout.splitlines()
-               if "packets transmitted" in line or line.startswith("rtt")]
+    result = subprocess.run(
+        in_netns(namespace, argv), capture_output=True, text=True, timeout=30 + count * 3
+    )
+    summary = [
+        line
+        for line in result.stdout.splitlines()
+        if "packets transmitted" in line or line.startswith("rtt")
+    ]
     return result.returncode == 0, "; ".join(summary)
 
 
-def tcp_transfer(sender_ns: str, receiver_ns: str, address: str, *, seconds: float = 0,
-                 nbytes: int = 0, port: int = 5001) -> dict[str, Any]:
+def tcp_transfer(
+    sender_ns: str,
+    receiver_ns: str,
+    address: str,
+    *,
+    seconds: float = 0,
+    nbytes: int = 0,
+    port: int = 5001,
+) -> dict[str, Any]:
     """Bulk TCP from one namespace to the other: bytes, seconds, SHA-256 match."""
     server = subprocess.Popen(
         in_netns(receiver_ns, [sys.executable, "-m", "wanctl.lab", "serve", str(port)]),
-        stdout=subprocess.PIPE, text=True, env=python_env())
+        stdout=subprocess.PIPE,
+        text=True,
+        env=python_env(),
+    )
     try:
         assert server.stdout is not None
         if server.stdout.readline().strip() != "listening":
             raise WanctlError("the TCP receiver did not start")
         sent = subprocess.run(
-            in_netns(sender_ns, [sys.executable, "-m", "wanctl.lab", "send", address, str(port),
-                                 str(seconds), str(nbytes)]),
-            capture_output=True, text=True, env=python_env(),
-            timeout=seconds + SEND_STALL_LIMIT + 60)
+            in_netns(
+                sender_ns,
+                [
+                    sys.executable,
+                    "-m",
+                    "wanctl.lab",
+                    "send",
+                    address,
+                    str(port),
+                    str(seconds),
+                    str(nbytes),
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            env=python_env(),
+            timeout=seconds + SEND_STALL_LIMIT + 60,
+        )
         if sent.returncode != 0:
             raise WanctlError(f"the TCP sender failed: {sent.stderr.strip()[-300:]}")
         received: dict[str, Any] = json.loads(server.stdout.readline())
@@ -198,8 +242,10 @@ def _serve(port: int) -> None:
                 total += len(chunk)
                 digest.update(chunk)
         elapsed = time.monotonic() - started if started else 0.0
-        print(json.dumps({"bytes": total, "seconds": elapsed, "sha256": digest.hexdigest()}),
-              flush=True)
+        print(
+            json.dumps({"bytes": total, "seconds": elapsed, "sha256": digest.hexdigest()}),
+            flush=True,
+        )
 
 
 #: How long one 4 KiB write may wait.  TCP's retransmission timer doubles
@@ -214,8 +260,7 @@ def _send(host: str, port: int, seconds: float, nbytes: int) -> None:
     block = os.urandom(4096)
     with socket.create_connection((host, port), timeout=SEND_STALL_LIMIT) as conn:
         deadline = time.monotonic() + seconds if seconds else None
-        while (deadline is None or time.monotonic() < deadline) and (
-                not nbytes or total < nbytes):
+        while (deadline is None or time.monotonic() < deadline) and (not nbytes or total < nbytes):
             chunk = block if not nbytes else block[: min(len(block), nbytes - total)]
             waited = time.monotonic()
             conn.sendall(chunk)
@@ -225,8 +270,11 @@ def _send(host: str, port: int, seconds: float, nbytes: int) -> None:
             block = os.urandom(4096)  # random data: escapes as real traffic would
         conn.shutdown(socket.SHUT_WR)
         conn.recv(1)
-    print(json.dumps({"bytes": total, "sha256": digest.hexdigest(),
-                      "longest_wait": round(longest_wait, 3)}))
+    print(
+        json.dumps(
+            {"bytes": total, "sha256": digest.hexdigest(), "longest_wait": round(longest_wait, 3)}
+        )
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -236,8 +284,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["send"] and len(argv) == 5:
         _send(argv[1], int(argv[2]), float(argv[3]), int(argv[4]))
         return 0
-    print("usage: python -m wanctl.lab serve PORT | send HOST PORT SECONDS NBYTES",
-          file=sys.stderr)
+    print("usage: python -m wanctl.lab serve PORT | send HOST PORT SECONDS NBYTES", file=sys.stderr)
     return int(ExitCode.OPTION_ERROR)
 
 

@@ -74,7 +74,11 @@ class OptionSpec:
 
 def _bool(name: str, default: bool, help: str, negative: str | None = None) -> OptionSpec:
     return OptionSpec(
-        name, v.boolean, default, help, f"{name} = {'true' if not default else 'false'}",
+        name,
+        v.boolean,
+        default,
+        help,
+        f"{name} = {'true' if not default else 'false'}",
         negative=negative or f"no{name}",
     )
 
@@ -83,92 +87,260 @@ _FLOW = ("crtscts", "xonxoff", "none")
 _FRAMING = ("ppp", "slip")
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("device", v.device, None, "serial device or pyserial URL (ttyS0 means /dev/ttyS0)",
-               'device = "/dev/ttyUSB0"', metavar="PATH|URL", aliases=("port",)),
-    OptionSpec("baud", v.integer(1, 2**31 - 1, "bits/s"), 115200,
-               "line speed: a standard tty speed, any positive number for a URL",
-               "baud = 115200", metavar="BPS"),
-    OptionSpec("flow", v.choice(_FLOW), "none",
-               "flow control: crtscts (RTS/CTS), xonxoff, or none (3-wire cables)",
-               'flow = "crtscts"', metavar="|".join(_FLOW),
-               consts=(("crtscts", "crtscts"), ("xonxoff", "xonxoff"), ("nocrtscts", "none"))),
-    OptionSpec("framing", v.choice(_FRAMING), "ppp", "line framing: ppp or slip",
-               'framing = "ppp"', metavar="ppp|slip"),
-    _bool("modem", True, "honour modem control lines (CD, DTR); --local ignores them (CLOCAL)",
-          negative="local"),
+    OptionSpec(
+        "device",
+        v.device,
+        None,
+        "serial device or pyserial URL (ttyS0 means /dev/ttyS0)",
+        'device = "/dev/ttyUSB0"',
+        metavar="PATH|URL",
+        aliases=("port",),
+    ),
+    OptionSpec(
+        "baud",
+        v.integer(1, 2**31 - 1, "bits/s"),
+        115200,
+        "line speed: a standard tty speed, any positive number for a URL",
+        "baud = 115200",
+        metavar="BPS",
+    ),
+    OptionSpec(
+        "flow",
+        v.choice(_FLOW),
+        "none",
+        "flow control: crtscts (RTS/CTS), xonxoff, or none (3-wire cables)",
+        'flow = "crtscts"',
+        metavar="|".join(_FLOW),
+        consts=(("crtscts", "crtscts"), ("xonxoff", "xonxoff"), ("nocrtscts", "none")),
+    ),
+    OptionSpec(
+        "framing",
+        v.choice(_FRAMING),
+        "ppp",
+        "line framing: ppp or slip",
+        'framing = "ppp"',
+        metavar="ppp|slip",
+    ),
+    _bool(
+        "modem",
+        True,
+        "honour modem control lines (CD, DTR); --local ignores them (CLOCAL)",
+        negative="local",
+    ),
     _bool("lock", True, "take a UUCP lock on the port (/var/lock/LCK..NAME)"),
-    OptionSpec("number", v.phone_number, None, "phone number the modem dials",
-               'number = "5551234"', metavar="DIGITS"),
+    OptionSpec(
+        "number",
+        v.phone_number,
+        None,
+        "phone number the modem dials",
+        'number = "5551234"',
+        metavar="DIGITS",
+    ),
     _bool("pulse", False, "dial with pulses (ATDP) instead of tones (ATDT)", negative="tone"),
-    OptionSpec("auto-answer", v.integer(0, 255, "rings"), 0,
-               "let the modem answer by itself after this many rings (ATS0=N); 0: we answer"
-               " with ATA", "auto-answer = 2", metavar="RINGS"),
-    OptionSpec("init", v.at_command, None, "AT command sent to the modem before dialing",
-               'init = "ATZ"', metavar="AT..."),
-    OptionSpec("connect", v.chat_script, None, "chat script: a file path or the script text",
-               "connect = \"/etc/chatscripts/isp\"", metavar="SCRIPT"),
-    OptionSpec("user", v.text("user name"), None, "name we authenticate as (PAP/CHAP)",
-               'user = "jdoe"', metavar="NAME"),
-    OptionSpec("password", v.text("password"), None,
-               "password for PAP/CHAP (on a command line others see it in ps: prefer a"
-               " profile, chmod 600)",
-               'password = "secret"', metavar="SECRET"),
-    OptionSpec("pap-secrets", v.text("path", 4096), "/etc/ppp/pap-secrets",
-               "pppd-format PAP secrets file", 'pap-secrets = "/etc/ppp/pap-secrets"',
-               metavar="PATH"),
-    OptionSpec("chap-secrets", v.text("path", 4096), "/etc/ppp/chap-secrets",
-               "pppd-format CHAP secrets file", 'chap-secrets = "/etc/ppp/chap-secrets"',
-               metavar="PATH"),
+    OptionSpec(
+        "auto-answer",
+        v.integer(0, 255, "rings"),
+        0,
+        "let the modem answer by itself after this many rings (ATS0=N); 0: we answer with ATA",
+        "auto-answer = 2",
+        metavar="RINGS",
+    ),
+    OptionSpec(
+        "init",
+        v.at_command,
+        None,
+        "AT command sent to the modem before dialing",
+        'init = "ATZ"',
+        metavar="AT...",
+    ),
+    OptionSpec(
+        "connect",
+        v.chat_script,
+        None,
+        "chat script: a file path or the script text",
+        'connect = "/etc/chatscripts/isp"',
+        metavar="SCRIPT",
+    ),
+    OptionSpec(
+        "user",
+        v.text("user name"),
+        None,
+        "name we authenticate as (PAP/CHAP)",
+        'user = "jdoe"',
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "password",
+        v.text("password"),
+        None,
+        "password for PAP/CHAP (on a command line others see it in ps: prefer a"
+        " profile, chmod 600)",
+        'password = "secret"',
+        metavar="SECRET",
+    ),
+    OptionSpec(
+        "pap-secrets",
+        v.text("path", 4096),
+        "/etc/ppp/pap-secrets",
+        "pppd-format PAP secrets file",
+        'pap-secrets = "/etc/ppp/pap-secrets"',
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "chap-secrets",
+        v.text("path", 4096),
+        "/etc/ppp/chap-secrets",
+        "pppd-format CHAP secrets file",
+        'chap-secrets = "/etc/ppp/chap-secrets"',
+        metavar="PATH",
+    ),
     _bool("require-pap", False, "require the peer to authenticate with PAP"),
     _bool("require-chap", False, "require the peer to authenticate with CHAP"),
     _bool("refuse-pap", False, "refuse to authenticate ourselves with PAP"),
     _bool("refuse-chap", False, "refuse to authenticate ourselves with CHAP"),
     _bool("noauth", False, "do not require the peer to authenticate", negative="auth"),
-    OptionSpec("local-ip", v.ipv4, None, "our IPv4 address (default: the peer assigns it)",
-               'local-ip = "10.0.0.1"', metavar="ADDR"),
-    OptionSpec("remote-ip", v.ipv4, None, "the peer's IPv4 address",
-               'remote-ip = "10.0.0.2"', metavar="ADDR"),
-    OptionSpec("ip", v.ipv4_pair, None, "both addresses in pppd's LOCAL:REMOTE form",
-               'ip = "10.0.0.1:10.0.0.2"', metavar="LOCAL:REMOTE"),
-    OptionSpec("ms-dns", v.ipv4_list(2), (), "DNS server offered to the peer (up to two)",
-               'ms-dns = ["10.0.0.53"]', metavar="ADDR", repeat=True),
+    OptionSpec(
+        "local-ip",
+        v.ipv4,
+        None,
+        "our IPv4 address (default: the peer assigns it)",
+        'local-ip = "10.0.0.1"',
+        metavar="ADDR",
+    ),
+    OptionSpec(
+        "remote-ip",
+        v.ipv4,
+        None,
+        "the peer's IPv4 address",
+        'remote-ip = "10.0.0.2"',
+        metavar="ADDR",
+    ),
+    OptionSpec(
+        "ip",
+        v.ipv4_pair,
+        None,
+        "both addresses in pppd's LOCAL:REMOTE form",
+        'ip = "10.0.0.1:10.0.0.2"',
+        metavar="LOCAL:REMOTE",
+    ),
+    OptionSpec(
+        "ms-dns",
+        v.ipv4_list(2),
+        (),
+        "DNS server offered to the peer (up to two)",
+        'ms-dns = ["10.0.0.53"]',
+        metavar="ADDR",
+        repeat=True,
+    ),
     _bool("usepeerdns", False, "ask the peer for DNS servers (passed to ip-up as DNS1/DNS2)"),
     _bool("defaultroute", False, "add a default route through the link"),
     _bool("ipv6", False, "negotiate IPv6 (IPV6CP) as well as IPv4"),
-    OptionSpec("mru", v.integer(128, 16384, "bytes"), 1500, "maximum receive unit",
-               "mru = 1500", metavar="BYTES"),
-    OptionSpec("mtu", v.integer(128, 16384, "bytes"), None,
-               "maximum transmit unit (default: what the peer's MRU allows)",
-               "mtu = 1500", metavar="BYTES"),
-    OptionSpec("asyncmap", v.accm, 0, "control characters the peer must escape (hex)",
-               "asyncmap = 0x00000000", metavar="HEX"),
-    OptionSpec("escape", v.escape_set, (), "extra characters we escape (hex list: 11,13,ff)",
-               "escape = [0x11, 0x13]", metavar="HEX,..."),
-    OptionSpec("lcp-echo-interval", v.integer(0, 86400, "seconds"), 30,
-               "seconds between LCP echo requests (0: none)", "lcp-echo-interval = 30",
-               metavar="SECONDS"),
-    OptionSpec("lcp-echo-failure", v.integer(0, 1000), 4,
-               "unanswered echo requests before the peer counts as dead (0: never)",
-               "lcp-echo-failure = 4", metavar="COUNT"),
+    OptionSpec(
+        "mru",
+        v.integer(128, 16384, "bytes"),
+        1500,
+        "maximum receive unit",
+        "mru = 1500",
+        metavar="BYTES",
+    ),
+    OptionSpec(
+        "mtu",
+        v.integer(128, 16384, "bytes"),
+        None,
+        "maximum transmit unit (default: what the peer's MRU allows)",
+        "mtu = 1500",
+        metavar="BYTES",
+    ),
+    OptionSpec(
+        "asyncmap",
+        v.accm,
+        0,
+        "control characters the peer must escape (hex)",
+        "asyncmap = 0x00000000",
+        metavar="HEX",
+    ),
+    OptionSpec(
+        "escape",
+        v.escape_set,
+        (),
+        "extra characters we escape (hex list: 11,13,ff)",
+        "escape = [0x11, 0x13]",
+        metavar="HEX,...",
+    ),
+    OptionSpec(
+        "lcp-echo-interval",
+        v.integer(0, 86400, "seconds"),
+        30,
+        "seconds between LCP echo requests (0: none)",
+        "lcp-echo-interval = 30",
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "lcp-echo-failure",
+        v.integer(0, 1000),
+        4,
+        "unanswered echo requests before the peer counts as dead (0: never)",
+        "lcp-echo-failure = 4",
+        metavar="COUNT",
+    ),
     _bool("persist", False, "redial or re-listen after the link ends"),
-    OptionSpec("maxfail", v.integer(0, 1_000_000), 10,
-               "give up after this many failed attempts in a row (0: never)",
-               "maxfail = 10", metavar="COUNT"),
-    OptionSpec("holdoff", v.integer(0, 86400, "seconds"), 30,
-               "seconds to wait before re-establishing a link (with persist)", "holdoff = 30",
-               metavar="SECONDS"),
-    OptionSpec("idle", v.integer(0, 31_536_000, "seconds"), 0,
-               "hang up after this many seconds without data (0: never)", "idle = 600",
-               metavar="SECONDS"),
-    OptionSpec("pcap", v.text("path", 4096), None, "write every frame to this pcap file",
-               'pcap = "/tmp/link.pcap"', metavar="FILE"),
+    OptionSpec(
+        "maxfail",
+        v.integer(0, 1_000_000),
+        10,
+        "give up after this many failed attempts in a row (0: never)",
+        "maxfail = 10",
+        metavar="COUNT",
+    ),
+    OptionSpec(
+        "holdoff",
+        v.integer(0, 86400, "seconds"),
+        30,
+        "seconds to wait before re-establishing a link (with persist)",
+        "holdoff = 30",
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "idle",
+        v.integer(0, 31_536_000, "seconds"),
+        0,
+        "hang up after this many seconds without data (0: never)",
+        "idle = 600",
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "pcap",
+        v.text("path", 4096),
+        None,
+        "write every frame to this pcap file",
+        'pcap = "/tmp/link.pcap"',
+        metavar="FILE",
+    ),
     _bool("debug", False, "log every packet as pppd's debug does"),
-    OptionSpec("ipparam", v.text("ipparam"), "", "extra argument passed to ip-up/ip-down",
-               'ipparam = "office"', metavar="TEXT"),
-    OptionSpec("name", v.text("name"), None, "our name for authentication (default: hostname)",
-               'name = "gw1"', metavar="NAME"),
-    OptionSpec("remotename", v.text("name"), None, "the peer's name for authentication",
-               'remotename = "isp"', metavar="NAME"),
+    OptionSpec(
+        "ipparam",
+        v.text("ipparam"),
+        "",
+        "extra argument passed to ip-up/ip-down",
+        'ipparam = "office"',
+        metavar="TEXT",
+    ),
+    OptionSpec(
+        "name",
+        v.text("name"),
+        None,
+        "our name for authentication (default: hostname)",
+        'name = "gw1"',
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "remotename",
+        v.text("name"),
+        None,
+        "the peer's name for authentication",
+        'remotename = "isp"',
+        metavar="NAME",
+    ),
 )
 
 OPTIONS_BY_NAME: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
@@ -251,24 +423,34 @@ class LinkOptions:
                 # A chat script steers the modem of a process running as root (and
                 # may send files with @): like a hook it must be ours and unwritable
                 # by others.  Checked on the open file, so it is the one we read.
-                check_script_stat(path, os.fstat(handle.fileno()), executable=False,
-                                  owners=(0, os.geteuid()))
+                check_script_stat(
+                    path, os.fstat(handle.fileno()), executable=False, owners=(0, os.geteuid())
+                )
                 text = handle.read(v.MAX_CHAT + 1)
         except UnsafeScriptError as exc:
-            raise UsageError(f"connect ({origin})", str(exc),
-                             "a chat script must be owned by root (or you) and not writable"
-                             " by others") from None
+            raise UsageError(
+                f"connect ({origin})",
+                str(exc),
+                "a chat script must be owned by root (or you) and not writable by others",
+            ) from None
         except OSError as exc:
-            raise UsageError(f"connect ({origin})", f"{path} cannot be read ({exc.strerror})",
-                             "check the chat script's path") from None
+            raise UsageError(
+                f"connect ({origin})",
+                f"{path} cannot be read ({exc.strerror})",
+                "check the chat script's path",
+            ) from None
         if len(text) > v.MAX_CHAT:
-            raise UsageError(f"connect ({origin})", f"{path} is larger than {v.MAX_CHAT} bytes",
-                             "a chat script is a short list of expect-send words")
+            raise UsageError(
+                f"connect ({origin})",
+                f"{path} is larger than {v.MAX_CHAT} bytes",
+                "a chat script is a short list of expect-send words",
+            )
         try:
             return parse_chat_file(text)
         except ChatScriptError as exc:
-            raise UsageError(f"connect ({origin})", f"{path}: {exc}",
-                             "close each quote on the line it opens") from None
+            raise UsageError(
+                f"connect ({origin})", f"{path}: {exc}", "close each quote on the line it opens"
+            ) from None
 
     def profile_values(self) -> dict[str, Any]:
         """The options that differ from the defaults, keyed and typed as a profile writes them."""
@@ -367,19 +549,31 @@ def _check_combination(
         if opts.noauth and getattr(opts, f"require_{proto}"):
             yield conflict("noauth", f"require_{proto}")
     if opts.local_ip is not None and opts.local_ip == opts.remote_ip:
-        yield UsageError(where("remote_ip"), f"is the same as local-ip {opts.local_ip}",
-                         "give the two ends different addresses")
+        yield UsageError(
+            where("remote_ip"),
+            f"is the same as local-ip {opts.local_ip}",
+            "give the two ends different addresses",
+        )
     if opts.lcp_echo_failure and not opts.lcp_echo_interval:
-        yield UsageError(where("lcp_echo_failure"), "has no effect with lcp-echo-interval 0",
-                         "set lcp-echo-interval (e.g. 30) or lcp-echo-failure 0")
+        yield UsageError(
+            where("lcp_echo_failure"),
+            "has no effect with lcp-echo-interval 0",
+            "set lcp-echo-interval (e.g. 30) or lcp-echo-failure 0",
+        )
     if opts.framing is FramingMode.SLIP:
         if opts.local_ip is None or opts.remote_ip is None:
-            yield UsageError(where("framing"), "SLIP cannot negotiate addresses",
-                             "set local-ip and remote-ip (or ip = \"LOCAL:REMOTE\")")
+            yield UsageError(
+                where("framing"),
+                "SLIP cannot negotiate addresses",
+                'set local-ip and remote-ip (or ip = "LOCAL:REMOTE")',
+            )
         for name in ("require_pap", "require_chap", "ipv6", "usepeerdns"):
             if getattr(opts, name):
-                yield UsageError(where(name), "needs PPP, but framing is slip",
-                                 "use framing ppp or drop the option")
+                yield UsageError(
+                    where(name),
+                    "needs PPP, but framing is slip",
+                    "use framing ppp or drop the option",
+                )
 
 
 # --- command line ----------------------------------------------------------------------
@@ -399,8 +593,11 @@ class _Remember(argparse.Action):
         super().__init__(*args, **kwargs)
 
     def __call__(
-        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-        values: Any, option_string: str | None = None,
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
     ) -> None:
         if self.kind == "const":
             values = self.const
@@ -431,19 +628,35 @@ def add_link_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup
         common: dict[str, Any] = {"dest": dest, "action": _Remember, "default": argparse.SUPPRESS}
         if spec.is_bool:
             state = "on" if spec.default else "off"
-            group.add_argument(*names, kind="const", const=True,
-                               help=f"{spec.help} ({state} by default)", **common)
-            group.add_argument(f"--{spec.negative}", kind="const", const=False,
-                               help=f"turn {spec.name} off", **common)
+            group.add_argument(
+                *names, kind="const", const=True, help=f"{spec.help} ({state} by default)", **common
+            )
+            group.add_argument(
+                f"--{spec.negative}",
+                kind="const",
+                const=False,
+                help=f"turn {spec.name} off",
+                **common,
+            )
             continue
         default_note = "" if spec.default in (None, (), "") else f" (default {spec.default})"
         if spec.name == "asyncmap":
             default_note = f" (default {spec.default:#x})"
-        group.add_argument(*names, kind="append" if spec.repeat else "store",
-                           metavar=spec.metavar, help=spec.help + default_note, **common)
+        group.add_argument(
+            *names,
+            kind="append" if spec.repeat else "store",
+            metavar=spec.metavar,
+            help=spec.help + default_note,
+            **common,
+        )
         for flag, const in spec.consts:
-            group.add_argument(f"--{flag}", kind="const", const=const,
-                               help=f"same as --{spec.name} {const}", **common)
+            group.add_argument(
+                f"--{flag}",
+                kind="const",
+                const=const,
+                help=f"same as --{spec.name} {const}",
+                **common,
+            )
     return group
 
 

@@ -55,7 +55,9 @@ class PcapWriter:
     """Writes PPP frames to a pcap file (LINKTYPE_PPP_WITH_DIR), flushed per packet."""
 
     def __init__(
-        self, path: str | os.PathLike[str], snaplen: int = DEFAULT_SNAPLEN,
+        self,
+        path: str | os.PathLike[str],
+        snaplen: int = DEFAULT_SNAPLEN,
         max_bytes: int | None = None,
     ) -> None:
         if snaplen < 8:

@@ -119,15 +119,23 @@ class _Importer:
             return
         if path.resolve() in (p.resolve() for p in self.stack) or len(self.stack) >= _MAX_DEPTH:
             origin, line = origin_line or (str(path), 0)
-            self.warn(origin, line, "file", f"{path} is already being read (an include loop);"
-                      " not read again")
+            self.warn(
+                origin,
+                line,
+                "file",
+                f"{path} is already being read (an include loop); not read again",
+            )
             return
         if origin_line is None:
             try:
                 text = path.read_bytes()[: MAX_FILE_BYTES + 1].decode("utf-8", errors="replace")
             except OSError as exc:
-                raise PppdImportError(str(path), "", f"cannot be read ({exc.strerror})",
-                                      "check the path (e.g. /etc/ppp/peers/NAME)") from None
+                raise PppdImportError(
+                    str(path),
+                    "",
+                    f"cannot be read ({exc.strerror})",
+                    "check the path (e.g. /etc/ppp/peers/NAME)",
+                ) from None
             self.result.files.append(path)
         else:
             maybe = self.read(path, "file", *origin_line)
@@ -152,8 +160,13 @@ class _Importer:
                 continue
             arity, action = entry
             if i + arity > len(words):
-                raise PppdImportError(origin, word.text, "needs an argument but the file ends",
-                                      f"give it a value: {word.text} VALUE", word.line)
+                raise PppdImportError(
+                    origin,
+                    word.text,
+                    "needs an argument but the file ends",
+                    f"give it a value: {word.text} VALUE",
+                    word.line,
+                )
             arg = words[i].text if arity else None
             i += arity
             self.apply(word, arg, action, path)
@@ -183,8 +196,11 @@ class _Importer:
             self.warn(origin, word.line, shown, action[1])
         elif kind in ("file", "call"):
             assert arg is not None
-            target = (self.resolve(f"{self.peers_dir}/{arg}", path) if kind == "call"
-                      else self.resolve(arg, path))
+            target = (
+                self.resolve(f"{self.peers_dir}/{arg}", path)
+                if kind == "call"
+                else self.resolve(arg, path)
+            )
             if kind == "call" and ("/" in arg or arg.startswith(".")):
                 self.warn(origin, word.line, f"call {arg}", "not a peer name; not read")
                 return
@@ -193,8 +209,13 @@ class _Importer:
             assert arg is not None
             self.connect(arg, word, path)
         elif kind == "init":
-            self.warn(origin, word.line, f"init {arg}", "init scripts are not translated; put"
-                      " the modem's command in init = \"AT...\" or in the connect script")
+            self.warn(
+                origin,
+                word.line,
+                f"init {arg}",
+                "init scripts are not translated; put"
+                ' the modem\'s command in init = "AT..." or in the connect script',
+            )
 
     def set_value(
         self, key: str, raw: object, word: Word, origin: str, shown: str | None = None
@@ -227,14 +248,24 @@ class _Importer:
             self.note(origin, word.line, shown, "a direct line needs no connect script")
             return
         if os.path.basename(argv[0]) != "chat":
-            self.warn(origin, word.line, shown, "runs a program other than chat; write its"
-                      " dialogue as a chat script in connect")
+            self.warn(
+                origin,
+                word.line,
+                shown,
+                "runs a program other than chat; write its dialogue as a chat script in connect",
+            )
             return
-        if "`" in command or "$(" in command or any(
-            tok and set(tok) <= _SHELL_OPERATORS for tok in argv
+        if (
+            "`" in command
+            or "$(" in command
+            or any(tok and set(tok) <= _SHELL_OPERATORS for tok in argv)
         ):
-            self.warn(origin, word.line, shown, "uses shell syntax around chat;"
-                      " write the dialogue as a chat script in connect")
+            self.warn(
+                origin,
+                word.line,
+                shown,
+                "uses shell syntax around chat; write the dialogue as a chat script in connect",
+            )
             return
         try:
             flags, script_words = getopt.getopt(argv[1:], "eEf:r:sSt:T:U:vV")
@@ -251,26 +282,39 @@ class _Importer:
             elif flag == "-e":
                 prefix.append("ECHO ON")
             elif flag == "-T":
-                self.set_value("number", value, Word("chat -T", word.line), origin,
-                               f"chat -T {value}")
+                self.set_value(
+                    "number", value, Word("chat -T", word.line), origin, f"chat -T {value}"
+                )
             elif flag == "-E":
-                self.warn(origin, word.line, "chat -E", "environment variables are not"
-                          " substituted; write their values into the script")
+                self.warn(
+                    origin,
+                    word.line,
+                    "chat -E",
+                    "environment variables are not substituted; write their values into the script",
+                )
             elif flag in ("-v", "-V", "-s", "-S"):
                 self.note(origin, word.line, f"chat {flag}", "logging: use wanctl's debug")
             else:
-                self.warn(origin, word.line, f"chat {flag} {value}".strip(),
-                          "no wanctl equivalent")
+                self.warn(origin, word.line, f"chat {flag} {value}".strip(), "no wanctl equivalent")
         if chat_file is not None and script_words:
-            self.warn(origin, word.line, shown, "chat was given both -f and a script; only"
-                      " the file is used, as chat itself would refuse it")
+            self.warn(
+                origin,
+                word.line,
+                shown,
+                "chat was given both -f and a script; only"
+                " the file is used, as chat itself would refuse it",
+            )
         if chat_file is not None:
             body = self.read(self.resolve(chat_file, path), "chat -f", origin, word.line)
             if body is None:
                 self.result.warnings[-1] += "; the profile names the script by path instead"
                 if prefix:
-                    self.warn(origin, word.line, "chat " + " ".join(prefix),
-                              "add it to the chat script by hand")
+                    self.warn(
+                        origin,
+                        word.line,
+                        "chat " + " ".join(prefix),
+                        "add it to the chat script by hand",
+                    )
                 self.set_value("connect", chat_file, Word("connect", word.line), origin)
                 return
         else:
@@ -281,8 +325,12 @@ class _Importer:
         if "\\U" in script:
             self.warn(origin, word.line, "chat \\U", "a second phone number is not supported")
         if "\\T" in script and not self.layer.values.get("number"):
-            self.warn(origin, word.line, "chat \\T", "the script dials \\T but no number was"
-                      " given (chat -T); set number")
+            self.warn(
+                origin,
+                word.line,
+                "chat \\T",
+                "the script dials \\T but no number was given (chat -T); set number",
+            )
         self.set_value("connect", script, Word("connect", word.line), origin)
 
     def finish(self) -> ImportResult:
@@ -307,7 +355,8 @@ def _chat_quote(word: str) -> str:
 
 
 def import_pppd(
-    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
     peers_dir: str = PEERS_DIR,
 ) -> ImportResult:
     """Translate the pppd options file ``path`` (and what it includes) into profile values.

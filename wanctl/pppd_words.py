@@ -73,11 +73,21 @@ def split_words(text: str, path: str) -> list[Word]:
                 out.append(ch)
                 i += 1
             if len(out) > MAX_WORD:
-                raise PppdImportError(path, "", f"a word is longer than {MAX_WORD} characters",
-                                      "split it or shorten it", start_line)
+                raise PppdImportError(
+                    path,
+                    "",
+                    f"a word is longer than {MAX_WORD} characters",
+                    "split it or shorten it",
+                    start_line,
+                )
         if quote:
-            raise PppdImportError(path, "", f"the {quote} quote opened here is never closed",
-                                  f"add the closing {quote}", start_line)
+            raise PppdImportError(
+                path,
+                "",
+                f"the {quote} quote opened here is never closed",
+                f"add the closing {quote}",
+                start_line,
+            )
         words.append(Word("".join(out), start_line))
     return words
 
@@ -189,10 +199,14 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "ms-wins": (1, _warn("no wanctl option for WINS servers")),
     "noipdefault": (0, ("note", "no wanctl option takes the address from the hostname")),
     "-ip": (0, ("note", "no wanctl option takes the address from the hostname")),
-    "ipcp-accept-local": (0, _warn("no wanctl option; leave local-ip out to take the"
-                                   " address the peer assigns")),
-    "ipcp-accept-remote": (0, _warn("no wanctl option; leave remote-ip out to take the"
-                                    " peer's own address")),
+    "ipcp-accept-local": (
+        0,
+        _warn("no wanctl option; leave local-ip out to take the address the peer assigns"),
+    ),
+    "ipcp-accept-remote": (
+        0,
+        _warn("no wanctl option; leave remote-ip out to take the peer's own address"),
+    ),
     "ipcp-no-addresses": (0, _warn("no wanctl option to skip address negotiation")),
     "noip": (0, _warn("no wanctl option to turn IPv4 off")),
     "proxyarp": (0, _warn("no wanctl option for proxy ARP")),
@@ -214,8 +228,12 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "mtu": (1, _set("mtu")),
     "asyncmap": (1, _set("asyncmap")),
     "escape": (1, _set("escape")),
-    "default-asyncmap": (0, _warn("no wanctl option; asyncmap 0xffffffff asks the peer to"
-                                  " escape every control character")),
+    "default-asyncmap": (
+        0,
+        _warn(
+            "no wanctl option; asyncmap 0xffffffff asks the peer to escape every control character"
+        ),
+    ),
     "-am": (0, _warn("no wanctl option; see asyncmap")),
     "default-mru": (0, _warn("no wanctl option; see mru")),
     "noaccomp": (0, _warn("no wanctl option for address/control field compression")),
@@ -235,9 +253,22 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "-p": (0, _warn("use 'wanctl answer' to wait for the peer")),
     "silent": (0, _warn("use 'wanctl answer' to wait for the peer")),
     # compression
-    **{name: (0, ("note", _NO_COMPRESSION)) for name in (
-        "novj", "-vj", "novjccomp", "-vjccomp", "noccp", "-ccp", "nobsdcomp", "nodeflate",
-        "nopredictor1", "nomppe", "nodeflatedraw")},
+    **{
+        name: (0, ("note", _NO_COMPRESSION))
+        for name in (
+            "novj",
+            "-vj",
+            "novjccomp",
+            "-vjccomp",
+            "noccp",
+            "-ccp",
+            "nobsdcomp",
+            "nodeflate",
+            "nopredictor1",
+            "nomppe",
+            "nodeflatedraw",
+        )
+    },
     "bsdcomp": (1, _warn(_NO_COMPRESSION)),
     "deflate": (1, _warn(_NO_COMPRESSION)),
     "vj-max-slots": (1, _warn(_NO_COMPRESSION)),
@@ -275,7 +306,7 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "dryrun": (0, _warn("no wanctl option; 'wanctl --help' lists the options")),
     "logfile": (1, _warn("no wanctl option; redirect wanctl's standard error")),
     "logfd": (1, _warn("no wanctl option; redirect wanctl's standard error")),
-    "record": (1, _warn("pppdump records are not written; use pcap = \"FILE\" instead")),
+    "record": (1, _warn('pppdump records are not written; use pcap = "FILE" instead')),
     "linkname": (1, _warn("no wanctl option; a link is named after its profile")),
     "ifname": (1, _warn("no wanctl option for the interface name")),
     "unit": (1, _warn("no wanctl option for the interface name")),

@@ -72,7 +72,8 @@ class Profile:
 
 
 def find_profile(
-    name: str | None, config: str | os.PathLike[str] | None = None,
+    name: str | None,
+    config: str | os.PathLike[str] | None = None,
     search_path: Sequence[Path] | None = None,
 ) -> Path:
     """The file for profile ``name``, or ``config`` when given."""
@@ -83,7 +84,9 @@ def find_profile(
         return path
     if name is None or not _NAME_RE.match(name):
         raise ProfileError(
-            str(name), "", "is not a profile name",
+            str(name),
+            "",
+            "is not a profile name",
             "use letters, digits, '.', '_' and '-' (or --config PATH for a file)",
         )
     dirs = list(search_path) if search_path is not None else profile_search_path()
@@ -92,12 +95,14 @@ def find_profile(
         if path.exists():
             return path
     tried = ", ".join(str(d / f"{name}{PROFILE_SUFFIX}") for d in dirs)
-    raise ProfileError(name, "", f"no such profile (looked for {tried})",
-                       "create one there or give --config PATH")
+    raise ProfileError(
+        name, "", f"no such profile (looked for {tried})", "create one there or give --config PATH"
+    )
 
 
 def open_profile(
-    name: str | None, config: str | os.PathLike[str] | None = None,
+    name: str | None,
+    config: str | os.PathLike[str] | None = None,
     search_path: Sequence[Path] | None = None,
 ) -> Profile:
     """Find and load a profile (``find_profile`` then ``load_profile``)."""
@@ -112,8 +117,9 @@ def load_profile(path: str | os.PathLike[str], name: str | None = None) -> Profi
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
     except OSError as exc:
-        raise ProfileError(label, "", f"cannot be read ({exc.strerror})",
-                           "check the path and its permissions") from None
+        raise ProfileError(
+            label, "", f"cannot be read ({exc.strerror})", "check the path and its permissions"
+        ) from None
     try:
         st = os.fstat(fd)
         _check_file_safe(label, st)
@@ -126,13 +132,18 @@ def load_profile(path: str | os.PathLike[str], name: str | None = None) -> Profi
     finally:
         os.close(fd)
     if len(data) > MAX_PROFILE_BYTES:
-        raise ProfileError(label, "", f"is larger than {MAX_PROFILE_BYTES} bytes",
-                           "a profile is a short list of options")
+        raise ProfileError(
+            label,
+            "",
+            f"is larger than {MAX_PROFILE_BYTES} bytes",
+            "a profile is a short list of options",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProfileError(label, "", f"is not UTF-8 text (byte {exc.start})",
-                           "save it as UTF-8") from None
+        raise ProfileError(
+            label, "", f"is not UTF-8 text (byte {exc.start})", "save it as UTF-8"
+        ) from None
     return parse_profile_text(text, label, name=name or path.stem, mode=st.st_mode)
 
 
@@ -141,12 +152,17 @@ def _check_file_safe(label: str, st: os.stat_result) -> None:
         raise ProfileError(label, "", "is not a regular file", "point to a .toml file")
     if st.st_uid not in (0, os.geteuid()):
         raise ProfilePermissionError(
-            label, "", f"is owned by uid {st.st_uid}, who could make this process run as root"
-            " do anything the profile allows", f"run 'chown root {label}'",
+            label,
+            "",
+            f"is owned by uid {st.st_uid}, who could make this process run as root"
+            " do anything the profile allows",
+            f"run 'chown root {label}'",
         )
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise ProfilePermissionError(
-            label, "", f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
+            label,
+            "",
+            f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
             f"run 'chmod go-w {label}'",
         )
 
@@ -160,13 +176,19 @@ def parse_profile_text(text: str, label: str, name: str = "", mode: int | None =
         raise _syntax_error(label, text, exc) from None
     except RecursionError:
         # tomllib recurses per nested array or inline table; no option needs more than one.
-        raise ProfileError(label, "", "TOML syntax error: values nested too deeply",
-                           "an option's value is text, a number, true/false or a flat list"
-                           ) from None
+        raise ProfileError(
+            label,
+            "",
+            "TOML syntax error: values nested too deeply",
+            "an option's value is text, a number, true/false or a flat list",
+        ) from None
     if mode is not None and "password" in data and mode & stat.S_IROTH:
         raise ProfilePermissionError(
-            label, "password", f"is in a file every user can read (mode {stat.S_IMODE(mode):04o})",
-            f"run 'chmod 600 {label}' so only its owner can read it", lines.get("password"),
+            label,
+            "password",
+            f"is in a file every user can read (mode {stat.S_IMODE(mode):04o})",
+            f"run 'chmod 600 {label}' so only its owner can read it",
+            lines.get("password"),
         )
     layer = OptionLayer(f"profile {label}")
     errors: list[ProfileError] = []
@@ -221,8 +243,9 @@ def _syntax_error(label: str, text: str, exc: tomllib.TOMLDecodeError) -> Profil
     line = int(match.group(1)) if match else max(len(all_lines), 1)
     reason = _TOML_POS_RE.sub("", message).replace("(at end of document)", "").strip()
     source = all_lines[line - 1] if 0 < line <= len(all_lines) else ""
-    return ProfileError(label, "", f"TOML syntax error: {reason}", _syntax_hint(reason, source),
-                        line)
+    return ProfileError(
+        label, "", f"TOML syntax error: {reason}", _syntax_hint(reason, source), line
+    )
 
 
 def _syntax_hint(reason: str, source: str) -> str:
@@ -232,19 +255,20 @@ def _syntax_hint(reason: str, source: str) -> str:
             return "booleans are written true or false, in lower case"
         if value and not value.startswith(("'", '"', "[")):
             return f'put text in double quotes: {source.split("=", 1)[0].strip()} = "{value}"'
-        return "check the value: text in \"quotes\", numbers bare, lists in [ ]"
+        return 'check the value: text in "quotes", numbers bare, lists in [ ]'
     if reason.startswith(("Cannot overwrite", "Cannot declare")):
         return "each key may appear only once; remove the repeated line"
     if reason.startswith("Expected '='"):
         return "write key = value"
     if reason.startswith("Expected newline"):
-        return 'one key = value per line; put text in double quotes'
+        return "one key = value per line; put text in double quotes"
     if "Unterminated" in reason or reason.startswith(('Expected "', "Illegal character")):
         return 'close the quote on the same line (use """ for text over several lines)'
     return "see https://toml.io for the syntax"
 
 
 # --- writing ----------------------------------------------------------------------------
+
 
 def render_profile(
     values: Mapping[str, Any], header: Sequence[str] = (), footer: Sequence[str] = ()

@@ -103,9 +103,13 @@ class LinkRunner:
             loop.add_signal_handler(sig, self.request_hangup)
         if self.options.pcap:
             self._pcap = PcapWriter(self.options.pcap)
-        server = ControlServer(self.link_name, self.status, self.request_hangup,
-                               directory=Path(self.control_dir) if self.control_dir else None,
-                               capture=self._subscribe)
+        server = ControlServer(
+            self.link_name,
+            self.status,
+            self.request_hangup,
+            directory=Path(self.control_dir) if self.control_dir else None,
+            capture=self._subscribe,
+        )
         await server.start()
         try:
             return await self._redial_loop()
@@ -177,17 +181,22 @@ class LinkRunner:
         if is_usb_spec(o.device):
             # A CDC-ACM device through pyusb: its flow control is the USB bus's own.
             return UsbCdcTransport(o.device, o.baud, lock=o.lock)
-        return SerialTransport(o.device, o.baud, rtscts=o.flow == "crtscts",
-                               xonxoff=o.flow == "xonxoff", lock=o.lock)
+        return SerialTransport(
+            o.device, o.baud, rtscts=o.flow == "crtscts", xonxoff=o.flow == "xonxoff", lock=o.lock
+        )
 
     async def _call_on(self, adapter: WanMiniport, transport: Transport) -> tuple[ExitCode, bool]:
         o = self.options
         modem = self.uses_modem
         text_cd = modem and not transport.has_modem_lines
         # On a direct line the answering side waits for the caller's first LCP packet.
-        link = PppLink(ppp_config(o, text_carrier_detect=text_cd), None,
-                       secrets=secrets_for(o), on_event=self._on_event,
-                       silent=self.answer and not modem)
+        link = PppLink(
+            ppp_config(o, text_carrier_detect=text_cd),
+            None,
+            secrets=secrets_for(o),
+            on_event=self._on_event,
+            silent=self.answer and not modem,
+        )
         link.taps.append(self._capture)
         self.link = link
         try:
@@ -201,7 +210,8 @@ class LinkRunner:
         edge.attach(link)
         bind_client(adapter, link)
         cm: DialupCallManager | PvcCallManager = (
-            DialupCallManager(adapter, self._dialup_settings()) if modem
+            DialupCallManager(adapter, self._dialup_settings())
+            if modem
             else PvcCallManager(adapter)
         )
         if isinstance(cm, DialupCallManager):
@@ -237,8 +247,13 @@ class LinkRunner:
             settings.connect_chat = words
         return settings
 
-    async def _connect(self, cm: DialupCallManager | PvcCallManager, handle: Any,
-                       adapter: WanMiniport, link: PppLink) -> Vc | None:
+    async def _connect(
+        self,
+        cm: DialupCallManager | PvcCallManager,
+        handle: Any,
+        adapter: WanMiniport,
+        link: PppLink,
+    ) -> Vc | None:
         o = self.options
         vc: Vc | None
         if isinstance(cm, PvcCallManager):
@@ -284,8 +299,9 @@ class LinkRunner:
         try:
             last_activity, last_count = time.monotonic(), self._data_count()
             while True:
-                done, _ = await asyncio.wait({stop, ended}, timeout=1.0,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {stop, ended}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+                )
                 if ended in done:
                     return link.exit_code or ExitCode.OK
                 if stop in done:
@@ -310,8 +326,9 @@ class LinkRunner:
         edge = self.edge
         return edge.counters.read + edge.counters.written if edge is not None else 0
 
-    async def _teardown(self, cm: DialupCallManager | PvcCallManager, vc: Vc,
-                        link: PppLink) -> None:
+    async def _teardown(
+        self, cm: DialupCallManager | PvcCallManager, vc: Vc, link: PppLink
+    ) -> None:
         if not await link.settle(HOOK_TIMEOUT):
             log.warning("the interface's down work did not finish within %.0f s", HOOK_TIMEOUT)
         link.detach()
@@ -322,8 +339,9 @@ class LinkRunner:
             cm.delete_pvc(vc)
         self.vc = None
         if link.state.up_since:  # as pppd: only a link that carried IP had a connect time
-            self.progress.note(f"Connect time {(time.time() - link.state.up_since) / 60:.1f}"
-                               " minutes.")
+            self.progress.note(
+                f"Connect time {(time.time() - link.state.up_since) / 60:.1f} minutes."
+            )
 
     # -- indications for the user --
 
@@ -339,8 +357,10 @@ class LinkRunner:
             p.note(f"Authentication failed ({event.protocol}): {event.message}")
         elif isinstance(event, NetworkUp):
             iface = self.edge.tun.name if self.edge else "?"
-            p.note(f"Link up: {iface} local {event.local} remote {event.remote}"
-                   + (f" dns {event.dns1}" if event.dns1 else ""))
+            p.note(
+                f"Link up: {iface} local {event.local} remote {event.remote}"
+                + (f" dns {event.dns1}" if event.dns1 else "")
+            )
             if self.on_up is not None:
                 self.on_up()
         elif isinstance(event, Ipv6Up):
@@ -383,23 +403,34 @@ class LinkRunner:
             "speed": state.speed if state else 0,
             "uptime": round(time.time() - up, 3) if up else 0,
             "interface": edge.tun.name if edge is not None else None,
-            "ipv4": {"local": (state.local or None) if state else None,
-                     "remote": (state.remote or None) if state else None},
-            "ipv6": {"local_id": _ifid(state.ipv6_local) if state else None,
-                     "remote_id": _ifid(state.ipv6_remote) if state else None},
-            "bytes": {"sent": stats.bytes_sent if stats else 0,
-                      "received": stats.bytes_received if stats else 0},
-            "frames": {"sent": stats.frames_sent if stats else 0,
-                       "received": stats.frames_received if stats else 0},
+            "ipv4": {
+                "local": (state.local or None) if state else None,
+                "remote": (state.remote or None) if state else None,
+            },
+            "ipv6": {
+                "local_id": _ifid(state.ipv6_local) if state else None,
+                "remote_id": _ifid(state.ipv6_remote) if state else None,
+            },
+            "bytes": {
+                "sent": stats.bytes_sent if stats else 0,
+                "received": stats.bytes_received if stats else 0,
+            },
+            "frames": {
+                "sent": stats.frames_sent if stats else 0,
+                "received": stats.frames_received if stats else 0,
+            },
             "errors": {
                 "crc": stats.crc_errors if stats else 0,
                 "framing": (stats.framing_errors + stats.alignment_errors) if stats else 0,
                 "overruns": (stats.buffer_overrun_errors + stats.serial_overrun_errors)
-                if stats else 0,
+                if stats
+                else 0,
                 "dropped": dropped,
             },
-            "send_window": {"size": vc.send_window if vc else 0,
-                            "outstanding": vc.outstanding if vc else 0},
+            "send_window": {
+                "size": vc.send_window if vc else 0,
+                "outstanding": vc.outstanding if vc else 0,
+            },
         }
 
 
@@ -409,4 +440,3 @@ def _ifid(address: str) -> str | None:
         return None
     value = int(ipaddress.IPv6Address(address)) & (2**64 - 1)
     return ":".join(f"{(value >> s) & 0xFFFF:x}" for s in (48, 32, 16, 0))
-

@@ -17,8 +17,17 @@ from typing import Any
 
 _ANNOTATIONS = {"$schema", "$id", "title", "description"}
 _KNOWN = _ANNOTATIONS | {
-    "type", "properties", "required", "additionalProperties", "items", "enum",
-    "minimum", "maximum", "minLength", "maxLength", "pattern",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
 }
 
 

@@ -21,9 +21,36 @@ Parser = Callable[[object, bool], Any]
 
 #: The speeds a Linux tty accepts without custom-divisor tricks (termios Bxxx).
 STANDARD_BAUD_RATES = (
-    50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400,
-    57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000,
-    2000000, 2500000, 3000000, 3500000, 4000000,
+    50,
+    75,
+    110,
+    134,
+    150,
+    200,
+    300,
+    600,
+    1200,
+    1800,
+    2400,
+    4800,
+    9600,
+    19200,
+    38400,
+    57600,
+    115200,
+    230400,
+    460800,
+    500000,
+    576000,
+    921600,
+    1000000,
+    1152000,
+    1500000,
+    2000000,
+    2500000,
+    3000000,
+    3500000,
+    4000000,
 )
 #: A pyserial URL (socket://, rfc2217://, loop://, spy://, ...).
 URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -140,7 +167,9 @@ def text(what: str, max_len: int = _MAX_TEXT) -> Parser:
 def device(value: object, textual: bool) -> str:
     """A tty path, a bare tty name (``/dev/`` is prepended, as pppd does) or a URL."""
     if not isinstance(value, str):
-        raise _wrong_type(value, "a string", '"/dev/ttyS0" or a pyserial URL such as "socket://h:p"')
+        raise _wrong_type(
+            value, "a string", '"/dev/ttyS0" or a pyserial URL such as "socket://h:p"'
+        )
     _plain_text(value, "device")
     if " " in value:
         raise BadValue(f"device {value!r} contains a space", "give one device path or URL")

@@ -66,8 +66,11 @@ def hangup(link: str | None, everything: bool) -> int:
     if link is None:
         running = control.list_links()
         if len(running) != 1:
-            raise UsageError("LINK", f"{len(running)} links are running",
-                             "name one (wanctl status lists them) or use --all")
+            raise UsageError(
+                "LINK",
+                f"{len(running)} links are running",
+                "name one (wanctl status lists them) or use --all",
+            )
         link = running[0]
     control.hangup(link)
     print(f"{link}: hanging up")
@@ -80,8 +83,7 @@ def capture(link: str, path: str, count: int, duration: float) -> int:
     with PcapWriter(path) as writer:
         try:
             for timestamp, outbound, frame in control.capture_frames(link):
-                writer.write(frame, Direction.SENT if outbound else Direction.RECEIVED,
-                             timestamp)
+                writer.write(frame, Direction.SENT if outbound else Direction.RECEIVED, timestamp)
                 frames += 1
                 if (count and frames >= count) or (deadline and time.monotonic() >= deadline):
                     break
@@ -95,8 +97,9 @@ def selftest(port: str, port2: str | None, bauds: str) -> int:
     try:
         speeds = [int(b) for b in bauds.split(",") if b]
     except ValueError:
-        raise UsageError("--bauds", f"{bauds!r} is not a list of speeds",
-                         "write them like 9600,115200") from None
+        raise UsageError(
+            "--bauds", f"{bauds!r} is not a list of speeds", "write them like 9600,115200"
+        ) from None
     from hw.selftest import run_selftest
 
     report = run_selftest(port, port2, bauds=speeds, progress=lambda text: print(text))

@@ -85,9 +85,10 @@ class WanMiniport(TransportEvents):
             framing_bits=_FRAMING_BITS[framing],
             desired_accm=desired_accm,
         )
-        self.framer: Framer = make_framer(framing, LinkInfo(
-            max_send_frame_size=max_frame_size, max_recv_frame_size=max_frame_size
-        ))
+        self.framer: Framer = make_framer(
+            framing,
+            LinkInfo(max_send_frame_size=max_frame_size, max_recv_frame_size=max_frame_size),
+        )
         self.vcs: list[Vc] = []
         self.active_vc: Vc | None = None
         self.line_up = False
@@ -169,8 +170,9 @@ class WanMiniport(TransportEvents):
         future: asyncio.Future[SendStatus] = loop.create_future()
         if vc.state is not VcState.ACTIVE or not self.line_up:
             vc.stats.sends_failed += 1
-            future.set_result(SendStatus.HANGUP if vc.state is VcState.DEACTIVATED
-                              else SendStatus.CLOSED)
+            future.set_result(
+                SendStatus.HANGUP if vc.state is VcState.DEACTIVATED else SendStatus.CLOSED
+            )
             return future
         if len(frame) > vc.link_info.max_send_frame_size + 4 or not frame:
             vc.stats.sends_failed += 1
@@ -205,6 +207,7 @@ class WanMiniport(TransportEvents):
             if not handed_to_os:
                 vc.stats.sends_failed += 1
             _complete(future, SendStatus.SUCCESS if handed_to_os else SendStatus.HANGUP)
+
         return done
 
     def set_send_window(self, vc: Vc, window: int) -> None:

@@ -256,8 +256,13 @@ class SerialTransport(Transport):
         little before the bytes are due and never lasts over a quarter second.
         """
         loop = self._loop
-        if (self._fd < 0 or loop is None or self._read_resume is not None
-                or not self.is_open or octets <= 0):
+        if (
+            self._fd < 0
+            or loop is None
+            or self._read_resume is not None
+            or not self.is_open
+            or octets <= 0
+        ):
             return
         delay = octets * self.seconds_per_byte - _READ_DEFER_MARGIN
         if delay < _MIN_READ_DEFER:

@@ -63,8 +63,9 @@ def build_usb_initramfs(kernel: Kernel, cache_dir: Path | None = None) -> Path:
     """The cached initramfs: busybox, the agent scripts, virtio, 9p and overlay modules."""
     modules = resolve_modules(kernel.modules_dir, INITRAMFS_MODULES, ())
     plan = ImagePlan(kernel, find_busybox(), (), (), tuple(modules))
-    return cached_image(plan, cache_dir, "usbvm",
-                        f"{IMAGE_FORMAT}-{kernel.release}-{plan.digest()}")
+    return cached_image(
+        plan, cache_dir, "usbvm", f"{IMAGE_FORMAT}-{kernel.release}-{plan.digest()}"
+    )
 
 
 class _HostRootMachine(PppdVm):

@@ -35,14 +35,40 @@ class Lab:
 
     def answer(self, *extra: str) -> LinkProcess:
         return self.start(
-            "answer", self.ns_hub, self.cable.b, "--ip", f"{HUB_IP}:{CLIENT_IP}", "--ipv6",
-            "--require-chap", "--name", "hub", "--chap-secrets", str(self.secrets),
-            "--linkname", "hub", "--ms-dns", "10.77.0.53", *extra)
+            "answer",
+            self.ns_hub,
+            self.cable.b,
+            "--ip",
+            f"{HUB_IP}:{CLIENT_IP}",
+            "--ipv6",
+            "--require-chap",
+            "--name",
+            "hub",
+            "--chap-secrets",
+            str(self.secrets),
+            "--linkname",
+            "hub",
+            "--ms-dns",
+            "10.77.0.53",
+            *extra,
+        )
 
     def dial(self, *extra: str) -> LinkProcess:
         return self.start(
-            "dial", self.ns_client, self.cable.a, "--user", "client", "--remotename", "hub",
-            "--chap-secrets", str(self.secrets), "--ipv6", "--linkname", "client", *extra)
+            "dial",
+            self.ns_client,
+            self.cable.a,
+            "--user",
+            "client",
+            "--remotename",
+            "hub",
+            "--chap-secrets",
+            str(self.secrets),
+            "--ipv6",
+            "--linkname",
+            "client",
+            *extra,
+        )
 
     def wanctl(self, *argv: str) -> LinkProcess:
         return LinkProcess(list(argv), env=self.env, name=argv[0])

@@ -30,8 +30,22 @@ def _needs_the_lab() -> None:
 def test_bench_e2e_prints_efficiency_latency_and_call_setup(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = bench_e2e.main(["--runs", "1", "--baud", "921600", "--seconds", "1", "--warmup",
-                           "1", "--pings", "3", "--skip", "modems"])
+    code = bench_e2e.main(
+        [
+            "--runs",
+            "1",
+            "--baud",
+            "921600",
+            "--seconds",
+            "1",
+            "--warmup",
+            "1",
+            "--pings",
+            "3",
+            "--skip",
+            "modems",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert re.search(rf"^\s+921600 +{PERCENT} +{PERCENT}", out, re.MULTILINE), out
@@ -40,15 +54,18 @@ def test_bench_e2e_prints_efficiency_latency_and_call_setup(
 
 
 def test_bench_scale_prints_a_row_per_link_count_and_writes_the_plot(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     png = tmp_path / "scale.png"
-    code = bench_scale.main(["--links", "1", "2", "--runs", "1", "--seconds", "1",
-                             "--warmup", "1", "--png", str(png)])
+    code = bench_scale.main(
+        ["--links", "1", "2", "--runs", "1", "--seconds", "1", "--warmup", "1", "--png", str(png)]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     for count in (1, 2):
-        assert re.search(rf"^\s+{count} +\d+\.\d+ +\d+\.\d+ +{PERCENT} +{PERCENT}", out,
-                         re.MULTILINE), out
+        assert re.search(
+            rf"^\s+{count} +\d+\.\d+ +\d+\.\d+ +{PERCENT} +{PERCENT}", out, re.MULTILINE
+        ), out
     if "no plot" not in out:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

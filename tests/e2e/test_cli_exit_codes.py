@@ -20,8 +20,13 @@ from wanctl.lab import LinkProcess, python_env
 
 
 def wanctl(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wanctl", *argv], capture_output=True,
-                          text=True, env=python_env(env), timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wanctl", *argv],
+        capture_output=True,
+        text=True,
+        env=python_env(env),
+        timeout=60,
+    )
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -44,7 +49,8 @@ def test_2_bad_option_value_names_the_flag_and_the_fix() -> None:
     result = wanctl("dial", "/dev/ttyS0", "--mru", "5")
     assert result.returncode == 2
     assert one_line_error(result) == (
-        "wanctl: --mru: 5 is out of range; use a number from 128 to 16384 bytes")
+        "wanctl: --mru: 5 is out of range; use a number from 128 to 16384 bytes"
+    )
 
 
 def test_2_unknown_flag() -> None:
@@ -66,9 +72,22 @@ def test_3_control_socket_refuses_users_outside_its_group(lab: Lab) -> None:
     lab.answer()
     lab.dial().wait_for(r"Link up", 30)
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-         "wanctl", "status", "client"],
-        capture_output=True, text=True, env=python_env(lab.env), timeout=60)
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "wanctl",
+            "status",
+            "client",
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(lab.env),
+        timeout=60,
+    )
     assert result.returncode == 3, result.stderr
     assert "permission denied" in one_line_error(result)
 
@@ -117,8 +136,17 @@ def test_16_line_hangup_during_the_call(lab: Lab) -> None:
 
 def test_19_authentication_to_the_peer_failed(lab: Lab) -> None:
     lab.answer()
-    client = lab.start("dial", lab.ns_client, lab.cable.a, "--user", "client",
-                       "--remotename", "hub", "--password", "wrong")
+    client = lab.start(
+        "dial",
+        lab.ns_client,
+        lab.cable.a,
+        "--user",
+        "client",
+        "--remotename",
+        "hub",
+        "--password",
+        "wrong",
+    )
     assert client.wait(30) == 19
     assert "Authentication failed (CHAP)" in client.output()
 

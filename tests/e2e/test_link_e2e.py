@@ -42,8 +42,12 @@ def test_peer_dns_goes_to_the_resolv_file_and_defaultroute_to_the_link(lab: Lab)
     client = lab.dial("--usepeerdns", "--defaultroute")
     client.wait_for(r"Link up: .* dns 10\.77\.0\.53", 30)
     assert "nameserver 10.77.0.53\n" in Path("/etc/ppp/resolv.conf").read_text()
-    routes = subprocess.run(["ip", "-n", lab.ns_client, "route", "show", "default"],
-                            capture_output=True, text=True, check=True).stdout
+    routes = subprocess.run(
+        ["ip", "-n", lab.ns_client, "route", "show", "default"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "default dev wan0" in routes
 
 
@@ -52,8 +56,10 @@ def test_one_megabyte_over_tcp_arrives_intact(lab: Lab) -> None:
     result = tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20)
     assert result["bytes"] == 1 << 20 and result["intact"], result
     line_rate = 115200 / 10
-    print(f"1 MiB in {result['seconds']:.1f} s: "
-          f"{result['bytes'] / result['seconds'] / line_rate:.1%} of line rate")
+    print(
+        f"1 MiB in {result['seconds']:.1f} s: "
+        f"{result['bytes'] / result['seconds'] / line_rate:.1%} of line rate"
+    )
 
 
 def test_status_json_and_hangup_from_a_third_process(lab: Lab) -> None:
@@ -88,8 +94,12 @@ def test_capture_writes_a_pcap_that_tshark_decodes(lab: Lab, tmp_path: object) -
     assert ok
     lab.wanctl("hangup", "client").wait()
     client.wait(15)
-    decoded = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "frame.protocols"],
-                             capture_output=True, text=True, timeout=60)
+    decoded = subprocess.run(
+        ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.protocols"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     protocols = decoded.stdout
     for name in ("lcp", "chap", "ipcp", "icmp"):
         assert f":{name}" in protocols, (name, protocols)
@@ -107,13 +117,14 @@ def test_capture_verb_streams_a_running_links_frames(lab: Lab, tmp_path: object)
     assert capture.wait(15) == 0
     decoded = subprocess.run(
         ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.p2p_dir", "-e", "icmp.type"],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     rows = [line.split("\t") for line in decoded.stdout.splitlines()]
     assert len(rows) == 4
     # Wireshark's p2p_dir: 0 = sent, 1 = received (the pcap byte is the other way round).
     assert {("0", "8"), ("1", "0")} <= {tuple(r) for r in rows}, rows
-
-
 
 
 def test_secrets_entry_without_addresses_gives_the_peer_no_ipv4(lab: Lab) -> None:
@@ -135,8 +146,12 @@ def test_secrets_entry_without_addresses_gives_the_peer_no_ipv4(lab: Lab) -> Non
     # from its status and from its interface, as pppd clears them on IPCP down.
     client = _client_status_without_ipv4(lab)
     assert client["phase"] == "network" and client["ipv6"]["local_id"], client
-    addresses = subprocess.run(["ip", "-n", lab.ns_client, "-4", "addr", "show"],
-                               capture_output=True, text=True, check=True).stdout
+    addresses = subprocess.run(
+        ["ip", "-n", lab.ns_client, "-4", "addr", "show"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert CLIENT_IP not in addresses, addresses
 
 

@@ -33,8 +33,11 @@ def fuzz_settings(examples: int) -> settings:
     return settings(
         max_examples=max(1, round(examples * scale())),
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                               HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
     )
 
 

@@ -62,24 +62,61 @@ class Scenario:
 
 HUB_IP, CLIENT_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("hub requiring CHAP", PppConfig(name="hub", require_auth=AuthRequirement.CHAP,
-                                             ipv6=True, local_ip=HUB_IP, remote_ip=CLIENT_IP),
-             PppConfig(user="client", remote_name="hub", ipv6=True)),
-    Scenario("client answering CHAP", PppConfig(user="client", remote_name="hub", ipv6=True,
-                                                usepeerdns=True),
-             PppConfig(name="hub", require_auth=AuthRequirement.CHAP, ipv6=True,
-                       ms_dns=(IPv4Address("10.7.0.53"),), local_ip=HUB_IP, remote_ip=CLIENT_IP)),
-    Scenario("server requiring PAP, echo on", PppConfig(
-        name="server", require_auth=AuthRequirement.PAP, mru=296, asyncmap=0xA0000,
-        lcp_echo_interval=2.0, lcp_echo_failure=3, noccp=False, local_ip=HUB_IP,
-        remote_ip=CLIENT_IP),
-        PppConfig(user="client", remote_name="server", refuse_chap=True, noccp=False)),
-    Scenario("client sending PAP, no compression", PppConfig(
-        user="client", remote_name="server", pcomp=False, accomp=False, magic=True),
-        PppConfig(name="server", require_auth=AuthRequirement.PAP_OR_CHAP,
-                  lcp_echo_interval=1.0, lcp_echo_failure=2, local_ip=HUB_IP, remote_ip=CLIENT_IP)),
-    Scenario("no authentication, IPv6 only", PppConfig(ipv4=False, ipv6=True, mru=1400),
-             PppConfig(ipv4=False, ipv6=True)),
+    Scenario(
+        "hub requiring CHAP",
+        PppConfig(
+            name="hub",
+            require_auth=AuthRequirement.CHAP,
+            ipv6=True,
+            local_ip=HUB_IP,
+            remote_ip=CLIENT_IP,
+        ),
+        PppConfig(user="client", remote_name="hub", ipv6=True),
+    ),
+    Scenario(
+        "client answering CHAP",
+        PppConfig(user="client", remote_name="hub", ipv6=True, usepeerdns=True),
+        PppConfig(
+            name="hub",
+            require_auth=AuthRequirement.CHAP,
+            ipv6=True,
+            ms_dns=(IPv4Address("10.7.0.53"),),
+            local_ip=HUB_IP,
+            remote_ip=CLIENT_IP,
+        ),
+    ),
+    Scenario(
+        "server requiring PAP, echo on",
+        PppConfig(
+            name="server",
+            require_auth=AuthRequirement.PAP,
+            mru=296,
+            asyncmap=0xA0000,
+            lcp_echo_interval=2.0,
+            lcp_echo_failure=3,
+            noccp=False,
+            local_ip=HUB_IP,
+            remote_ip=CLIENT_IP,
+        ),
+        PppConfig(user="client", remote_name="server", refuse_chap=True, noccp=False),
+    ),
+    Scenario(
+        "client sending PAP, no compression",
+        PppConfig(user="client", remote_name="server", pcomp=False, accomp=False, magic=True),
+        PppConfig(
+            name="server",
+            require_auth=AuthRequirement.PAP_OR_CHAP,
+            lcp_echo_interval=1.0,
+            lcp_echo_failure=2,
+            local_ip=HUB_IP,
+            remote_ip=CLIENT_IP,
+        ),
+    ),
+    Scenario(
+        "no authentication, IPv6 only",
+        PppConfig(ipv4=False, ipv6=True, mru=1400),
+        PppConfig(ipv4=False, ipv6=True),
+    ),
 )
 
 
@@ -136,8 +173,9 @@ class HostileLine:
     def __init__(self, scenario: Scenario, plan: list[Damage], seed: int = 0) -> None:
         rng = random.Random(seed)
         self.target = Endpoint(PppSession(scenario.under_test, secrets=lookup, rng=rng.randbytes))
-        self.peer = Endpoint(PppSession(scenario.peer, secrets=lookup,
-                                        rng=random.Random(seed + 1).randbytes))
+        self.peer = Endpoint(
+            PppSession(scenario.peer, secrets=lookup, rng=random.Random(seed + 1).randbytes)
+        )
         self.plan = list(plan)
         self.now = 0.0
         self.steps = 0
@@ -213,8 +251,11 @@ class HostileLine:
 
     def _step(self) -> bool:
         self.steps += 1
-        timers = [t for t in (self.target.session.get_timer(), self.peer.session.get_timer())
-                  if t is not None]
+        timers = [
+            t
+            for t in (self.target.session.get_timer(), self.peer.session.get_timer())
+            if t is not None
+        ]
         if self._wants_data():
             timers.append(self.next_data)
         if self.closer < 2:

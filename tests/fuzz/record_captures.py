@@ -22,11 +22,39 @@ from tests.interop.pppd_wire import CapturingRelay, read_frames
 
 DATA = Path(__file__).parent / "data"
 PAP_SECRETS = 'client\tserver\t"pap-s3cret"\t*\n'
-SERVER = ["auth", "require-pap", "name", "server", "mru", "296", "asyncmap", "0xa0000",
-          "+ipv6", "lcp-echo-interval", "1", "lcp-echo-failure", "5", "novj",
-          "10.78.0.1:10.78.0.2"]
-CLIENT = ["noauth", "user", "client", "remotename", "server", "refuse-chap", "mru", "1500",
-          "+ipv6", "lcp-echo-interval", "1", "lcp-echo-failure", "5", "10.78.0.2:10.78.0.1"]
+SERVER = [
+    "auth",
+    "require-pap",
+    "name",
+    "server",
+    "mru",
+    "296",
+    "asyncmap",
+    "0xa0000",
+    "+ipv6",
+    "lcp-echo-interval",
+    "1",
+    "lcp-echo-failure",
+    "5",
+    "novj",
+    "10.78.0.1:10.78.0.2",
+]
+CLIENT = [
+    "noauth",
+    "user",
+    "client",
+    "remotename",
+    "server",
+    "refuse-chap",
+    "mru",
+    "1500",
+    "+ipv6",
+    "lcp-echo-interval",
+    "1",
+    "lcp-echo-failure",
+    "5",
+    "10.78.0.2:10.78.0.1",
+]
 
 
 def main() -> int:
@@ -50,8 +78,10 @@ def main() -> int:
         (DATA / "pap_server_to_client.bin").write_bytes(server_to_client)
         (DATA / "pap_client_to_server.bin").write_bytes(client_to_server)
     frames = read_frames(server_to_client) + read_frames(client_to_server)
-    print(f"recorded {len(server_to_client) + len(client_to_server)} bytes, {len(frames)} frames"
-          f" in {DATA}")
+    print(
+        f"recorded {len(server_to_client) + len(client_to_server)} bytes, {len(frames)} frames"
+        f" in {DATA}"
+    )
     return 0
 
 

@@ -85,7 +85,7 @@ def peers_files() -> tuple[str, ...]:
 
 PROFILES: tuple[str, ...] = (
     'device = "/dev/ttyUSB0"\nbaud = 115200\nflow = "crtscts"\nuser = "jdoe"\n'
-    'require-chap = false\nusepeerdns = true\nlcp-echo-interval = 30\n',
+    "require-chap = false\nusepeerdns = true\nlcp-echo-interval = 30\n",
     'device = "/dev/ttyS0"\nnumber = "5551234"\ninit = "ATZ"\npersist = true\n'
     "holdoff = 20\nmaxfail = 0\nescape = [0x11, 0x13]\nasyncmap = 0x000a0000\n",
     "connect = '''\nABORT BUSY\n'' ATZ\nOK ATDT\\T\nCONNECT ''\n'''\nmru = 296\n"

@@ -53,8 +53,11 @@ class CheckingEdge(ApiEdge):
         if packet not in self.from_host:
             session = self.link.session if self.link is not None else None
             assert session is not None, "a packet from the wire was delivered with no call up"
-            opened = session.ipv6 is not None if packet[:1] and packet[0] >> 4 == 6 \
+            opened = (
+                session.ipv6 is not None
+                if packet[:1] and packet[0] >> 4 == 6
                 else isinstance(session.network, NetworkUp)
+            )
             assert opened, f"packet delivered before its NCP opened: {packet[:24].hex()}"
         super().deliver(packet)
 
@@ -100,13 +103,19 @@ class MemoryPipe(Transport):
 
 
 upper_packets = st.lists(
-    st.tuples(st.integers(0, 40), st.one_of(
-        st.binary(max_size=64),
-        st.builds(lambda body: bytes([0x45]) + bytes(15) + bytes([10, 7, 0, 2]) + body,
-                  st.binary(max_size=1600)),
-        st.builds(lambda body: bytes([0x60]) + bytes(23) + bytes(16) + body,
-                  st.binary(max_size=100)),
-    )),
+    st.tuples(
+        st.integers(0, 40),
+        st.one_of(
+            st.binary(max_size=64),
+            st.builds(
+                lambda body: bytes([0x45]) + bytes(15) + bytes([10, 7, 0, 2]) + body,
+                st.binary(max_size=1600),
+            ),
+            st.builds(
+                lambda body: bytes([0x60]) + bytes(23) + bytes(16) + body, st.binary(max_size=100)
+            ),
+        ),
+    ),
     max_size=8,
 )
 
@@ -116,8 +125,9 @@ def quick(config: PppConfig) -> PppConfig:
     return replace(config, restart_time=0.02, pap_wait_timeout=0.5, chap_wait_timeout=0.5)
 
 
-async def run_stack(scenario_index: int, plan: list[Damage], upper: list[tuple[int, bytes]],
-                    seed: int) -> None:
+async def run_stack(
+    scenario_index: int, plan: list[Damage], upper: list[tuple[int, bytes]], seed: int
+) -> None:
     loop = asyncio.get_running_loop()
     errors: list[object] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
@@ -135,8 +145,9 @@ async def run_stack(scenario_index: int, plan: list[Damage], upper: list[tuple[i
     manager = PvcCallManager(adapter)
     handle = await manager.open_af(manager.register_af(), link)
     vc = manager.add_pvc(handle)
-    peer = Endpoint(PppSession(quick(scenario.peer), secrets=lookup,
-                               rng=random.Random(seed).randbytes))
+    peer = Endpoint(
+        PppSession(quick(scenario.peer), secrets=lookup, rng=random.Random(seed).randbytes)
+    )
     peer.session.open(loop.time())
     peer.session.lower_up(loop.time())
     seeds = capture_frames()
@@ -176,8 +187,9 @@ async def run_stack(scenario_index: int, plan: list[Damage], upper: list[tuple[i
     assert link.sendpath is None and vc.outstanding == 0
 
 
-def damaged(chunk: bytes, damage: Damage, seeds: tuple[bytes, ...], peer: Endpoint,
-            now: float) -> list[bytes]:
+def damaged(
+    chunk: bytes, damage: Damage, seeds: tuple[bytes, ...], peer: Endpoint, now: float
+) -> list[bytes]:
     kind = damage.kind
     if kind == "drop":
         return []

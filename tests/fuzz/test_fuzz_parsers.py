@@ -34,8 +34,14 @@ from wanminiport.mcm import ChatInterpreter, ChatScriptError, HayesDialer, parse
 from wanminiport.mcm.hayes import Stage
 from wanminiport.mcm.results import ResultParser
 
-edits = st.lists(st.tuples(st.sampled_from(["flip", "cut", "dup", "insert"]),
-                           st.integers(0, 1 << 16), st.binary(max_size=12)), max_size=8)
+edits = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "cut", "dup", "insert"]),
+        st.integers(0, 1 << 16),
+        st.binary(max_size=12),
+    ),
+    max_size=8,
+)
 
 
 def edit(data: bytes, changes: list[tuple[str, int, bytes]]) -> bytes:
@@ -56,26 +62,36 @@ def edit(data: bytes, changes: list[tuple[str, int, bytes]]) -> bytes:
 def edited_text(seeds: tuple[str, ...] | tuple[bytes, ...]) -> st.SearchStrategy[str]:
     encoded = [s.encode() if isinstance(s, str) else s for s in seeds]
     return st.one_of(
-        st.builds(lambda i, e: edit(encoded[i % len(encoded)], e).decode("utf-8", "replace"),
-                  st.integers(0, 100), edits),
+        st.builds(
+            lambda i, e: edit(encoded[i % len(encoded)], e).decode("utf-8", "replace"),
+            st.integers(0, 100),
+            edits,
+        ),
         st.text(max_size=300),
     )
 
 
-modem_chunks = st.lists(st.one_of(
-    st.builds(edit, st.sampled_from(MODEM_OUTPUT), edits),
-    st.binary(max_size=64),
-), max_size=12)
+modem_chunks = st.lists(
+    st.one_of(
+        st.builds(edit, st.sampled_from(MODEM_OUTPUT), edits),
+        st.binary(max_size=64),
+    ),
+    max_size=12,
+)
 
 
 # -- the Hayes dialer (AT result parser and the dial/answer/hang-up machine) --------
 
 
 @fuzz_settings(1500)
-@given(st.sampled_from(["dial", "answer", "hangup", "command"]), modem_chunks,
-       st.lists(st.floats(0, 3), max_size=12))
-def test_hayes_dialer_always_ends_what_it_started(request: str, chunks: list[bytes],
-                                                 gaps: list[float]) -> None:
+@given(
+    st.sampled_from(["dial", "answer", "hangup", "command"]),
+    modem_chunks,
+    st.lists(st.floats(0, 3), max_size=12),
+)
+def test_hayes_dialer_always_ends_what_it_started(
+    request: str, chunks: list[bytes], gaps: list[float]
+) -> None:
     """Expected: whatever the modem says, each request ends in a bounded time."""
     with watchdog("AT: Hayes dialer on mutated modem output"):
         dialer, now = HayesDialer(), 0.0
@@ -126,8 +142,9 @@ def test_result_parser_keeps_at_most_one_line(chunks: list[bytes]) -> None:
 @fuzz_settings(1500)
 @given(edited_text(chat_scripts()), modem_chunks)
 @example(chat_scripts()[0], [b"\r\nOK\r\n", b"\r\nCONNECT 57600\r\n"])
-def test_chat_scripts_parse_or_fail_cleanly_and_always_finish(text: str,
-                                                              chunks: list[bytes]) -> None:
+def test_chat_scripts_parse_or_fail_cleanly_and_always_finish(
+    text: str, chunks: list[bytes]
+) -> None:
     """Expected: a script parses or raises ChatScriptError; run against any modem
     output it ends with one of chat's exit codes once its timeouts expire."""
     with watchdog("chat: script parser and interpreter"):
@@ -176,8 +193,7 @@ def test_profiles_parse_or_fail_with_a_usage_error(text: str) -> None:
 def test_pppd_options_files_import_or_fail_with_a_usage_error(peers: str, chat: str) -> None:
     """Expected: ``import-pppd`` translates a peers file (and its chat script) or says
     which line it cannot read; its words never exceed pppd's MAXWORDLEN."""
-    with watchdog("profiles: pppd options file importer"), \
-            tempfile.TemporaryDirectory() as root:
+    with watchdog("profiles: pppd options file importer"), tempfile.TemporaryDirectory() as root:
         try:
             for word in split_words(peers, "peers"):
                 assert len(word.text) <= 1024
@@ -201,10 +217,22 @@ def test_pppd_options_files_import_or_fail_with_a_usage_error(peers: str, chat: 
 
 requests = st.one_of(
     st.binary(max_size=MAX_REQUEST_BYTES),
-    st.builds(lambda depth, kind: (kind * depth).encode(), st.integers(1, 4000),
-              st.sampled_from(["[", "{\"cmd\":", "[{\"a\":"])),
-    st.sampled_from([b'{"cmd": "status"}', b'{"cmd": "hangup"}', b'{"cmd": 1}', b"null",
-                     b'{"cmd": "status", "x": 1}', b'"\\ud800"', b"1e999999"]),
+    st.builds(
+        lambda depth, kind: (kind * depth).encode(),
+        st.integers(1, 4000),
+        st.sampled_from(["[", '{"cmd":', '[{"a":']),
+    ),
+    st.sampled_from(
+        [
+            b'{"cmd": "status"}',
+            b'{"cmd": "hangup"}',
+            b'{"cmd": 1}',
+            b"null",
+            b'{"cmd": "status", "x": 1}',
+            b'"\\ud800"',
+            b"1e999999",
+        ]
+    ),
 )
 
 
@@ -213,8 +241,9 @@ requests = st.one_of(
 @example(b"[" * 3000)
 def test_control_requests_always_get_an_answer(line: bytes) -> None:
     """Expected: every request line gets a JSON answer, ``ok`` or an error code."""
-    server = ControlServer("fuzz", lambda: {"phase": "dead"}, lambda: None,
-                           directory=Path(tempfile.gettempdir()))
+    server = ControlServer(
+        "fuzz", lambda: {"phase": "dead"}, lambda: None, directory=Path(tempfile.gettempdir())
+    )
     with watchdog("control socket: request parser"):
         answer = asyncio.run(server.handle_request(line))
     assert isinstance(answer, dict) and isinstance(answer.get("ok"), bool)

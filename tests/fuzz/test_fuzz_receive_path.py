@@ -35,8 +35,7 @@ damages = st.one_of(
     st.builds(Damage, st.just("flip"), st.integers(0, 1 << 16)),
     st.builds(Damage, st.just("cut"), st.integers(0, 512)),
     st.builds(Damage, st.just("garbage"), st.just(0), st.binary(min_size=1, max_size=80)),
-    st.builds(Damage, st.just("seed"), st.integers(0, 1000),
-              st.binary(max_size=6) | st.just(b"")),
+    st.builds(Damage, st.just("seed"), st.integers(0, 1000), st.binary(max_size=6) | st.just(b"")),
 )
 #: Mostly clean chunks, so negotiation gets deep before damage hits it.
 plans = st.lists(st.one_of(st.just(Damage("pass")), damages), max_size=40)
@@ -46,16 +45,20 @@ plans = st.lists(st.one_of(st.just(Damage("pass")), damages), max_size=40)
 @given(st.sampled_from(SCENARIOS), plans, st.integers(0, 2**16))
 @example(SCENARIOS[0], [], 0)
 @example(SCENARIOS[2], [Damage("seed", i) for i in range(40)], 1)
-def test_hostile_line_never_breaks_the_endpoint(scenario: Scenario, plan: list[Damage],
-                                                seed: int) -> None:
+def test_hostile_line_never_breaks_the_endpoint(
+    scenario: Scenario, plan: list[Damage], seed: int
+) -> None:
     """Expected: whatever the line does, the endpoint raises nothing and stays bounded."""
     with watchdog("receive path: live negotiation on a hostile line"):
         HostileLine(scenario, plan, seed).run()
 
 
 stream_edits = st.lists(
-    st.tuples(st.sampled_from(["flip", "delete", "insert", "splice"]),
-              st.integers(0, 4096), st.binary(max_size=16)),
+    st.tuples(
+        st.sampled_from(["flip", "delete", "insert", "splice"]),
+        st.integers(0, 4096),
+        st.binary(max_size=16),
+    ),
     max_size=12,
 )
 
@@ -77,8 +80,12 @@ def edited(stream: bytes, edits: list[tuple[str, int, bytes]]) -> bytes:
 
 
 @fuzz_settings(1500)
-@given(st.sampled_from(sorted(wire_streams())), stream_edits,
-       st.sampled_from(SCENARIOS), st.lists(st.integers(1, 64), max_size=20))
+@given(
+    st.sampled_from(sorted(wire_streams())),
+    stream_edits,
+    st.sampled_from(SCENARIOS),
+    st.lists(st.integers(1, 64), max_size=20),
+)
 @example("chap_client_to_server.bin", [], SCENARIOS[0], [])
 @example("pap_client_to_server.bin", [], SCENARIOS[2], [3, 1, 7])
 def test_mutated_pppd_streams_never_break_a_fresh_endpoint(
@@ -133,8 +140,9 @@ link_infos = st.builds(
     LinkInfo,
     max_send_frame_size=st.sampled_from([296, 1500]),
     max_recv_frame_size=st.sampled_from([128, 296, 1500, 4000]),
-    recv_framing_bits=st.sampled_from([FramingBits.PPP_FRAMING,
-                                       FramingBits.PPP_FRAMING | FramingBits.PPP_FCS32]),
+    recv_framing_bits=st.sampled_from(
+        [FramingBits.PPP_FRAMING, FramingBits.PPP_FRAMING | FramingBits.PPP_FCS32]
+    ),
     recv_accm=st.sampled_from([0, 0xFFFFFFFF, 0x000A0000]),
 )
 frame_bytes = st.one_of(
@@ -145,18 +153,26 @@ frame_bytes = st.one_of(
 
 
 @fuzz_settings(1000)
-@given(link_infos, st.lists(st.one_of(
-    frame_bytes.map(lambda f: ("frame", f)),
-    st.binary(max_size=100).map(lambda b: ("raw", b)),
-    st.integers(0, 1 << 14).map(lambda n: ("flip", n.to_bytes(2, "big")))), max_size=30),
-    st.lists(st.integers(1, 300), min_size=1, max_size=10))
+@given(
+    link_infos,
+    st.lists(
+        st.one_of(
+            frame_bytes.map(lambda f: ("frame", f)),
+            st.binary(max_size=100).map(lambda b: ("raw", b)),
+            st.integers(0, 1 << 14).map(lambda n: ("flip", n.to_bytes(2, "big"))),
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(1, 300), min_size=1, max_size=10),
+)
 def test_every_received_segment_is_delivered_or_counted(
     info: LinkInfo, pieces: list[tuple[str, bytes]], chunking: list[int]
 ) -> None:
     """Expected: frames decoded + CRC errors + runts + aborts + oversize equals the
     number of non-empty segments between flags, whatever the stream and its chunking."""
-    sender = PppAsyncFramer(LinkInfo(send_accm=info.recv_accm,
-                                     send_framing_bits=info.recv_framing_bits))
+    sender = PppAsyncFramer(
+        LinkInfo(send_accm=info.recv_accm, send_framing_bits=info.recv_framing_bits)
+    )
     wire = bytearray()
     for kind, data in pieces:
         if kind == "frame":

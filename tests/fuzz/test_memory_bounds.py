@@ -77,8 +77,11 @@ def peak_while(feed: Callable[[bytes], None], chunks: Iterator[bytes]) -> int:
 
 def ppp_receive_path() -> Callable[[bytes], None]:
     framer = PppAsyncFramer()
-    session = PppSession(PppConfig(name="hub", require_auth=AuthRequirement.CHAP),
-                         secrets=lambda c, s: None, rng=random.Random(3).randbytes)
+    session = PppSession(
+        PppConfig(name="hub", require_auth=AuthRequirement.CHAP),
+        secrets=lambda c, s: None,
+        rng=random.Random(3).randbytes,
+    )
     session.open(0.0)
     session.lower_up(0.0)
     clock = [0.0]
@@ -126,4 +129,3 @@ def test_modem_parsers_memory_is_bounded() -> None:
     print(f"\nmodem parsers: peak {peak / 1024:.0f} KiB over {TOTAL >> 21} MiB")
     assert peak < PEAK_LIMIT
     assert len(parser.pending) <= parser.max_line and not chat.done
-

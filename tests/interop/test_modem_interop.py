@@ -28,9 +28,12 @@ def line(pppd_vm: PppdVm, tmp_path: Path) -> Iterator[tuple[ExchangeProcess, str
     if reason:
         pytest.skip(reason)
     joins = {PPPD_NUMBER: pppd_vm.line("ttyS1").host}
-    with namespaces(1, prefix="modem") as (namespace,), ExchangeProcess(
-        [OUR_NUMBER, PPPD_NUMBER], joins=joins, ring_interval=1.0, handshake=0.5
-    ) as exchange:
+    with (
+        namespaces(1, prefix="modem") as (namespace,),
+        ExchangeProcess(
+            [OUR_NUMBER, PPPD_NUMBER], joins=joins, ring_interval=1.0, handshake=0.5
+        ) as exchange,
+    ):
         env = {"WANCTL_RUN_DIR": str(tmp_path), "WANCTL_LOCK_DIR": str(tmp_path)}
         yield exchange, namespace, env
 
@@ -46,9 +49,22 @@ def test_pppd_dials_through_the_emulator_to_our_answering_side(
     pppd_vm: PppdVm, line: tuple[ExchangeProcess, str, dict[str, str]]
 ) -> None:
     exchange, namespace, env = line
-    ours = LinkProcess(["answer", exchange.tty(OUR_NUMBER), "--init", "ATS0=0", "--ip",
-                        f"{OURS}:{PPPD}", "--linkname", "ours", "--debug"],
-                       namespace=namespace, env=env, name="wanctl answer")
+    ours = LinkProcess(
+        [
+            "answer",
+            exchange.tty(OUR_NUMBER),
+            "--init",
+            "ATS0=0",
+            "--ip",
+            f"{OURS}:{PPPD}",
+            "--linkname",
+            "ours",
+            "--debug",
+        ],
+        namespace=namespace,
+        env=env,
+        name="wanctl answer",
+    )
     try:
         ours.wait_for(r"Waiting for a call", 15)
         chat = f"chat -v '' ATZ OK ATDT{OUR_NUMBER} CONNECT ''"
@@ -71,9 +87,20 @@ def test_our_dialer_reaches_pppd_answering_with_chat(
     # Expect RING, send ATA, expect CONNECT: the answering side of an ISP's modem pool.
     answer_chat = "chat -v -t 60 RING ATA CONNECT ''"
     pppd = start_pppd(pppd_vm, "ttyS1", ["noauth", "connect", answer_chat, f"{PPPD}:{OURS}"])
-    ours = LinkProcess(["dial", exchange.tty(OUR_NUMBER), "--number", PPPD_NUMBER,
-                        "--linkname", "ours", "--debug"],
-                       namespace=namespace, env=env, name="wanctl dial")
+    ours = LinkProcess(
+        [
+            "dial",
+            exchange.tty(OUR_NUMBER),
+            "--number",
+            PPPD_NUMBER,
+            "--linkname",
+            "ours",
+            "--debug",
+        ],
+        namespace=namespace,
+        env=env,
+        name="wanctl dial",
+    )
     try:
         ours.wait_for(r"^CONNECT", 60)
         ours.wait_for(r"^Link up: ", 60)

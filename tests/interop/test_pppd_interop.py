@@ -40,8 +40,12 @@ class Bench:
 
     def start_ours(self, verb: str, *args: str) -> LinkProcess:
         env = {"WANCTL_RUN_DIR": str(self.run_dir), "WANCTL_LOCK_DIR": str(self.run_dir)}
-        process = LinkProcess([verb, self.tty, "--linkname", "ours", "--debug", *args],
-                              namespace=self.namespace, env=env, name=f"wanctl {verb}")
+        process = LinkProcess(
+            [verb, self.tty, "--linkname", "ours", "--debug", *args],
+            namespace=self.namespace,
+            env=env,
+            name=f"wanctl {verb}",
+        )
         self.ours.append(process)
         process.wait_for(r"^Opening ", 15)
         # qemu drops what the guest sends until it has noticed our open.
@@ -98,6 +102,7 @@ def _up(ours: LinkProcess, pppd: GuestProcess) -> None:
 
 # -- pppd as the server, we dial --------------------------------------------------
 
+
 def test_pppd_server_noauth_assigns_our_address_and_dns(bench: Bench) -> None:
     ours = bench.start_ours("dial", "--usepeerdns")
     pppd = bench.pppd("noauth", f"{PPPD}:{OURS}", "ms-dns", "10.88.0.53", "ms-dns", "10.88.0.54")
@@ -111,8 +116,9 @@ def test_pppd_server_noauth_assigns_our_address_and_dns(bench: Bench) -> None:
 
 @pytest.mark.parametrize("protocol", ["pap", "chap"])
 def test_pppd_requires_authentication_from_us(bench: Bench, protocol: str) -> None:
-    ours = bench.start_ours("dial", "--user", "client", "--remotename", "server",
-                            *_secrets_args(bench))
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", *_secrets_args(bench)
+    )
     pppd = bench.pppd("auth", f"require-{protocol}", "name", "server", f"{PPPD}:{OURS}")
     _up(ours, pppd)
     verdict = {"pap": "sent [PAP AuthAck", "chap": "sent [CHAP Success"}[protocol]
@@ -122,8 +128,15 @@ def test_pppd_requires_authentication_from_us(bench: Bench, protocol: str) -> No
 
 @pytest.mark.parametrize("protocol", ["pap", "chap"])
 def test_we_require_authentication_from_pppd(bench: Bench, protocol: str) -> None:
-    ours = bench.start_ours("answer", f"--require-{protocol}", "--name", "server",
-                            "--ip", f"{OURS}:{PPPD}", *_secrets_args(bench))
+    ours = bench.start_ours(
+        "answer",
+        f"--require-{protocol}",
+        "--name",
+        "server",
+        "--ip",
+        f"{OURS}:{PPPD}",
+        *_secrets_args(bench),
+    )
     pppd = bench.pppd("noauth", "user", "client", "remotename", "server")
     _up(ours, pppd)
     assert f"Authenticated ({protocol.upper()}, authenticator: client)" in ours.output()
@@ -131,8 +144,9 @@ def test_we_require_authentication_from_pppd(bench: Bench, protocol: str) -> Non
 
 
 def test_wrong_secret_fails_cleanly_on_both_sides(bench: Bench) -> None:
-    ours = bench.start_ours("dial", "--user", "client", "--remotename", "server",
-                            "--password", "not-the-secret")
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", "--password", "not-the-secret"
+    )
     pppd = bench.pppd("auth", "require-chap", "name", "server", f"{PPPD}:{OURS}")
     assert ours.wait(40) == 19  # EXIT_AUTH_TOPEER_FAILED
     assert "Authentication failed (CHAP)" in ours.output()
@@ -142,8 +156,15 @@ def test_wrong_secret_fails_cleanly_on_both_sides(bench: Bench) -> None:
 
 def test_pppd_with_wrong_secret_is_refused_by_us(bench: Bench) -> None:
     bench.vm.write_file("/etc/ppp/chap-secrets", "client server wrong-secret *\n", mode=0o600)
-    ours = bench.start_ours("answer", "--require-chap", "--name", "server",
-                            "--ip", f"{OURS}:{PPPD}", *_secrets_args(bench))
+    ours = bench.start_ours(
+        "answer",
+        "--require-chap",
+        "--name",
+        "server",
+        "--ip",
+        f"{OURS}:{PPPD}",
+        *_secrets_args(bench),
+    )
     pppd = bench.pppd("noauth", "user", "client", "remotename", "server")
     assert pppd.wait(40) == 19
     assert "CHAP authentication failed" in pppd.read_log()
@@ -151,6 +172,7 @@ def test_pppd_with_wrong_secret_is_refused_by_us(bench: Bench) -> None:
 
 
 # -- pppd as the client, we answer ------------------------------------------------
+
 
 def test_pppd_client_gets_address_and_dns_from_us(bench: Bench) -> None:
     ours = bench.start_ours("answer", "--ip", f"{OURS}:{PPPD}", "--ms-dns", "10.88.0.53")
@@ -201,14 +223,17 @@ def _agreed_link_local_addresses(ours: LinkProcess, pppd: GuestProcess) -> tuple
 
 def test_lcp_echo_both_ways_keeps_the_link_up(bench: Bench) -> None:
     ours = bench.start_ours("dial", "--lcp-echo-interval", "1", "--lcp-echo-failure", "3")
-    pppd = bench.pppd("noauth", f"{PPPD}:{OURS}", "lcp-echo-interval", "1",
-                      "lcp-echo-failure", "3")
+    pppd = bench.pppd("noauth", f"{PPPD}:{OURS}", "lcp-echo-interval", "1", "lcp-echo-failure", "3")
     _up(ours, pppd)
     time.sleep(4)
     # pppd stops logging LCP echoes once IP is up; our debug log shows both ways.
     log = ours.output()
-    for line in ("sent [LCP EchoReq", "rcvd [LCP EchoRep", "rcvd [LCP EchoReq",
-                 "sent [LCP EchoRep"):
+    for line in (
+        "sent [LCP EchoReq",
+        "rcvd [LCP EchoRep",
+        "rcvd [LCP EchoReq",
+        "sent [LCP EchoRep",
+    ):
         assert log.count(line) >= 2, (line, log[-2000:])
     assert ours.proc.poll() is None and pppd.poll() is None
     bench.ping_both_ways()
@@ -269,8 +294,10 @@ def test_we_need_no_more_control_packets_than_pppd_with_pppd(
     with_us = _exchanged_until_ipcp_up(pppd.read_log())
     raw = len(parse_pppd_log(pppd.read_log(), until=IPCP_UP))
     sent = count_sent(parse_pppd_log(pppd.read_log(), until=IPCP_UP))
-    print(f"control packets until IPCP up: pppd<->pppd {baseline}, pppd<->wanctl {with_us}"
-          f" ({raw} with retransmissions; pppd sent {dict(sent)})")
+    print(
+        f"control packets until IPCP up: pppd<->pppd {baseline}, pppd<->wanctl {with_us}"
+        f" ({raw} with retransmissions; pppd sent {dict(sent)})"
+    )
     request.node.user_properties.append(("pppd_pppd_control_packets", baseline))
     request.node.user_properties.append(("pppd_wanctl_control_packets", with_us))
     assert with_us <= baseline, pppd.read_log()

@@ -105,6 +105,7 @@ def test_registering_an_af_notifies_every_bound_client(tmp_path: object) -> None
             af = cm.register_af()
             bind_client(adapter, second)  # binds later: still hears of the AF
             assert first.afs == [af] and second.afs == [af]
+
     asyncio.run(run())
 
 
@@ -114,6 +115,7 @@ def test_only_one_call_manager_per_af_type_per_adapter(tmp_path: object) -> None
             PvcCallManager(adapter).register_af()
             with pytest.raises(CallManagerError, match="already served by PvcCallManager"):
                 DialupStandIn(adapter).register_af()
+
     asyncio.run(run())
 
 
@@ -131,6 +133,7 @@ def test_an_mcm_preempts_a_call_manager_on_its_adapter(tmp_path: object) -> None
             assert client.afs[-1] is mcm_af
             with pytest.raises(CallManagerError, match="not open"):
                 cm.register_sap(handle)
+
     asyncio.run(run())
 
 
@@ -147,6 +150,7 @@ def test_saps_match_any_number_or_a_called_number_pattern(tmp_path: object) -> N
             assert cm.find_sap("6661234") is anything
             cm.deregister_sap(office)
             assert cm.find_sap("5551234") is anything
+
     asyncio.run(run())
 
 
@@ -166,6 +170,7 @@ def test_pvc_is_activated_at_once_with_the_configured_qos(tmp_path: object) -> N
                 cm.close_af(handle)
             cm.delete_pvc(vc)
             assert vc.state is VcState.DELETED and vc not in adapter.vcs
+
     asyncio.run(run())
 
 
@@ -183,6 +188,7 @@ def test_line_loss_closes_the_pvc_call_and_reconnect_reactivates(tmp_path: objec
             assert vc.state is VcState.DEACTIVATED and not cm.calls
             with pytest.raises(Exception, match="line is down"):
                 cm.reconnect(vc)  # the line has not come back
+
     asyncio.run(run())
 
 
@@ -205,4 +211,5 @@ def test_invalid_sequences_get_clear_errors(tmp_path: object) -> None:
             with pytest.raises(CallManagerError, match="not a configured PVC"):
                 cm.delete_pvc(adapter.create_vc(client))
             assert vc.state is VcState.ACTIVE  # nothing was corrupted
+
     asyncio.run(run())

@@ -30,8 +30,9 @@ from wanminiport.vc import VcState
 HUB_NUMBER, CLIENT_NUMBER = "5552002", "5551001"
 #: The modems run at 1/20 of real time, so their S12 escape guard is 50 ms; our
 #: guard around "+++" must be longer for the escape (and so ATH) to be heard.
-SETTINGS = DialupSettings(timings=HayesTimings(command=2.0, dial=5.0, answer=5.0,
-                                               ring_gap=1.0, guard=0.1, dtr_hold=0.05))
+SETTINGS = DialupSettings(
+    timings=HayesTimings(command=2.0, dial=5.0, answer=5.0, ring_gap=1.0, guard=0.1, dtr_hold=0.05)
+)
 
 
 async def _call(hub: LinkEnd, client: LinkEnd) -> None:
@@ -45,15 +46,18 @@ async def _call(hub: LinkEnd, client: LinkEnd) -> None:
 
 def test_calls_come_up_hang_up_from_either_side_and_return_to_idle() -> None:
     async def run() -> None:
-        exchange = Exchange(ExchangeConfig(ring_interval=0.2, handshake_time=0.0,
-                                           dte_poll_interval=0.01))
+        exchange = Exchange(
+            ExchangeConfig(ring_interval=0.2, handshake_time=0.0, dte_poll_interval=0.01)
+        )
         for number in (HUB_NUMBER, CLIENT_NUMBER):
             exchange.add_modem(number, config=ModemConfig(rate=115200, time_scale=0.05))
         exchange.start()
-        hub = await open_modem_end(exchange.modems[HUB_NUMBER].path,
-                                   hub_config(asyncmap=NO_CARRIER_ACCM), SETTINGS)
-        client = await open_modem_end(exchange.modems[CLIENT_NUMBER].path,
-                                      client_config(asyncmap=NO_CARRIER_ACCM), SETTINGS)
+        hub = await open_modem_end(
+            exchange.modems[HUB_NUMBER].path, hub_config(asyncmap=NO_CARRIER_ACCM), SETTINGS
+        )
+        client = await open_modem_end(
+            exchange.modems[CLIENT_NUMBER].path, client_config(asyncmap=NO_CARRIER_ACCM), SETTINGS
+        )
         client.vc = client.adapter.create_vc(client.link)
         try:
             for round_number, hanging_up in enumerate((client, hub, client)):

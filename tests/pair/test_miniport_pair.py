@@ -70,13 +70,14 @@ class Recorder:
         pass
 
 
-def _open_pair(cable: VirtualCable, tmp_lock_dir: str) -> tuple[
-    WanMiniport, WanMiniport, Vc, Vc, Recorder, Recorder
-]:
+def _open_pair(
+    cable: VirtualCable, tmp_lock_dir: str
+) -> tuple[WanMiniport, WanMiniport, Vc, Vc, Recorder, Recorder]:
     ends = []
     for path in (cable.a_path, cable.b_path):
-        adapter = WanMiniport(SerialTransport(path, cable.baud, lock_dir=tmp_lock_dir),
-                              max_frame_size=1600)
+        adapter = WanMiniport(
+            SerialTransport(path, cable.baud, lock_dir=tmp_lock_dir), max_frame_size=1600
+        )
         adapter.start()
         client = Recorder()
         vc = adapter.create_vc(client)
@@ -87,8 +88,9 @@ def _open_pair(cable: VirtualCable, tmp_lock_dir: str) -> tuple[
     return a, b, vc_a, vc_b, rec_a, rec_b
 
 
-async def _exchange(count: int, *, ber: float, baud: int, tmp_path: str, max_body: int,
-                    seed: int = 7) -> tuple[list[bytes], WanMiniport, Vc]:
+async def _exchange(
+    count: int, *, ber: float, baud: int, tmp_path: str, max_body: int, seed: int = 7
+) -> tuple[list[bytes], WanMiniport, Vc]:
     rng = random.Random(seed)
     async with VirtualCable(baud, ber=ber, seed=seed) as cable:
         a, b, vc_a, vc_b, _, rec_b = _open_pair(cable, tmp_path)
@@ -132,8 +134,12 @@ def test_bit_errors_never_deliver_a_corrupt_frame_and_every_loss_is_counted(
     assert seqs == sorted(set(seqs)), "duplicated or reordered frames"
     lost = count - len(seqs)
     stats = vc_b.stats
-    errors = (stats.crc_errors + stats.alignment_errors + stats.framing_errors
-              + stats.buffer_overrun_errors)
+    errors = (
+        stats.crc_errors
+        + stats.alignment_errors
+        + stats.framing_errors
+        + stats.buffer_overrun_errors
+    )
     # ~2.4 Mbit at 1e-5 flips ~24 bits; each flip loses one frame, or two when
     # it destroys the flag between them (two frames merge and fail one check).
     assert lost > 0
@@ -264,6 +270,17 @@ def test_a_busy_line_is_read_a_few_times_per_frame_not_once_per_chunk(tmp_path: 
 
 
 def ipv4_packet(payload: bytes) -> bytes:
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0,
-                         b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02")
+    header = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(payload),
+        0,
+        0,
+        64,
+        17,
+        0,
+        b"\x0a\x00\x00\x01",
+        b"\x0a\x00\x00\x02",
+    )
     return header + payload

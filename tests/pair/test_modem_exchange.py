@@ -423,8 +423,7 @@ async def test_chat_script_abort_and_timeout_codes_through_the_glue() -> None:
 
 
 @in_loop
-async def test_chat_at_file_sends_the_file_and_a_missing_one_is_exit_code_1(
-        tmp_path: Path) -> None:
+async def test_chat_at_file_sends_the_file_and_a_missing_one_is_exit_code_1(tmp_path: Path) -> None:
     init = tmp_path / "init"
     init.write_text("ATS0=3\n")
     async with exchange(CALLER) as switch, dte(switch, CALLER) as caller:

@@ -32,8 +32,17 @@ def lookup(client: str, server: str) -> str | None:
 
 def ipv4_packet(src: str, dst: str, payload: bytes) -> bytes:
     header = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0,
-        ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed,
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(payload),
+        0,
+        0,
+        64,
+        17,
+        0,
+        ipaddress.IPv4Address(src).packed,
+        ipaddress.IPv4Address(dst).packed,
     )
     return header + payload
 
@@ -49,14 +58,20 @@ class Pair:
 
 @asynccontextmanager
 async def two_links(
-    tmp: str, hub: PppConfig, client: PppConfig, baud: int = 115200, *,
-    hub_secrets: SecretLookup = lookup, client_edge: ApiEdge | None = None,
+    tmp: str,
+    hub: PppConfig,
+    client: PppConfig,
+    baud: int = 115200,
+    *,
+    hub_secrets: SecretLookup = lookup,
+    client_edge: ApiEdge | None = None,
 ) -> AsyncIterator[Pair]:
     async with VirtualCable(baud) as cable:
         links, edges, adapters = [], [], []
-        for path, config, secrets, edge in ((cable.a_path, hub, hub_secrets, ApiEdge()),
-                                             (cable.b_path, client, lookup,
-                                              client_edge or ApiEdge())):
+        for path, config, secrets, edge in (
+            (cable.a_path, hub, hub_secrets, ApiEdge()),
+            (cable.b_path, client, lookup, client_edge or ApiEdge()),
+        ):
             adapter = WanMiniport(SerialTransport(path, baud, lock_dir=tmp))
             adapter.start()
             link = PppLink(config, edge, secrets=secrets)
@@ -85,9 +100,12 @@ async def network_up(edge: ApiEdge, kinds: tuple[type, ...]) -> dict[type, objec
 
 
 HUB = PppConfig(
-    name="hub", require_auth=AuthRequirement.CHAP,
-    local_ip=ipaddress.IPv4Address("10.7.0.1"), remote_ip=ipaddress.IPv4Address("10.7.0.2"),
-    ms_dns=(ipaddress.IPv4Address("10.7.0.53"),), ipv6=True,
+    name="hub",
+    require_auth=AuthRequirement.CHAP,
+    local_ip=ipaddress.IPv4Address("10.7.0.1"),
+    remote_ip=ipaddress.IPv4Address("10.7.0.2"),
+    ms_dns=(ipaddress.IPv4Address("10.7.0.53"),),
+    ipv6=True,
 )
 CLIENT = PppConfig(user="client", remote_name="hub", usepeerdns=True, ipv6=True)
 
@@ -108,6 +126,7 @@ def test_chap_ipcp_and_ipv6cp_come_up_and_datagrams_cross(tmp_path: object) -> N
             reply = ipv4_packet("10.7.0.1", "10.7.0.2", b"hello client")
             assert pair.hub.send_packet(reply)
             assert await asyncio.wait_for(pair.client_edge.received.get(), 5) == reply
+
     asyncio.run(run())
 
 
@@ -123,6 +142,7 @@ def test_packets_to_our_own_address_are_looped_back_above_the_miniport(
             assert await asyncio.wait_for(pair.client_edge.received.get(), 5) == packet
             assert pair.client.vc is not None and pair.client.vc.stats.frames_sent == sent_before
             assert pair.client.counters.looped_back == 1
+
     asyncio.run(run())
 
 
@@ -134,6 +154,7 @@ def test_no_datagram_crosses_before_the_network_phase(tmp_path: object) -> None:
             assert pair.client.counters.sent_before_network_up == 1
             await network_up(pair.hub_edge, (NetworkUp,))
             assert pair.hub_edge.received.empty()
+
     asyncio.run(run())
 
 
@@ -146,6 +167,7 @@ def test_wrong_secret_fails_both_sides_with_pppd_exit_codes(tmp_path: object) ->
             await asyncio.wait_for(pair.client.terminated.wait(), 15)
             assert pair.hub.exit_code is ExitCode.PEER_AUTH_FAILED
             assert pair.client.exit_code is ExitCode.AUTH_TOPEER_FAILED
+
     asyncio.run(run())
 
 
@@ -158,6 +180,7 @@ def test_close_sends_terminate_and_both_sides_end(tmp_path: object) -> None:
             await asyncio.wait_for(pair.hub.terminated.wait(), 10)
             assert pair.client.exit_code is ExitCode.USER_REQUEST
             assert pair.hub.exit_code in (ExitCode.USER_REQUEST, ExitCode.OK)
+
     asyncio.run(run())
 
 
@@ -168,6 +191,7 @@ def test_line_cut_ends_the_link_with_hangup(tmp_path: object) -> None:
             pair.cable.hangup("b")
             await asyncio.wait_for(pair.client.terminated.wait(), 5)
             assert pair.client.exit_code is ExitCode.HANGUP
+
     asyncio.run(run())
 
 
@@ -181,8 +205,10 @@ def test_silent_answering_side_waits_for_the_caller_and_needs_no_retransmission(
         async with VirtualCable(115200) as cable:
             links, adapters = [], []
             sent: dict[str, list[str]] = {"hub": [], "client": []}
-            for name, path, config, silent in (("hub", cable.a_path, HUB, True),
-                                               ("client", cable.b_path, CLIENT, False)):
+            for name, path, config, silent in (
+                ("hub", cable.a_path, HUB, True),
+                ("client", cable.b_path, CLIENT, False),
+            ):
                 adapter = WanMiniport(SerialTransport(path, 115200, lock_dir=str(tmp_path)))
                 adapter.start()
 
@@ -191,8 +217,7 @@ def test_silent_answering_side_waits_for_the_caller_and_needs_no_retransmission(
                     if text.startswith("sent [LCP ConfReq"):
                         sent[name].append(text)
 
-                link = PppLink(config, ApiEdge(), secrets=lookup, on_event=record,
-                               silent=silent)
+                link = PppLink(config, ApiEdge(), secrets=lookup, on_event=record, silent=silent)
                 cm = PvcCallManager(adapter)
                 cm.add_pvc(await cm.open_af(cm.register_af(), link))
                 links.append(link)
@@ -220,16 +245,22 @@ class SlowEdge(ApiEdge):
     delay: float = 2.0
     calls: list[str] = field(default_factory=list)
 
-    async def network_up(self, link: PppLink,  # type: ignore[override]
-                         event: NetworkUp | Ipv6Up) -> None:
+    async def network_up(
+        self,
+        link: PppLink,  # type: ignore[override]
+        event: NetworkUp | Ipv6Up,
+    ) -> None:
         version = 4 if isinstance(event, NetworkUp) else 6
         self.calls.append(f"configure {version}")
         await asyncio.sleep(self.delay)
         self.calls.append(f"configured {version}")
         super().network_up(link, event)
 
-    async def network_down(self, link: PppLink,  # type: ignore[override]
-                           ip_version: int) -> None:
+    async def network_down(
+        self,
+        link: PppLink,  # type: ignore[override]
+        ip_version: int,
+    ) -> None:
         self.calls.append(f"deconfigure {ip_version} (local {link.state.local or '-'})")
         super().network_down(link, ip_version)
 
@@ -241,24 +272,30 @@ def test_an_ncp_that_goes_down_while_its_interface_is_configured_is_never_announ
     opens, then the hub closes it while the client's interface is still being
     configured.  Expected: the client never announces IPv4 up, deconfigures only after
     configuring finished, forgets the address, and IPv6 stays up."""
+
     async def run() -> None:
         edge = SlowEdge()
         no_ipv4 = SecretsTable.from_text("client hub s3cret\n")
-        async with two_links(str(tmp_path), HUB, CLIENT, hub_secrets=no_ipv4,
-                             client_edge=edge) as pair:
+        async with two_links(
+            str(tmp_path), HUB, CLIENT, hub_secrets=no_ipv4, client_edge=edge
+        ) as pair:
             announced: list[Event] = []
             pair.client.on_event = announced.append
-            await asyncio.wait_for(_until(lambda: any(c.startswith("deconfigure 4")
-                                                      for c in edge.calls)), 20)
-            await asyncio.wait_for(_until(lambda: any(isinstance(e, Ipv6Up)
-                                                      for e in announced)), 20)
+            await asyncio.wait_for(
+                _until(lambda: any(c.startswith("deconfigure 4") for c in edge.calls)), 20
+            )
+            await asyncio.wait_for(
+                _until(lambda: any(isinstance(e, Ipv6Up) for e in announced)), 20
+            )
             assert edge.calls.index("configured 4") < next(
-                i for i, c in enumerate(edge.calls) if c.startswith("deconfigure 4"))
+                i for i, c in enumerate(edge.calls) if c.startswith("deconfigure 4")
+            )
             assert any(isinstance(e, NetworkDown) and e.ip_version == 4 for e in announced)
             assert not any(isinstance(e, NetworkUp) for e in announced), announced
             assert pair.client.state.local == "" and pair.client.state.remote == ""
             assert pair.client.state.ipv6_local != ""
             assert ipaddress.IPv4Address("10.7.0.2") not in pair.client.loopback.own_addresses
+
     asyncio.run(run())
 
 

@@ -43,8 +43,11 @@ def table(addresses: str) -> SecretsTable:
     return SecretsTable.from_text(f"bob hub s3cret {addresses}\n")
 
 
-def hub(secrets: SecretLookup, auth: AuthRequirement = AuthRequirement.CHAP,
-        remote: IPv4Address | None = None) -> PppSession:
+def hub(
+    secrets: SecretLookup,
+    auth: AuthRequirement = AuthRequirement.CHAP,
+    remote: IPv4Address | None = None,
+) -> PppSession:
     config = PppConfig(name="hub", local_ip=HUB_IP, remote_ip=remote, require_auth=auth)
     return PppSession(config, secrets=secrets, rng=random.Random(1).randbytes)
 
@@ -116,8 +119,11 @@ def test_skipped_words_are_logged_and_the_rest_of_the_list_applies() -> None:
     client, server = bob(takes_suggestion=True), hub(table(f"10.0.0.300 peer.example {ENTRY_IP}"))
     wire = wired(client, server)
     assert wire.run(both_up, max_time=60), "\n".join(wire.trace)
-    warnings = [e.text for e in wire.events[1] if isinstance(e, LogLine)
-                and e.level is LogLevel.WARNING and "auth. address list" in e.text]
+    warnings = [
+        e.text
+        for e in wire.events[1]
+        if isinstance(e, LogLine) and e.level is LogLevel.WARNING and "auth. address list" in e.text
+    ]
     assert warnings == [
         "invalid address 10.0.0.300 in auth. address list",
         "unknown host peer.example in auth. address list (names are not resolved)",
@@ -160,8 +166,10 @@ def test_unauthorized_address_never_opens_ipcp_and_no_ip_passes(
     hub_events = wire.events[1]
     error = LogLine(f"Peer is not authorized to use remote address {refused}", LogLevel.ERROR)
     assert error in hub_events
-    assert any("1 sent [IPCP TermReq id=" in t and '"Unauthorized remote IP address"]' in t
-               for t in wire.trace), "\n".join(wire.trace)
+    assert any(
+        "1 sent [IPCP TermReq id=" in t and '"Unauthorized remote IP address"]' in t
+        for t in wire.trace
+    ), "\n".join(wire.trace)
     assert not [e for e in hub_events if isinstance(e, NetworkUp | DatagramReceived)]
     assert server.network is None
     # Every frame fed was dropped: by IPCP not being open, or by LCP once it closed.

@@ -55,14 +55,38 @@ class Lab:
 
     def answer(self, tty: str, *extra: str) -> LinkProcess:
         return self.start(
-            "answer", self.ns_hub, tty, "--ip", "10.77.0.1:10.77.0.2", "--require-chap",
-            "--name", "hub", "--chap-secrets", str(self.secrets), "--linkname", "hub", *extra,
-            name="hub")
+            "answer",
+            self.ns_hub,
+            tty,
+            "--ip",
+            "10.77.0.1:10.77.0.2",
+            "--require-chap",
+            "--name",
+            "hub",
+            "--chap-secrets",
+            str(self.secrets),
+            "--linkname",
+            "hub",
+            *extra,
+            name="hub",
+        )
 
     def dial(self, tty: str, *extra: str) -> LinkProcess:
         return self.start(
-            "dial", self.ns_client, tty, "--user", "client", "--remotename", "hub",
-            "--chap-secrets", str(self.secrets), "--linkname", "client", *extra, name="client")
+            "dial",
+            self.ns_client,
+            tty,
+            "--user",
+            "client",
+            "--remotename",
+            "hub",
+            "--chap-secrets",
+            str(self.secrets),
+            "--linkname",
+            "client",
+            *extra,
+            name="client",
+        )
 
     def wanctl(self, *argv: str) -> LinkProcess:
         return LinkProcess(list(argv), env=self.env, name=argv[0])

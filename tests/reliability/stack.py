@@ -67,8 +67,17 @@ def client_config(**changes: object) -> PppConfig:
 def ipv4_packet(src: str, dst: str, payload: bytes) -> bytes:
     """A UDP-numbered IPv4 packet (the checksum is not checked on this path)."""
     header = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0,
-        ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed,
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(payload),
+        0,
+        0,
+        64,
+        17,
+        0,
+        ipaddress.IPv4Address(src).packed,
+        ipaddress.IPv4Address(dst).packed,
     )
     return header + payload
 
@@ -94,8 +103,14 @@ class LinkEnd:
         self.vc.taps.append(lambda outbound, frame: self.frames.append((outbound, frame)))
 
 
-async def _stack(path: str, config: PppConfig, modem: bool, lock_dir: str | None,
-                 settings: DialupSettings | None, secrets: SecretLookup = lookup) -> LinkEnd:
+async def _stack(
+    path: str,
+    config: PppConfig,
+    modem: bool,
+    lock_dir: str | None,
+    settings: DialupSettings | None,
+    secrets: SecretLookup = lookup,
+) -> LinkEnd:
     transport = SerialTransport(path, 115200, lock=lock_dir is not None, lock_dir=lock_dir)
     adapter = WanMiniport(transport)
     adapter.start()
@@ -104,14 +119,16 @@ async def _stack(path: str, config: PppConfig, modem: bool, lock_dir: str | None
     bind_client(adapter, link)
     manager: PvcCallManager | DialupCallManager = (
         DialupCallManager(adapter, settings or DialupSettings(timings=FAST_MODEM_TIMINGS))
-        if modem else PvcCallManager(adapter)
+        if modem
+        else PvcCallManager(adapter)
     )
     handle = await manager.open_af(manager.register_af(), link)
     return LinkEnd(transport, adapter, link, edge, manager, handle)
 
 
-async def open_pvc_end(path: str, config: PppConfig, *, lock_dir: str | None = None,
-                       secrets: SecretLookup = lookup) -> LinkEnd:
+async def open_pvc_end(
+    path: str, config: PppConfig, *, lock_dir: str | None = None, secrets: SecretLookup = lookup
+) -> LinkEnd:
     """A direct-line end with its PVC up: PPP starts at once."""
     end = await _stack(path, config, False, lock_dir, None, secrets)
     assert isinstance(end.manager, PvcCallManager)
@@ -119,8 +136,9 @@ async def open_pvc_end(path: str, config: PppConfig, *, lock_dir: str | None = N
     return end
 
 
-async def open_modem_end(path: str, config: PppConfig,
-                         settings: DialupSettings | None = None) -> LinkEnd:
+async def open_modem_end(
+    path: str, config: PppConfig, settings: DialupSettings | None = None
+) -> LinkEnd:
     """A modem end with the dial-up MCM attached; call ``dial``/``answer`` next."""
     return await _stack(path, config, True, None, settings)
 
@@ -214,5 +232,7 @@ class Resources:
         )
 
     def describe(self) -> str:
-        return (f"{self.fds} fds, {self.threads} threads, {self.tasks} tasks, "
-                f"{self.traced / 1024:.1f} KiB traced")
+        return (
+            f"{self.fds} fds, {self.threads} threads, {self.tasks} tasks, "
+            f"{self.traced / 1024:.1f} KiB traced"
+        )

@@ -62,8 +62,9 @@ MODEM_CLIENT = client_config(restart_time=0.5, asyncmap=NO_CARRIER_ACCM)
 HUB_NUMBER, CLIENT_NUMBER = "5552002", "5551001"
 MODEM_SETTINGS = DialupSettings(
     init=("ATZ", "ATQ0V1E0"),
-    timings=HayesTimings(command=2.0, dial=5.0, answer=5.0, ring_gap=1.0, guard=0.04,
-                         dtr_hold=0.05),
+    timings=HayesTimings(
+        command=2.0, dial=5.0, answer=5.0, ring_gap=1.0, guard=0.04, dtr_hold=0.05
+    ),
 )
 
 Cycle = Callable[[int], Awaitable[list[weakref.ref[object]]]]
@@ -111,17 +112,21 @@ async def run_cycles(count: int, cycle: Cycle) -> tuple[Resources, Resources, fl
     return warm, end, seconds
 
 
-def check_and_report(what: str, count: int, warm: Resources, end: Resources,
-                     seconds: float) -> None:
-    print(f"\n{count} {what} cycles in {seconds:.1f} s ({seconds / count * 1000:.0f} ms each)"
-          f"\n  after {WARM_UP}: {warm.describe()}\n  at the end: {end.describe()}"
-          f"\n  traced memory change: {(end.traced - warm.traced) / 1024:+.1f} KiB")
+def check_and_report(
+    what: str, count: int, warm: Resources, end: Resources, seconds: float
+) -> None:
+    print(
+        f"\n{count} {what} cycles in {seconds:.1f} s ({seconds / count * 1000:.0f} ms each)"
+        f"\n  after {WARM_UP}: {warm.describe()}\n  at the end: {end.describe()}"
+        f"\n  traced memory change: {(end.traced - warm.traced) / 1024:+.1f} KiB"
+    )
     assert (end.fds, end.threads, end.tasks) == (warm.fds, warm.threads, warm.tasks)
     assert end.traced - warm.traced <= MEMORY_SLACK
 
 
-def traced(run: Callable[[], Awaitable[tuple[Resources, Resources, float]]]
-           ) -> tuple[Resources, Resources, float]:
+def traced(
+    run: Callable[[], Awaitable[tuple[Resources, Resources, float]]],
+) -> tuple[Resources, Resources, float]:
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -138,6 +143,7 @@ def traced(run: Callable[[], Awaitable[tuple[Resources, Resources, float]]]
 def cable_cycles(count: int, lock_dir: Path) -> tuple[Resources, Resources, float]:
     async def run() -> tuple[Resources, Resources, float]:
         async with VirtualCable(115200) as cable:
+
             async def cycle(number: int) -> list[weakref.ref[object]]:
                 hub = await open_pvc_end(cable.a_path, HUB, lock_dir=str(lock_dir))
                 client = await open_pvc_end(cable.b_path, CLIENT, lock_dir=str(lock_dir))
@@ -176,17 +182,21 @@ def test_thousand_calls_over_the_cable_leave_no_fd_thread_task_or_memory(
 
 def modem_cycles(count: int) -> tuple[Resources, Resources, float]:
     async def run() -> tuple[Resources, Resources, float]:
-        exchange = Exchange(ExchangeConfig(ring_interval=0.05, handshake_time=0.0,
-                                           dte_poll_interval=0.01))
+        exchange = Exchange(
+            ExchangeConfig(ring_interval=0.05, handshake_time=0.0, dte_poll_interval=0.01)
+        )
         for number in (HUB_NUMBER, CLIENT_NUMBER):
             exchange.add_modem(number, config=ModemConfig(rate=115200, time_scale=0.02))
         exchange.start()
         try:
+
             async def cycle(number: int) -> list[weakref.ref[object]]:
-                hub = await open_modem_end(exchange.modems[HUB_NUMBER].path, MODEM_HUB,
-                                           MODEM_SETTINGS)
-                client = await open_modem_end(exchange.modems[CLIENT_NUMBER].path,
-                                              MODEM_CLIENT, MODEM_SETTINGS)
+                hub = await open_modem_end(
+                    exchange.modems[HUB_NUMBER].path, MODEM_HUB, MODEM_SETTINGS
+                )
+                client = await open_modem_end(
+                    exchange.modems[CLIENT_NUMBER].path, MODEM_CLIENT, MODEM_SETTINGS
+                )
                 try:
                     answering = asyncio.ensure_future(answer(hub))
                     await dial(client, HUB_NUMBER)

@@ -98,9 +98,11 @@ def test_hung_up_line_fails_every_pending_send_and_leaves_nothing(tmp_path: Path
             # Each completion reached the link once, after the ones before the transfer.
             assert {k: n - earlier.get(k, 0) for k, n in sendpath.completed.items()} == statuses
             assert sendpath.queue.dropped >= queued
-            print(f"\n{pushed} packets pushed; at the hang-up {outstanding} sends outstanding"
-                  f" in the VC and {queued} queued above it; completions {statuses},"
-                  f" {sendpath.queue.dropped} queued packets dropped and counted")
+            print(
+                f"\n{pushed} packets pushed; at the hang-up {outstanding} sends outstanding"
+                f" in the VC and {queued} queued above it; completions {statuses},"
+                f" {sendpath.queue.dropped} queued packets dropped and counted"
+            )
             parts = [weakref.ref(p) for p in (client.link, client.adapter, client.transport, vc)]
             await close_end(client)
             await close_end(hub)
@@ -142,8 +144,10 @@ def test_cut_wire_is_found_by_lcp_echo_and_the_call_leaves_nothing(tmp_path: Pat
             await asyncio.sleep(0.05)
             before = Resources.now()
             hub = await open_pvc_end(cable.a_path, hub_config())
-            client = await open_pvc_end(cable.b_path, client_config(
-                lcp_echo_interval=0.5, lcp_echo_failure=2, restart_time=0.5))
+            client = await open_pvc_end(
+                cable.b_path,
+                client_config(lcp_echo_interval=0.5, lcp_echo_failure=2, restart_time=0.5),
+            )
             await asyncio.gather(network_up(hub), network_up(client))
             futures = record_sends(client)
             fill_the_send_path(client)
@@ -173,8 +177,7 @@ def test_with_persist_the_link_comes_back_when_the_cut_wire_is_restored(lab: Lab
     1 s x 2.  Cutting the wire takes both links down (exit code 15, "Peer not
     responding"); both keep trying; once the wire is restored both come back up
     by themselves and ping crosses again."""
-    persist = ("--persist", "--holdoff", "1", "--lcp-echo-interval", "1",
-               "--lcp-echo-failure", "2")
+    persist = ("--persist", "--holdoff", "1", "--lcp-echo-interval", "1", "--lcp-echo-failure", "2")
     with CableProcess(115200) as cable:
         hub = lab.answer(cable.b, *persist)
         client = lab.dial(cable.a, *persist)

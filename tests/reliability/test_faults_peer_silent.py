@@ -65,24 +65,28 @@ def detection_time(client: LinkProcess, stop_peer: Callable[[], None]) -> tuple[
 
 def check_bounds(what: str, times: tuple[float, float]) -> None:
     detected, ended = times
-    print(f"\n{what}: peer declared dead {detected:.2f} s after it stopped (interval"
-          f" {INTERVAL} s x {FAILURES} failures: bounds {LOWER:g}..{UPPER:g} s); link down with"
-          f" exit code 15 after {ended:.2f} s")
+    print(
+        f"\n{what}: peer declared dead {detected:.2f} s after it stopped (interval"
+        f" {INTERVAL} s x {FAILURES} failures: bounds {LOWER:g}..{UPPER:g} s); link down with"
+        f" exit code 15 after {ended:.2f} s"
+    )
     assert LOWER - 0.1 <= detected <= UPPER
     assert ended - detected <= TERMINATE
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("how", [
-    "frozen with SIGSTOP", pytest.param("killed with SIGKILL", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "how", ["frozen with SIGSTOP", pytest.param("killed with SIGKILL", marks=pytest.mark.slow)]
+)
 def test_real_pppd_that_stops_answering_is_detected_by_lcp_echo(
     lab: Lab, peer_vm: PppdVm, how: str
 ) -> None:
     """Expected: exit code 15 within 3..4 s of pppd's stop (see the module docstring)."""
     line = peer_vm.line("ttyS1")
     # Our end first: qemu drops what the guest sends while the host pty is closed.
-    client = lab.start("dial", lab.ns_client, line.host, "--noauth", *ECHO,
-                       "--linkname", "client", name="client")
+    client = lab.start(
+        "dial", lab.ns_client, line.host, "--noauth", *ECHO, "--linkname", "client", name="client"
+    )
     time.sleep(0.5)
     pppd: GuestProcess = start_pppd(peer_vm, "ttyS1", ["noauth", "10.79.0.1:10.79.0.2"])
     try:

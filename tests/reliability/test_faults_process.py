@@ -23,8 +23,9 @@ HUB_NUMBER, CLIENT_NUMBER = "5552002", "5551001"
 
 def exchange() -> ExchangeProcess:
     """The two modems; S7 (wait for carrier, 50 s) x 0.1: an unanswered redial fails in 5 s."""
-    return ExchangeProcess([HUB_NUMBER, CLIENT_NUMBER], ring_interval=1.0, handshake=0.5,
-                           time_scale=0.1)
+    return ExchangeProcess(
+        [HUB_NUMBER, CLIENT_NUMBER], ring_interval=1.0, handshake=0.5, time_scale=0.1
+    )
 
 
 def sigkill(process_id: int) -> None:
@@ -59,8 +60,16 @@ def test_with_persist_the_dialer_redials_once_the_far_end_answers_again(lab: Lab
     with exchange() as modems:
         hub_tty = modems.tty(HUB_NUMBER)
         hub = lab.answer(hub_tty, "--init", "ATS0=0")
-        client = lab.dial(modems.tty(CLIENT_NUMBER), "--number", HUB_NUMBER,
-                          "--persist", "--holdoff", "1", "--maxfail", "0")
+        client = lab.dial(
+            modems.tty(CLIENT_NUMBER),
+            "--number",
+            HUB_NUMBER,
+            "--persist",
+            "--holdoff",
+            "1",
+            "--maxfail",
+            "0",
+        )
         client.wait_for(r"Link up", 60)
         hub.wait_for(r"Link up", 30)
         sigkill(hub.proc.pid)

@@ -77,8 +77,9 @@ def test_link_torn_down_while_negotiating_is_freed_at_once(tmp_path: Path) -> No
 
 def test_deeply_nested_control_request_gets_a_bad_request_answer() -> None:
     """Expected: 3,000 nested arrays (under the 4 KiB request limit) get an answer."""
-    server = ControlServer("nested", lambda: {}, lambda: None,
-                           directory=Path(tempfile.gettempdir()))
+    server = ControlServer(
+        "nested", lambda: {}, lambda: None, directory=Path(tempfile.gettempdir())
+    )
     answer = asyncio.run(server.handle_request(b"[" * 3000 + b"\n"))
     assert answer["ok"] is False and answer["code"] == "bad-request"
     assert "nested too deeply" in answer["error"]

@@ -58,9 +58,11 @@ class Direction:
         return self.sent - self.received
 
     def line(self) -> str:
-        return (f"{self.name}: {self.sent} frames sent, {self.received} received, "
-                f"{self.lost} lost, {self.counted} counted as errors, "
-                f"{self.flipped} bits flipped")
+        return (
+            f"{self.name}: {self.sent} frames sent, {self.received} received, "
+            f"{self.lost} lost, {self.counted} counted as errors, "
+            f"{self.flipped} bits flipped"
+        )
 
 
 def status(lab: Lab, link: str) -> dict[str, Any]:
@@ -82,10 +84,20 @@ def quiet_snapshot(lab: Lab, cable: CableProcess) -> tuple[Direction, Direction]
     for _ in range(20):
         client, hub, line = status(lab, "client"), status(lab, "hub"), cable.stats()
         now = (
-            Direction("client -> hub", client["frames"]["sent"], hub["frames"]["received"],
-                      counted(hub), line["a_to_b"]["bits_flipped"]),
-            Direction("hub -> client", hub["frames"]["sent"], client["frames"]["received"],
-                      counted(client), line["b_to_a"]["bits_flipped"]),
+            Direction(
+                "client -> hub",
+                client["frames"]["sent"],
+                hub["frames"]["received"],
+                counted(hub),
+                line["a_to_b"]["bits_flipped"],
+            ),
+            Direction(
+                "hub -> client",
+                hub["frames"]["sent"],
+                client["frames"]["received"],
+                counted(client),
+                line["b_to_a"]["bits_flipped"],
+            ),
         )
         if now == previous:
             for report in (client, hub):
@@ -107,10 +119,12 @@ def run_noisy_transfer(lab: Lab, seconds: int) -> None:
         elapsed = time.monotonic() - started
         directions = quiet_snapshot(lab, cable)
         outputs = client.output() + "\n" + hub.output()
-    print(f"\nBER {BER:g}, MRU 296, {seconds} s of sending: {result['bytes']} bytes over TCP"
-          f" in {elapsed:.0f} s ({result['bytes'] / elapsed:.0f} bytes/s), SHA-256 "
-          f"{'matches' if result['intact'] else 'DIFFERS'}, longest wait for one write "
-          f"{result['longest_send_wait']:.1f} s")
+    print(
+        f"\nBER {BER:g}, MRU 296, {seconds} s of sending: {result['bytes']} bytes over TCP"
+        f" in {elapsed:.0f} s ({result['bytes'] / elapsed:.0f} bytes/s), SHA-256 "
+        f"{'matches' if result['intact'] else 'DIFFERS'}, longest wait for one write "
+        f"{result['longest_send_wait']:.1f} s"
+    )
     for direction in directions:
         print("  " + direction.line())
     assert result["intact"] and result["bytes"] == result["sent"] > 0, result
@@ -133,4 +147,3 @@ def test_tcp_over_a_noisy_line_arrives_intact_and_every_loss_is_counted(lab: Lab
 def test_ten_minutes_of_tcp_over_a_noisy_line(lab: Lab) -> None:
     """Expected: as the CI run, over WANCTL_NOISE_SECONDS (600) of sending."""
     run_noisy_transfer(lab, LONG_SECONDS)
-

@@ -54,14 +54,23 @@ def test_connect_script_owned_by_root_and_not_writable_by_others_is_read(
     for mode in (0o644, 0o600, 0o640):
         script = chat_script(tmp_path, mode)
         assert options("--connect", str(script)).chat_words() == [
-            "", "ATZ", "OK", "ATDT5551234", "CONNECT", ""]
+            "",
+            "ATZ",
+            "OK",
+            "ATDT5551234",
+            "CONNECT",
+            "",
+        ]
 
 
-@pytest.mark.parametrize(("mode", "uid", "message"), [
-    (0o664, 0, r"writable by group or others \(mode 0664\): run 'chmod go-w"),
-    (0o646, 0, r"writable by group or others \(mode 0646\)"),
-    (0o644, NOBODY, rf"owned by uid {NOBODY}, not root"),
-])
+@pytest.mark.parametrize(
+    ("mode", "uid", "message"),
+    [
+        (0o664, 0, r"writable by group or others \(mode 0664\): run 'chmod go-w"),
+        (0o646, 0, r"writable by group or others \(mode 0646\)"),
+        (0o644, NOBODY, rf"owned by uid {NOBODY}, not root"),
+    ],
+)
 def test_connect_script_others_could_change_is_refused(
     tmp_path: Path, mode: int, uid: int, message: str
 ) -> None:
@@ -100,8 +109,17 @@ def test_dial_refuses_a_secrets_file_others_can_read(lab: Lab, tmp_path: Path) -
     secrets.write_text(f"client hub {PASSWORD} *\n")
     secrets.chmod(0o644)
     with CableProcess(115200) as cable:
-        dial = lab.start("dial", lab.ns_client, cable.a, "--user", "client",
-                         "--chap-secrets", str(secrets), "--linkname", "client")
+        dial = lab.start(
+            "dial",
+            lab.ns_client,
+            cable.a,
+            "--user",
+            "client",
+            "--chap-secrets",
+            str(secrets),
+            "--linkname",
+            "client",
+        )
         assert dial.wait(20) == 2
     output = dial.output()
     assert f"{secrets} is readable or writable by others" in output
@@ -117,12 +135,37 @@ def test_pap_password_never_appears_in_debug_logs(lab: Lab, tmp_path: Path) -> N
     pap.write_text(f'client hub "{PASSWORD}" *\n')
     pap.chmod(0o600)
     with CableProcess(115200) as cable:
-        hub = lab.start("answer", lab.ns_hub, cable.b, "--ip", "10.77.0.1:10.77.0.2",
-                        "--require-pap", "--name", "hub", "--pap-secrets", str(pap),
-                        "--linkname", "hub", "--debug", name="hub")
-        client = lab.start("dial", lab.ns_client, cable.a, "--user", "client",
-                           "--remotename", "hub", "--pap-secrets", str(pap),
-                           "--linkname", "client", "--debug", name="client")
+        hub = lab.start(
+            "answer",
+            lab.ns_hub,
+            cable.b,
+            "--ip",
+            "10.77.0.1:10.77.0.2",
+            "--require-pap",
+            "--name",
+            "hub",
+            "--pap-secrets",
+            str(pap),
+            "--linkname",
+            "hub",
+            "--debug",
+            name="hub",
+        )
+        client = lab.start(
+            "dial",
+            lab.ns_client,
+            cable.a,
+            "--user",
+            "client",
+            "--remotename",
+            "hub",
+            "--pap-secrets",
+            str(pap),
+            "--linkname",
+            "client",
+            "--debug",
+            name="client",
+        )
         client.wait_for(r"Link up", 30)
         hub.wait_for(r"Link up", 30)
         status = lab.wanctl("status", "--json")
@@ -137,12 +180,15 @@ def test_pap_password_never_appears_in_debug_logs(lab: Lab, tmp_path: Path) -> N
         assert form not in logs, f"the password appears in the logs as {form!r}"
 
 
-@pytest.mark.parametrize("body", [
-    # (user length, user, password length, password) with lengths that lie:
-    b"\x06client\x40" + PASSWORD.encode(),          # password longer than its length says
-    b"\x60client\x12" + PASSWORD.encode(),          # user length past the end
-    b"\x06client",                                  # length field stops after the user
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        # (user length, user, password length, password) with lengths that lie:
+        b"\x06client\x40" + PASSWORD.encode(),  # password longer than its length says
+        b"\x60client\x12" + PASSWORD.encode(),  # user length past the end
+        b"\x06client",  # length field stops after the user
+    ],
+)
 def test_malformed_pap_request_never_logs_its_password(body: bytes) -> None:
     """Expected: however the lengths lie, and with the password past the packet's
     length field (padding), the debug line shows ``<hidden>``, never the octets."""
@@ -182,9 +228,15 @@ def test_many_processes_racing_for_a_port_lock_give_it_to_exactly_one(tmp_path: 
     import time
 
     start = time.time() + 1.5
-    racers = [subprocess.Popen([sys.executable, "-c", _RACER, "/dev/ttyS7", str(tmp_path),
-                                repr(start)], stdout=subprocess.PIPE, text=True,
-                               env=python_env()) for _ in range(8)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, "/dev/ttyS7", str(tmp_path), repr(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=python_env(),
+        )
+        for _ in range(8)
+    ]
     time.sleep(max(0.0, start - time.time()) + 0.3)
     lock_file = tmp_path / lock_name("/dev/ttyS7")
     holder = parse_lock_contents(lock_file.read_bytes())

@@ -86,11 +86,18 @@ def test_network_packets_before_authentication_and_ncp_are_dropped_and_counted()
             held = filter_outgoing(client, lambda frame: protocol_of(frame) == CHAP)
             session = hub.link.session
             assert session is not None
-            await until(lambda: session.phase is Phase.AUTHENTICATE and bool(held),
-                        "the hub waiting for a CHAP Response")
+            await until(
+                lambda: session.phase is Phase.AUTHENTICATE and bool(held),
+                "the hub waiting for a CHAP Response",
+            )
             early = ip_frames(b"during authentication")
-            inject(client, [*early, IPCP.to_bytes(2, "big") + b"\x01\x07\x00\x0a\x03\x06"
-                            + bytes((10, 7, 0, 2))])
+            inject(
+                client,
+                [
+                    *early,
+                    IPCP.to_bytes(2, "big") + b"\x01\x07\x00\x0a\x03\x06" + bytes((10, 7, 0, 2)),
+                ],
+            )
             await asyncio.sleep(0.2)
             assert not hub.link.send_packet(ipv4_packet(HUB_IP, CLIENT_IP, b"too early"))
             stats = session.stats
@@ -109,9 +116,11 @@ def test_network_packets_before_authentication_and_ncp_are_dropped_and_counted()
                 assert packet.endswith(b"after IPCP")
             sent = {protocol_of(frame) for outbound, frame in hub.frames if outbound}
             assert IP not in sent, "the hub put an IP frame on the wire"
-            print(f"\nhub dropped {stats.dropped_lcp_not_open} frames before LCP opened,"
-                  f" {stats.dropped_before_network} during authentication"
-                  f" ({stats.datagrams_dropped} of them IP), delivered none of them")
+            print(
+                f"\nhub dropped {stats.dropped_lcp_not_open} frames before LCP opened,"
+                f" {stats.dropped_before_network} during authentication"
+                f" ({stats.datagrams_dropped} of them IP), delivered none of them"
+            )
             await close_end(client)
             await close_end(hub)
 
@@ -119,14 +128,20 @@ def test_network_packets_before_authentication_and_ncp_are_dropped_and_counted()
 
 
 def chap_responses(end: LinkEnd) -> list[bytes]:
-    return [frame for outbound, frame in end.frames
-            if outbound and protocol_of(frame) == CHAP and frame[2] == 2]
+    return [
+        frame
+        for outbound, frame in end.frames
+        if outbound and protocol_of(frame) == CHAP and frame[2] == 2
+    ]
 
 
 def chap_challenges(end: LinkEnd) -> list[bytes]:
     """The Value fields of the CHAP Challenges ``end`` sent."""
-    return [frame[7 : 7 + frame[6]] for outbound, frame in end.frames
-            if outbound and protocol_of(frame) == CHAP and frame[2] == 1]
+    return [
+        frame[7 : 7 + frame[6]]
+        for outbound, frame in end.frames
+        if outbound and protocol_of(frame) == CHAP and frame[2] == 1
+    ]
 
 
 def test_challenges_are_fresh_and_a_replayed_response_fails() -> None:
@@ -195,11 +210,15 @@ def test_pap_is_refused_when_chap_is_required_and_a_nak_cannot_downgrade_it() ->
             inject(client, [auth_request])  # and once LCP is open
             await asyncio.wait_for(hub.link.terminated.wait(), 10)
             assert hub.link.exit_code is ExitCode.PEER_AUTH_FAILED
-            naks = [frame for outbound, frame in client.frames
-                    if outbound and protocol_of(frame) == 0xC021 and frame[2] == 3]
+            naks = [
+                frame
+                for outbound, frame in client.frames
+                if outbound and protocol_of(frame) == 0xC021 and frame[2] == 3
+            ]
             assert naks, "the peer never Nak'd CHAP"
-            assert not any(protocol_of(frame) == PAP for outbound, frame in hub.frames
-                           if outbound), "the hub answered PAP"
+            assert not any(
+                protocol_of(frame) == PAP for outbound, frame in hub.frames if outbound
+            ), "the hub answered PAP"
             assert hub.edge.events.empty() and hub.link.counters.delivered == 0
             await close_end(client)
             await close_end(hub)
@@ -218,16 +237,18 @@ def test_255_octet_chap_names_authenticate_both_ways() -> None:
     async def run() -> None:
         hub_name, user = "h" * 255, "c" * 255
         async with VirtualCable(115200) as cable:
-            hub = await open_pvc_end(cable.a_path, hub_config(name=hub_name),
-                                     secrets=long_name_secrets)
-            client = await open_pvc_end(cable.b_path, client_config(
-                user=user, remote_name=hub_name, password="long-name secret"))
+            hub = await open_pvc_end(
+                cable.a_path, hub_config(name=hub_name), secrets=long_name_secrets
+            )
+            client = await open_pvc_end(
+                cable.b_path,
+                client_config(user=user, remote_name=hub_name, password="long-name secret"),
+            )
             await asyncio.gather(network_up(hub), network_up(client))
             await close_end(client)
             await close_end(hub)
 
     asyncio.run(run())
-
 
 
 # -- hostile frames on an established link: each must be counted or ignored, harmlessly --
@@ -250,8 +271,11 @@ def lcp(code: int, ident: int, data: bytes, length: int | None = None) -> bytes:
 
 def sent_by(end: LinkEnd, protocol: int, code: int, ident: int) -> int:
     """How many packets ``end`` sent with this protocol, code and identifier."""
-    return sum(1 for outbound, frame in end.frames if outbound and protocol_of(frame) == protocol
-               and frame[2:4] == bytes((code, ident)))
+    return sum(
+        1
+        for outbound, frame in end.frames
+        if outbound and protocol_of(frame) == protocol and frame[2:4] == bytes((code, ident))
+    )
 
 
 async def established() -> tuple[VirtualCable, LinkEnd, LinkEnd]:
@@ -306,11 +330,17 @@ def test_lying_length_fields_are_dropped_and_honest_ones_answered() -> None:
     async def run() -> None:
         cable, hub, client = await established()
         assert client.link.session is not None
-        magic = (client.link.session.link.local_magic if client.link.session.link
-                 else 0).to_bytes(4, "big")
-        inject(client, [lcp(ECHO_REQUEST, 0x51, magic, length=1000),
-                        lcp(ECHO_REQUEST, 0x52, magic, length=2),
-                        lcp(ECHO_REQUEST, 0x53, magic) + b"padding"])
+        magic = (client.link.session.link.local_magic if client.link.session.link else 0).to_bytes(
+            4, "big"
+        )
+        inject(
+            client,
+            [
+                lcp(ECHO_REQUEST, 0x51, magic, length=1000),
+                lcp(ECHO_REQUEST, 0x52, magic, length=2),
+                lcp(ECHO_REQUEST, 0x53, magic) + b"padding",
+            ],
+        )
         await until(lambda: sent_by(hub, LCP, ECHO_REPLY, 0x53) == 1, "the honest echo", 5)
         assert sent_by(hub, LCP, ECHO_REPLY, 0x51) == sent_by(hub, LCP, ECHO_REPLY, 0x52) == 0
         await still_carries_data(hub, client)
@@ -352,11 +382,21 @@ def test_configure_request_with_hundreds_of_options_gets_one_bounded_reject() ->
     async def run() -> None:
         cable, hub, client = await established()
         flood = b"".join(bytes((200 + i % 50, 2)) for i in range(300))
-        inject(client, [IPCP.to_bytes(2, "big") + bytes((1, 0x77)) + (4 + len(flood)).to_bytes(
-            2, "big") + flood])
+        inject(
+            client,
+            [
+                IPCP.to_bytes(2, "big")
+                + bytes((1, 0x77))
+                + (4 + len(flood)).to_bytes(2, "big")
+                + flood
+            ],
+        )
         await until(lambda: sent_by(hub, IPCP, 4, 0x77) == 1, "the Configure-Reject", 5)
-        reject = next(frame for outbound, frame in hub.frames if outbound
-                      and protocol_of(frame) == IPCP and frame[2:4] == b"\x04\x77")
+        reject = next(
+            frame
+            for outbound, frame in hub.frames
+            if outbound and protocol_of(frame) == IPCP and frame[2:4] == b"\x04\x77"
+        )
         assert len(reject) <= 2 + 1500
         await asyncio.gather(network_up(hub, 10), network_up(client, 10))
         await still_carries_data(hub, client)

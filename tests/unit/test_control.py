@@ -35,10 +35,15 @@ DIALOUT = control.control_group("dialout")
 
 def sample_status() -> dict[str, Any]:
     return {
-        "phase": "running", "device": "/dev/ttyUSB0", "speed": 115200, "uptime": 12.5,
-        "interface": "wan0", "ipv4": {"local": "10.0.0.1", "remote": "10.0.0.2"},
+        "phase": "running",
+        "device": "/dev/ttyUSB0",
+        "speed": 115200,
+        "uptime": 12.5,
+        "interface": "wan0",
+        "ipv4": {"local": "10.0.0.1", "remote": "10.0.0.2"},
         "ipv6": {"local_id": "0:0:0:1", "remote_id": "a1b2:c3d4:e5f6:789"},
-        "bytes": {"sent": 1000, "received": 2000}, "frames": {"sent": 10, "received": 20},
+        "bytes": {"sent": 1000, "received": 2000},
+        "frames": {"sent": 10, "received": 20},
         "errors": {"crc": 1, "framing": 0, "overruns": 0, "dropped": 2},
         "send_window": {"size": 4, "outstanding": 1},
     }
@@ -47,12 +52,19 @@ def sample_status() -> dict[str, Any]:
 class RunningServer:
     """A ControlServer on its own event loop in a thread, as a link process would run it."""
 
-    def __init__(self, link: str, directory: Path, status: Callable[[], Any] = sample_status,
-                 hangup: Callable[[], Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        link: str,
+        directory: Path,
+        status: Callable[[], Any] = sample_status,
+        hangup: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.hangups = 0
         self.loop = asyncio.new_event_loop()
-        self.server = ControlServer(link, status, hangup or self._count_hangup,
-                                    directory=directory, **kwargs)
+        self.server = ControlServer(
+            link, status, hangup or self._count_hangup, directory=directory, **kwargs
+        )
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
@@ -100,6 +112,7 @@ def _exchange(path: Path, data: bytes, responses: int = 1, timeout: float = 5.0)
 
 
 # --- status and hangup ---------------------------------------------------------------
+
 
 def test_status_round_trip_conforms_to_the_schema(link: RunningServer) -> None:
     result = control.status("lab")
@@ -163,6 +176,7 @@ def test_socket_is_owner_only_without_the_group(run_dir: Path) -> None:
 
 
 # --- running, stale and missing links ---------------------------------------------------
+
 
 def _stale_socket(path: Path) -> None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -233,6 +247,7 @@ def test_socket_path_too_long_for_unix_sockets_is_refused(tmp_path: Path) -> Non
 
 # --- malformed requests ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
@@ -260,14 +275,20 @@ def test_malformed_request_gets_an_error_and_the_connection_stays_usable(
 def test_oversize_request_is_refused_and_the_connection_closed(link: RunningServer) -> None:
     line = b'{"cmd": "status", "pad": "' + b"x" * control.MAX_REQUEST_BYTES + b'"}\n'
     responses = _exchange(control.socket_path("lab"), line + b'{"cmd": "hangup"}\n', 2)
-    assert responses == [{"ok": False, "code": "too-long",
-                          "error": f"request longer than {control.MAX_REQUEST_BYTES} bytes"}]
+    assert responses == [
+        {
+            "ok": False,
+            "code": "too-long",
+            "error": f"request longer than {control.MAX_REQUEST_BYTES} bytes",
+        }
+    ]
     assert link.hangups == 0
 
 
 def test_blank_lines_are_ignored_and_requests_answered_in_order(link: RunningServer) -> None:
-    replies = _exchange(control.socket_path("lab"),
-                        b'\n{"cmd": "status"}\n  \n{"cmd": "hangup"}\n', 2)
+    replies = _exchange(
+        control.socket_path("lab"), b'\n{"cmd": "status"}\n  \n{"cmd": "hangup"}\n', 2
+    )
     assert replies[0]["status"]["link"] == "lab"
     assert replies[1] == {"ok": True, "result": "hanging up"}
 
@@ -303,8 +324,9 @@ def test_clients_beyond_the_limit_are_told_busy(run_dir: Path) -> None:
             first.sendall(b'{"cmd": "status"}\n')
             first.recv(65536)  # served, and still connected
             second = _exchange(control.socket_path("one"), b'{"cmd": "status"}\n')
-            assert second == [{"ok": False, "code": "busy",
-                               "error": "too many clients (at most 1)"}]
+            assert second == [
+                {"ok": False, "code": "busy", "error": "too many clients (at most 1)"}
+            ]
     finally:
         server.stop()
 
@@ -323,6 +345,7 @@ def test_idle_client_is_disconnected(run_dir: Path) -> None:
 
 
 # --- client side of bad responses ---------------------------------------------------------
+
 
 @contextlib.contextmanager
 def _fake_link(run_dir: Path, answer: bytes) -> Iterator[None]:
@@ -370,6 +393,7 @@ def test_permission_refusal_from_the_server_raises_permission_error(run_dir: Pat
 
 # --- who may control a link ----------------------------------------------------------------
 
+
 def test_peer_credentials_are_the_connecting_process() -> None:
     left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with left, right:
@@ -388,8 +412,9 @@ def test_authorize_allows_root_owner_and_group_members_only(run_dir: Path) -> No
     refusal = server.authorize(PeerCredentials(1, 4321, 4321, (100,)))
     assert refusal is not None and refusal.startswith("permission denied: 4321 (uid 4321)")
     assert "usermod -aG dialout 4321" in refusal
-    owner_only = ControlServer("y", sample_status, lambda: None, directory=run_dir,
-                               group="no-such-group-wanctl")
+    owner_only = ControlServer(
+        "y", sample_status, lambda: None, directory=run_dir, group="no-such-group-wanctl"
+    )
     refusal = owner_only.authorize(PeerCredentials(1, 4321, DIALOUT or 0, (DIALOUT or 0,)))
     assert refusal is not None and "for root only" in refusal
 
@@ -411,11 +436,26 @@ def _as_nobody(run_dir: Path, link: str, groups: str) -> dict[str, Any]:
     """Run ``control.status(link)`` in a child process as user nobody."""
     group_args = ["--clear-groups"] if not groups else [f"--groups={groups}"]
     result = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", *group_args,
-         sys.executable, "-c", CHILD, str(REPO), link],
-        env={control.RUN_DIR_ENV: str(run_dir), "PYTHONDONTWRITEBYTECODE": "1",
-             "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            *group_args,
+            sys.executable,
+            "-c",
+            CHILD,
+            str(REPO),
+            link,
+        ],
+        env={
+            control.RUN_DIR_ENV: str(run_dir),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     answer: dict[str, Any] = json.loads(result.stdout)
@@ -429,13 +469,12 @@ needs_root_and_dialout = pytest.mark.skipif(
 
 
 @needs_root_and_dialout
-def test_user_outside_the_group_cannot_reach_the_socket(
-    link: RunningServer, run_dir: Path
-) -> None:
+def test_user_outside_the_group_cannot_reach_the_socket(link: RunningServer, run_dir: Path) -> None:
     answer = _as_nobody(run_dir, "lab", groups="")
     assert answer["error"] == "ControlPermissionError" and answer["exit"] == 3
-    assert answer["message"].startswith(f"permission denied on {run_dir}/lab.sock: run as root"
-                                        " or join group 'dialout'")
+    assert answer["message"].startswith(
+        f"permission denied on {run_dir}/lab.sock: run as root or join group 'dialout'"
+    )
 
 
 @needs_root_and_dialout
@@ -472,11 +511,19 @@ def test_owner_only_link_refuses_group_members(run_dir: Path) -> None:
 
 
 def test_control_client_does_not_load_the_link_stack() -> None:
-    probe = ("import sys, wanctl.control; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('wanminiport', 'ndiswan', 'hw')))")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
-                            text=True, timeout=60, check=True)
+    probe = (
+        "import sys, wanctl.control; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('wanminiport', 'ndiswan', 'hw')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     # Only the exit-code table, which lives at the bottom layer and is pure data.
     assert result.stdout.strip() == "['wanminiport', 'wanminiport.exitcodes']"
 

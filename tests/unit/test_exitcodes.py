@@ -21,12 +21,26 @@ PPPD_MAN = Path("/usr/share/man/man8/pppd.8.gz")
 
 # What pppd(8) says each status means, by a phrase that must appear in it.
 MAN_PHRASES = {
-    0: "detached", 1: "fatal error", 2: "processing the options", 3: "not setuid-root",
-    4: "kernel does not support", 5: "SIGINT", 6: "could not be locked",
-    7: "could not be opened", 8: "connect script failed", 9: "pty option",
-    10: "negotiation failed", 11: "authenticate itself", 12: "idle",
-    13: "connect time limit", 14: "Callback", 15: "echo", 16: "modem hanging up",
-    17: "loopback", 18: "init script failed", 19: "authenticate ourselves",
+    0: "detached",
+    1: "fatal error",
+    2: "processing the options",
+    3: "not setuid-root",
+    4: "kernel does not support",
+    5: "SIGINT",
+    6: "could not be locked",
+    7: "could not be opened",
+    8: "connect script failed",
+    9: "pty option",
+    10: "negotiation failed",
+    11: "authenticate itself",
+    12: "idle",
+    13: "connect time limit",
+    14: "Callback",
+    15: "echo",
+    16: "modem hanging up",
+    17: "loopback",
+    18: "init script failed",
+    19: "authenticate ourselves",
 }
 
 

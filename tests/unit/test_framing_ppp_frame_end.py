@@ -20,8 +20,19 @@ COMPRESSED = FB.PPP_FRAMING | FB.PPP_COMPRESS_ADDRESS_CONTROL | FB.PPP_COMPRESS_
 
 
 def ipv4(payload: bytes) -> bytes:
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0,
-                         b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02")
+    header = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(payload),
+        0,
+        0,
+        64,
+        17,
+        0,
+        b"\x0a\x00\x00\x01",
+        b"\x0a\x00\x00\x02",
+    )
     return header + payload
 
 
@@ -29,10 +40,16 @@ def ipv6(payload: bytes) -> bytes:
     return struct.pack("!IHBB", 6 << 28, len(payload), 17, 64) + bytes(32) + payload
 
 
-def pair(accm: int = 0, bits: FB = COMPRESSED, mru: int = 1500) -> tuple[
-        PppAsyncFramer, PppAsyncFramer]:
-    info = LinkInfo(send_accm=accm, recv_accm=accm, send_framing_bits=bits,
-                    recv_framing_bits=bits, max_recv_frame_size=mru)
+def pair(
+    accm: int = 0, bits: FB = COMPRESSED, mru: int = 1500
+) -> tuple[PppAsyncFramer, PppAsyncFramer]:
+    info = LinkInfo(
+        send_accm=accm,
+        recv_accm=accm,
+        send_framing_bits=bits,
+        recv_framing_bits=bits,
+        max_recv_frame_size=mru,
+    )
     return PppAsyncFramer(info), PppAsyncFramer(info)
 
 

@@ -9,8 +9,14 @@ import pytest
 from ndiswan.hooks import LinkFacts, UnsafeScriptError, check_script_safe, run_hook
 
 FACTS = LinkFacts(
-    ifname="wan0", device="/dev/ttyS1", speed=115200, ipparam="office",
-    local="10.7.0.1", remote="10.7.0.2", dns=["10.7.0.53", "10.7.0.54"], usepeerdns=True,
+    ifname="wan0",
+    device="/dev/ttyS1",
+    speed=115200,
+    ipparam="office",
+    local="10.7.0.1",
+    remote="10.7.0.2",
+    dns=["10.7.0.53", "10.7.0.54"],
+    usepeerdns=True,
 )
 
 
@@ -38,8 +44,9 @@ def test_hook_gets_pppd_arguments_and_environment(tmp_path: Path) -> None:
 def test_ipv6_hook_gets_link_local_addresses(tmp_path: Path) -> None:
     out = tmp_path / "out"
     script = _script(tmp_path, f'echo "$4 $5 $LLLOCAL" > {out}\n')
-    facts = LinkFacts(ifname="wan0", device="/dev/ttyS1", speed=9600,
-                      ll_local="fe80::1", ll_remote="fe80::2")
+    facts = LinkFacts(
+        ifname="wan0", device="/dev/ttyS1", speed=9600, ll_local="fe80::1", ll_remote="fe80::2"
+    )
     assert asyncio.run(run_hook(str(script), facts, ipv6=True)) == 0
     assert out.read_text().split() == ["fe80::1", "fe80::2", "fe80::1"]
 

@@ -58,10 +58,31 @@ def test_defaults_follow_debian_pppd() -> None:
 
 
 def test_flags_parse_into_typed_values() -> None:
-    opts = _options("--device", "ttyUSB0", "--baud", "57600", "--crtscts", "--ip",
-                    "10.0.0.1:10.0.0.2", "--ms-dns", "10.0.0.53", "--ms-dns", "10.0.0.54",
-                    "--asyncmap", "a0000", "--escape", "11,13,ff", "--local", "--nolock",
-                    "--framing", "slip", "--number", "0,555 1234", "--init", "AT&F E0")
+    opts = _options(
+        "--device",
+        "ttyUSB0",
+        "--baud",
+        "57600",
+        "--crtscts",
+        "--ip",
+        "10.0.0.1:10.0.0.2",
+        "--ms-dns",
+        "10.0.0.53",
+        "--ms-dns",
+        "10.0.0.54",
+        "--asyncmap",
+        "a0000",
+        "--escape",
+        "11,13,ff",
+        "--local",
+        "--nolock",
+        "--framing",
+        "slip",
+        "--number",
+        "0,555 1234",
+        "--init",
+        "AT&F E0",
+    )
     assert opts.device == "/dev/ttyUSB0" and opts.baud == 57600 and opts.flow == "crtscts"
     assert opts.local_ip == ipaddress.IPv4Address("10.0.0.1")
     assert opts.remote_ip == ipaddress.IPv4Address("10.0.0.2")
@@ -109,8 +130,10 @@ def test_pyserial_url_device_takes_any_speed() -> None:
         (["--ip", "10.0.0.1"], "--ip: '10.0.0.1' is not local:remote"),
         (["--ip", ":"], "--ip: both sides of ':' are empty"),
         (["--ip", "1.2.3.4:x"], "--ip: 'x' is not an IPv4 address"),
-        (["--ms-dns", "1.1.1.1", "--ms-dns", "2.2.2.2", "--ms-dns", "3.3.3.3"],
-         "--ms-dns: 3 addresses given; give at most 2"),
+        (
+            ["--ms-dns", "1.1.1.1", "--ms-dns", "2.2.2.2", "--ms-dns", "3.3.3.3"],
+            "--ms-dns: 3 addresses given; give at most 2",
+        ),
         (["--asyncmap", "0xfffffffff"], "--asyncmap: 0xfffffffff does not fit in 32 bits"),
         (["--asyncmap", "ffzz"], "--asyncmap: 'ffzz' is not a hex number"),
         (["--escape", "20"], "--escape: 0x20 cannot be escaped"),
@@ -120,8 +143,10 @@ def test_pyserial_url_device_takes_any_speed() -> None:
         (["--number", "555-CALL"], "--number: '555-CALL' has characters a modem cannot dial"),
         (["--init", "ZZ"], "--init: 'ZZ' is not an AT command"),
         (["--connect", "'' ATZ OK 'ATDT"], "--connect: chat script: unterminated quote (line 1)"),
-        (["--connect", "'' ATZ\nOK 'ATDT\n5551234'"], "--connect: chat script: unterminated"
-         " quote (line 2)"),
+        (
+            ["--connect", "'' ATZ\nOK 'ATDT\n5551234'"],
+            "--connect: chat script: unterminated quote (line 2)",
+        ),
         (["--connect", "/etc/chat\nx"], "--connect: a script path cannot span lines"),
         (["--connect", "   "], "--connect: the connect script is empty"),
         (["--user", "a\nb"], "--user: user name contains a control character"),
@@ -157,18 +182,26 @@ def test_all_bad_flags_are_reported_together() -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--device", "/dev/ttyS0", "--baud", "11520"],
-         "--baud (command line): 11520 is not a standard tty speed; use 9600"),
-        (["--require-pap", "--refuse-pap"], "--require-pap (command line): conflicts with"
-         " --refuse-pap"),
+        (
+            ["--device", "/dev/ttyS0", "--baud", "11520"],
+            "--baud (command line): 11520 is not a standard tty speed; use 9600",
+        ),
+        (
+            ["--require-pap", "--refuse-pap"],
+            "--require-pap (command line): conflicts with --refuse-pap",
+        ),
         (["--noauth", "--require-chap"], "--noauth (command line): conflicts with --require-chap"),
         (["--ip", "10.0.0.1:10.0.0.1"], "--ip (command line): is the same as local-ip"),
         (["--lcp-echo-interval", "0"], "lcp-echo-failure (default): has no effect"),
         (["--framing", "slip"], "--framing (command line): SLIP cannot negotiate addresses"),
-        (["--framing", "slip", "--ip", "1.1.1.1:2.2.2.2", "--require-chap"],
-         "--require-chap (command line): needs PPP"),
-        (["--ip", "1.1.1.1:2.2.2.2", "--local-ip", "1.1.1.3"],
-         "--ip: sets the same option as --local-ip"),
+        (
+            ["--framing", "slip", "--ip", "1.1.1.1:2.2.2.2", "--require-chap"],
+            "--require-chap (command line): needs PPP",
+        ),
+        (
+            ["--ip", "1.1.1.1:2.2.2.2", "--local-ip", "1.1.1.3"],
+            "--ip: sets the same option as --local-ip",
+        ),
     ],
 )
 def test_conflicting_options_name_both_sources(argv: list[str], expected: str) -> None:
@@ -184,15 +217,21 @@ def test_command_line_overrides_profile_and_origins_say_so() -> None:
     assert (opts.mru, opts.baud, opts.require_pap) == (1200, 57600, True)
     assert opts.origins["mru"] == "command line"
     assert opts.origins["baud"] == "profile /etc/wanctl/isp.toml"
-    with pytest.raises(UsageErrors, match=r"--noauth \(command line\): conflicts with "
-                       r"require-pap \(profile /etc/wanctl/isp.toml\)"):
+    with pytest.raises(
+        UsageErrors,
+        match=r"--noauth \(command line\): conflicts with "
+        r"require-pap \(profile /etc/wanctl/isp.toml\)",
+    ):
         merge_options(profile, command_line_layer(_parser().parse_args(["--noauth"])))
 
 
 def test_profile_values_lists_only_what_differs_from_defaults() -> None:
     opts = _options("--mru", "1400", "--ip", "10.1.0.1:10.1.0.2", "--escape", "ff")
     assert opts.profile_values() == {
-        "mru": 1400, "local-ip": "10.1.0.1", "remote-ip": "10.1.0.2", "escape": [0xFF],
+        "mru": 1400,
+        "local-ip": "10.1.0.1",
+        "remote-ip": "10.1.0.2",
+        "escape": [0xFF],
     }
 
 

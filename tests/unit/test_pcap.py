@@ -31,24 +31,28 @@ def _checksum(data: bytes) -> int:
 def _icmp_echo_in_ipv4(src: bytes, dst: bytes) -> bytes:
     icmp = bytearray(struct.pack("!BBHHH", 8, 0, 0, 0x1234, 1) + b"wanctl ping")
     struct.pack_into("!H", icmp, 2, _checksum(bytes(icmp)))
-    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 7, 0, 64, 1, 0,
-                               src, dst))
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 7, 0, 64, 1, 0, src, dst))
     struct.pack_into("!H", ip, 10, _checksum(bytes(ip)))
     return bytes(ip + icmp)
 
 
 # Frames as the PPP core hands them over: with or without address/control, and
 # with the protocol field compressed where LCP allowed it.
-LCP_CONFREQ = bytes.fromhex("ff03c021" "0101000e" "010405dc" "050612345678")
-CHAP_CHALLENGE = bytes.fromhex("c223" "01070019" "10") + bytes(range(16)) + b"ras1"
-IPCP_CONFREQ = bytes.fromhex("8021" "0102000a" "03060a000001")
+LCP_CONFREQ = bytes.fromhex("ff03c0210101000e010405dc050612345678")
+CHAP_CHALLENGE = bytes.fromhex("c2230107001910") + bytes(range(16)) + b"ras1"
+IPCP_CONFREQ = bytes.fromhex("80210102000a03060a000001")
 ICMP_ECHO = b"\x21" + _icmp_echo_in_ipv4(bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
 
 
 def _tshark(path: Path, *args: str) -> str:
     assert TSHARK is not None
-    result = subprocess.run([TSHARK, "-n", "-r", str(path), *args], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [TSHARK, "-n", "-r", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -80,12 +84,16 @@ def test_tshark_decodes_lcp_chap_ipcp_and_icmp_with_directions(tmp_path: Path) -
     assert "Internet Control Message Protocol" in verbose
     assert "Echo (ping) request" in verbose
 
-    fields = _tshark(path, "-T", "fields", "-e", "frame.p2p_dir", "-e", "frame.protocols",
-                     "-e", "ppp.protocol")
+    fields = _tshark(
+        path, "-T", "fields", "-e", "frame.p2p_dir", "-e", "frame.protocols", "-e", "ppp.protocol"
+    )
     rows = [line.split("\t") for line in fields.splitlines()]
     # Wireshark's P2P direction: 0 = sent by this host, 1 = received.
     assert [(r[0], r[1]) for r in rows] == [
-        ("0", "ppp:lcp"), ("1", "ppp:chap"), ("0", "ppp:ipcp"), ("1", "ppp:ip:icmp:data"),
+        ("0", "ppp:lcp"),
+        ("1", "ppp:chap"),
+        ("0", "ppp:ipcp"),
+        ("1", "ppp:ip:icmp:data"),
     ]
     assert [int(r[2], 0) for r in rows] == [0xC021, 0xC223, 0x8021, 0x0021]
     assert "Sent" in verbose.split("Frame 2:")[0] and "Received" in verbose.split("Frame 2:")[1]

@@ -110,8 +110,15 @@ def test_suggestion_is_the_first_single_address_the_list_allows() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "127.255.255.254", "224.0.0.1", "239.255.255.255", "240.0.0.1",
-     "255.255.255.255", "0.0.0.0"],
+    [
+        "127.0.0.1",
+        "127.255.255.254",
+        "224.0.0.1",
+        "239.255.255.255",
+        "240.0.0.1",
+        "255.255.255.255",
+        "0.0.0.0",
+    ],
 )
 def test_loopback_multicast_and_class_e_are_never_allowed(address: str) -> None:
     assert never_allowed(IPv4Address(address))
@@ -136,8 +143,10 @@ def test_loopback_multicast_and_class_e_are_never_allowed(address: str) -> None:
         ("!", 'invalid address word "!" in auth. address list'),
         ("", 'invalid address word "" in auth. address list'),
         ("!/24", 'invalid address word "!/24" in auth. address list'),
-        ("peer.example", "unknown host peer.example in auth. address list"
-                         " (names are not resolved)"),
+        (
+            "peer.example",
+            "unknown host peer.example in auth. address list (names are not resolved)",
+        ),
         ("!*", "unknown host * in auth. address list (names are not resolved)"),
         ("bad\x01name", "unknown host bad^Aname in auth. address list (names are not resolved)"),
     ],

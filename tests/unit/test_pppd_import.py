@@ -44,8 +44,9 @@ def test_isp_dialup_with_chat_file() -> None:
     assert 'ABORT\t\t"NO CARRIER"' in script and "OK-AT-OK\tATDT\\T" in script
     assert result.files == [PEERS / "isp-dialup", ROOT / "etc/chatscripts/isp-dialup"]
     assert len(result.warnings) == 1
-    assert result.warnings[0].endswith("isp-dialup:17: replacedefaultroute: no wanctl option"
-                                       " to replace an existing default route")
+    assert result.warnings[0].endswith(
+        "isp-dialup:17: replacedefaultroute: no wanctl option to replace an existing default route"
+    )
     assert any(": novj: " in note for note in result.notes)
 
 
@@ -59,8 +60,9 @@ def test_null_modem_direct_link() -> None:
     assert [w.split(": ", 1)[1] for w in result.warnings] == [
         "nodetach: detaching is up to how you start wanctl (shell, systemd)"
     ]
-    assert any("connect '/bin/true': a direct line needs no connect script" in n
-               for n in result.notes)
+    assert any(
+        "connect '/bin/true': a direct line needs no connect script" in n for n in result.notes
+    )
 
 
 def test_pap_peer_with_password_include_and_inline_chat() -> None:
@@ -80,10 +82,19 @@ def test_pap_peer_with_password_include_and_inline_chat() -> None:
 
 def test_unsupported_options_each_get_a_warning_line() -> None:
     result = _import("gprs-legacy")
-    expected = ["init /usr/sbin/chat -f /etc/chatscripts/gprs-init", "demand",
-                "connect-delay 5000", "ipcp-accept-local", "ipcp-accept-remote", "noaccomp",
-                "nopcomp", "cdtrcts", "record /var/log/ppp/gprs.rec",
-                "plugin /usr/lib/pppd/2.4.9/passprompt.so", "ktune"]
+    expected = [
+        "init /usr/sbin/chat -f /etc/chatscripts/gprs-init",
+        "demand",
+        "connect-delay 5000",
+        "ipcp-accept-local",
+        "ipcp-accept-remote",
+        "noaccomp",
+        "nopcomp",
+        "cdtrcts",
+        "record /var/log/ppp/gprs.rec",
+        "plugin /usr/lib/pppd/2.4.9/passprompt.so",
+        "ktune",
+    ]
     assert [w.split(": ")[1] for w in result.warnings] == expected
     assert all(w.startswith(f"{PEERS / 'gprs-legacy'}:") for w in result.warnings)
     lines = [int(w.split(":")[1]) for w in result.warnings]
@@ -123,21 +134,35 @@ def test_every_option_in_the_samples_is_translated_noted_or_warned() -> None:
 
 
 def test_words_follow_pppd_quoting_comments_and_escapes() -> None:
-    text = ('user "a b"  # comment "not closed\n'
-            "password 'it''s'\n"
-            "name x\\ y ipparam \"#not-a-comment\"\n"
-            "remotename line\\\ncontinued\n"
-            'welcome "\\x41\\101\\t"\n'
-            "mru\n1400\n")
+    text = (
+        'user "a b"  # comment "not closed\n'
+        "password 'it''s'\n"
+        'name x\\ y ipparam "#not-a-comment"\n'
+        "remotename line\\\ncontinued\n"
+        'welcome "\\x41\\101\\t"\n'
+        "mru\n1400\n"
+    )
     words = [(w.text, w.line) for w in split_words(text, "t")]
-    assert words == [("user", 1), ("a b", 1), ("password", 2), ("its", 2), ("name", 3),
-                     ("x y", 3), ("ipparam", 3), ("#not-a-comment", 3), ("remotename", 4),
-                     ("linecontinued", 4), ("welcome", 6), ("AA\t", 6), ("mru", 7),
-                     ("1400", 8)]
+    assert words == [
+        ("user", 1),
+        ("a b", 1),
+        ("password", 2),
+        ("its", 2),
+        ("name", 3),
+        ("x y", 3),
+        ("ipparam", 3),
+        ("#not-a-comment", 3),
+        ("remotename", 4),
+        ("linecontinued", 4),
+        ("welcome", 6),
+        ("AA\t", 6),
+        ("mru", 7),
+        ("1400", 8),
+    ]
 
 
 def test_inline_chat_words_are_requoted_for_chat(tmp_path: Path) -> None:
-    path = _peer(tmp_path, "connect 'chat -e \"\" \"AT&F\" OK \"ATDT 555 1234\" CONNECT \\'\\''\n")
+    path = _peer(tmp_path, 'connect \'chat -e "" "AT&F" OK "ATDT 555 1234" CONNECT \\\'\\\'\'\n')
     result = import_pppd(path)
     assert result.values["connect"] == "ECHO ON\n'' AT&F OK 'ATDT 555 1234' CONNECT ''\n"
 
@@ -149,19 +174,24 @@ def test_later_options_override_earlier_ones(tmp_path: Path) -> None:
 
 # --- malformed peers files -------------------------------------------------------------
 
+
 def test_unclosed_quote_is_an_error_with_its_line(tmp_path: Path) -> None:
-    path = _peer(tmp_path, "lock\nuser \"jdoe\nnoauth\n")
+    path = _peer(tmp_path, 'lock\nuser "jdoe\nnoauth\n')
     with pytest.raises(PppdImportError) as info:
         import_pppd(path)
-    assert str(info.value) == (f"{path}:2: the \" quote opened here is never closed;"
-                               " add the closing \"")
+    assert str(info.value) == (
+        f'{path}:2: the " quote opened here is never closed; add the closing "'
+    )
     assert info.value.exit_code == 2
 
 
 def test_option_missing_its_argument_is_an_error(tmp_path: Path) -> None:
     path = _peer(tmp_path, "lock\nmru\n")
-    with pytest.raises(PppdImportError, match=r":2: key 'mru': needs an argument but the file"
-                       r" ends; give it a value: mru VALUE"):
+    with pytest.raises(
+        PppdImportError,
+        match=r":2: key 'mru': needs an argument but the file"
+        r" ends; give it a value: mru VALUE",
+    ):
         import_pppd(path)
 
 
@@ -179,8 +209,11 @@ def test_overlong_word_is_an_error(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("frobnicate\n", ":1: frobnicate: unknown pppd option; not translated"),
-        ("mru 99999\n", ":1: mru 99999: 99999 is out of range; use a number from 128 to 16384"
-         " bytes; not translated"),
+        (
+            "mru 99999\n",
+            ":1: mru 99999: 99999 is out of range; use a number from 128 to 16384"
+            " bytes; not translated",
+        ),
         ("asyncmap xyz\n", ":1: asyncmap xyz: 'xyz' is not a hex number"),
         ("lcp-echo-interval often\n", ":1: lcp-echo-interval often: 'often' is not a whole"),
         ("10.0.0.1:10.0.0.300\n", ":1: 10.0.0.1:10.0.0.300: '10.0.0.300' is not an IPv4"),
@@ -188,16 +221,23 @@ def test_overlong_word_is_an_error(tmp_path: Path) -> None:
         ("escape 7d,20\n", ":1: escape 7d,20: 0x20 cannot be escaped"),
         ("call ../../etc/shadow\n", ":1: call ../../etc/shadow: not a peer name; not read"),
         ("file /nonexistent/options\n", ":1: file: /nonexistent/options cannot be read"),
-        ("connect /etc/ppp/my-dialer\n", ":1: connect '/etc/ppp/my-dialer': runs a program"
-         " other than chat"),
+        (
+            "connect /etc/ppp/my-dialer\n",
+            ":1: connect '/etc/ppp/my-dialer': runs a program other than chat",
+        ),
         ("connect 'chat -f /x | tee /tmp/log'\n", "uses shell syntax around chat"),
-        ("connect 'chat -v -f /nonexistent/chat'\n", ":1: chat -f: /nonexistent/chat cannot be"
-         " read (No such file or directory); the profile names the script by path instead"),
+        (
+            "connect 'chat -v -f /nonexistent/chat'\n",
+            ":1: chat -f: /nonexistent/chat cannot be"
+            " read (No such file or directory); the profile names the script by path instead",
+        ),
         ("connect 'chat -Z x'\n", ":1: connect 'chat -Z x': chat option error"),
         ("connect 'chat -r /tmp/report \"\" AT'\n", ":1: chat -r /tmp/report: no wanctl"),
         ("connect 'chat \"\" AT&F'\n", "uses shell syntax around chat"),
-        ("connect 'chat -T 12xy \"\" ATDT'\n", ":1: chat -T 12xy: '12xy' has characters a"
-         " modem cannot dial"),
+        (
+            "connect 'chat -T 12xy \"\" ATDT'\n",
+            ":1: chat -T 12xy: '12xy' has characters a modem cannot dial",
+        ),
         ("connect 'chat \"unclosed'\n", "cannot be split as a command"),
         ("noauth require-pap\n", "conflicts with"),
         ("auth\n", ":1: auth: say which protocol the peer must use"),
@@ -234,8 +274,8 @@ def test_chat_environment_substitution_is_named_as_not_translated(tmp_path: Path
     result = import_pppd(_peer(tmp_path, f"connect 'chat -E -f {tmp_path}/script'\n"))
     assert result.values["connect"] == "'' ATZ\nOK ATDT$PHONE\n"
     assert [w.split(": ", 1)[1] for w in result.warnings] == [
-        "chat -E: environment variables are not substituted; write their values into the"
-        " script"]
+        "chat -E: environment variables are not substituted; write their values into the script"
+    ]
 
 
 def test_chat_file_and_inline_script_together_warn(tmp_path: Path) -> None:

@@ -109,39 +109,49 @@ def test_profile_name_with_path_characters_is_refused(name: str) -> None:
     ("text", "expected"),
     [
         ("mtuu = 1500\n", "/etc/wanctl/t.toml:1: key 'mtuu': unknown key; did you mean 'mtu'?"),
-        ("lcp_echo_interval = 5\n", "t.toml:1: key 'lcp_echo_interval': unknown key; did you"
-         " mean 'lcp-echo-interval'? (option names use dashes)"),
+        (
+            "lcp_echo_interval = 5\n",
+            "t.toml:1: key 'lcp_echo_interval': unknown key; did you"
+            " mean 'lcp-echo-interval'? (option names use dashes)",
+        ),
         ("speed = 9600\n", "key 'speed': unknown key; write baud = 115200"),
         ("crtscts = true\n", "key 'crtscts': unknown key; write flow = \"crtscts\""),
-        ("nodefaultroute = true\n", "key 'nodefaultroute': unknown key; write defaultroute ="
-         " false"),
+        (
+            "nodefaultroute = true\n",
+            "key 'nodefaultroute': unknown key; write defaultroute = false",
+        ),
         ("local = true\n", "key 'local': unknown key; write modem = false"),
         ("zzzz = 1\n", "key 'zzzz': unknown key; see 'wanctl --help'"),
         ("[modem]\ninit = 'ATZ'\n", "t.toml:1: key 'modem': expected true or false, got table"),
-        ("mru = \"1500\"\n", "t.toml:1: key 'mru': expected an integer, got string '1500';"
-         " write a number from 128 to 16384 (no quotes)"),
+        (
+            'mru = "1500"\n',
+            "t.toml:1: key 'mru': expected an integer, got string '1500';"
+            " write a number from 128 to 16384 (no quotes)",
+        ),
         ("mru = 1500.0\n", "key 'mru': expected an integer, got float"),
         ("mru = true\n", "key 'mru': expected an integer, got boolean"),
-        ("persist = \"yes\"\n", "key 'persist': expected true or false, got string 'yes'"),
+        ('persist = "yes"\n', "key 'persist': expected true or false, got string 'yes'"),
         ("persist = 1\n", "key 'persist': expected true or false, got integer"),
         ("device = 0\n", "key 'device': expected a string, got integer"),
-        ("user = [\"a\"]\n", "key 'user': expected a string, got array"),
+        ('user = ["a"]\n', "key 'user': expected a string, got array"),
         ("ms-dns = 5\n", "key 'ms-dns': expected a list of addresses, got integer"),
-        ("escape = [\"11\"]\n", "key 'escape': expected an integer in the list, got string"),
+        ('escape = ["11"]\n', "key 'escape': expected an integer in the list, got string"),
         ("asyncmap = true\n", "key 'asyncmap': expected a hex integer, got boolean"),
-        ("flow = \"hardware\"\n", "key 'flow': 'hardware' is not a choice"),
+        ('flow = "hardware"\n', "key 'flow': 'hardware' is not a choice"),
         ("mru = 99999\n", "t.toml:1: key 'mru': 99999 is out of range"),
-        ("local-ip = \"10.0.0\"\n", "key 'local-ip': '10.0.0' is not an IPv4 address"),
-        ("ip = \"10.0.0.1-10.0.0.2\"\n", "key 'ip': '10.0.0.1-10.0.0.2' is not local:remote"),
+        ('local-ip = "10.0.0"\n', "key 'local-ip': '10.0.0' is not an IPv4 address"),
+        ('ip = "10.0.0.1-10.0.0.2"\n', "key 'ip': '10.0.0.1-10.0.0.2' is not local:remote"),
         ("asyncmap = 0x1ffffffff\n", "key 'asyncmap': 0x1ffffffff does not fit in 32 bits"),
         ("escape = [0x7e, 0x30]\n", "key 'escape': 0x30 cannot be escaped"),
-        ("number = \"call me\"\n", "key 'number': 'call me' has characters a modem cannot"),
-        ("init = \"ATZ\\r\"\n", "key 'init': init string contains a control character"),
-        ("connect = \"/etc/chat\\nATZ\"\n", "key 'connect': a script path cannot span lines"),
-        ("device = \"ttyS0 ttyS1\"\n", "key 'device': device 'ttyS0 ttyS1' contains a space"),
-        ("ms-dns = [\"1.1.1.1\", \"1.0.0.1\", \"8.8.8.8\"]\n", "key 'ms-dns': 3 addresses"),
-        ("device = \"/dev/ttyS0\"\nport = \"/dev/ttyS1\"\n",
-         "t.toml:2: key 'port': sets the same option as device"),
+        ('number = "call me"\n', "key 'number': 'call me' has characters a modem cannot"),
+        ('init = "ATZ\\r"\n', "key 'init': init string contains a control character"),
+        ('connect = "/etc/chat\\nATZ"\n', "key 'connect': a script path cannot span lines"),
+        ('device = "ttyS0 ttyS1"\n', "key 'device': device 'ttyS0 ttyS1' contains a space"),
+        ('ms-dns = ["1.1.1.1", "1.0.0.1", "8.8.8.8"]\n', "key 'ms-dns': 3 addresses"),
+        (
+            'device = "/dev/ttyS0"\nport = "/dev/ttyS1"\n',
+            "t.toml:2: key 'port': sets the same option as device",
+        ),
     ],
 )
 def test_bad_profile_line_gives_one_error_naming_file_line_key_and_fix(
@@ -155,16 +165,24 @@ def test_bad_profile_line_gives_one_error_naming_file_line_key_and_fix(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("mru = 1500\nuser = jdoe\n", "t.toml:2: TOML syntax error: Invalid value; put text in"
-         " double quotes: user = \"jdoe\""),
-        ("defaultroute = True\n", "t.toml:1: TOML syntax error: Invalid value; booleans are"
-         " written true or false"),
-        ("mru = 1500\nmru = 1400\n", "t.toml:2: TOML syntax error: Cannot overwrite a value;"
-         " each key may appear only once"),
+        (
+            "mru = 1500\nuser = jdoe\n",
+            't.toml:2: TOML syntax error: Invalid value; put text in double quotes: user = "jdoe"',
+        ),
+        (
+            "defaultroute = True\n",
+            "t.toml:1: TOML syntax error: Invalid value; booleans are written true or false",
+        ),
+        (
+            "mru = 1500\nmru = 1400\n",
+            "t.toml:2: TOML syntax error: Cannot overwrite a value; each key may appear only once",
+        ),
         ("mru 1500\n", "t.toml:1: TOML syntax error: Expected '=' after a key"),
-        ("user = \"jdoe\n", "t.toml:1: TOML syntax error: Illegal character"),
-        ("baud = 115200\nconnect = '''\nATZ\n", "t.toml:3: TOML syntax error: Expected"
-         " \"'''\"; close the quote"),
+        ('user = "jdoe\n', "t.toml:1: TOML syntax error: Illegal character"),
+        (
+            "baud = 115200\nconnect = '''\nATZ\n",
+            "t.toml:3: TOML syntax error: Expected \"'''\"; close the quote",
+        ),
         ("mru = 15OO\n", "t.toml:1: TOML syntax error: Expected newline"),
         ("= 3\n", "t.toml:1: TOML syntax error: Invalid statement; see https://toml.io"),
     ],
@@ -175,7 +193,7 @@ def test_toml_syntax_error_gives_file_line_and_hint(text: str, expected: str) ->
 
 
 def test_every_bad_line_of_a_file_is_reported() -> None:
-    lines = _errors("mru = 1\nbaud = \"x\"\nbogus = 1\nflow = \"none\"\nidle = -1\n")
+    lines = _errors('mru = 1\nbaud = "x"\nbogus = 1\nflow = "none"\nidle = -1\n')
     assert [line.split(":")[1] for line in lines] == ["1", "2", "3", "5"]
 
 
@@ -199,8 +217,11 @@ def test_profile_with_password_readable_by_all_is_refused(tmp_path: Path) -> Non
 
 def test_profile_writable_by_others_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path / "isp.toml", "mru = 1400\n", 0o664)
-    with pytest.raises(ProfilePermissionError, match=r"writable by group or others \(mode 0664\)"
-                       r".*chmod go-w"):
+    with pytest.raises(
+        ProfilePermissionError,
+        match=r"writable by group or others \(mode 0664\)"
+        r".*chmod go-w",
+    ):
         load_profile(path)
 
 

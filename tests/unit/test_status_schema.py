@@ -11,11 +11,17 @@ from wanctl.schemacheck import SchemaError, load_schema, validate
 
 def sample_status() -> dict[str, Any]:
     return {
-        "link": "lab", "pid": 42, "phase": "running", "device": "/dev/ttyUSB0",
-        "speed": 115200, "uptime": 12.5, "interface": "wan0",
+        "link": "lab",
+        "pid": 42,
+        "phase": "running",
+        "device": "/dev/ttyUSB0",
+        "speed": 115200,
+        "uptime": 12.5,
+        "interface": "wan0",
         "ipv4": {"local": "10.0.0.1", "remote": "10.0.0.2"},
         "ipv6": {"local_id": "0:0:0:1", "remote_id": "a1b2:c3d4:e5f6:789"},
-        "bytes": {"sent": 1000, "received": 2000}, "frames": {"sent": 10, "received": 20},
+        "bytes": {"sent": 1000, "received": 2000},
+        "frames": {"sent": 10, "received": 20},
         "errors": {"crc": 1, "framing": 0, "overruns": 0, "dropped": 2},
         "send_window": {"size": 4, "outstanding": 1},
     }
@@ -65,9 +71,15 @@ def test_status_schema_rejects_each_broken_field(
 
 
 def test_status_schema_accepts_a_link_before_ip_is_up() -> None:
-    status = _broken(lambda s: s.update(
-        phase="establish", interface=None, uptime=0,
-        ipv4={"local": None, "remote": None}, ipv6={"local_id": None, "remote_id": None}))
+    status = _broken(
+        lambda s: s.update(
+            phase="establish",
+            interface=None,
+            uptime=0,
+            ipv4={"local": None, "remote": None},
+            ipv6={"local_id": None, "remote_id": None},
+        )
+    )
     assert validate(status, load_schema("status.schema.json")) == []
 
 

@@ -109,9 +109,7 @@ class AdapterRegistry:
     clients: list[CoClient] = field(default_factory=list)
 
 
-_registries: weakref.WeakKeyDictionary[WanMiniport, AdapterRegistry] = (
-    weakref.WeakKeyDictionary()
-)
+_registries: weakref.WeakKeyDictionary[WanMiniport, AdapterRegistry] = weakref.WeakKeyDictionary()
 
 
 def registry_for(adapter: WanMiniport) -> AdapterRegistry:

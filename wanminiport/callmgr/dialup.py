@@ -97,8 +97,7 @@ class DialupCallManager(CallManager):
                     raise CallSetupError(f"Connect script failed (chat exit code {code})")
                 result = ConnectResult(text="CONNECT")
             else:
-                result = await self.signaling.dial(number, init=settings.init,
-                                                   pulse=settings.pulse)
+                result = await self.signaling.dial(number, init=settings.init, pulse=settings.pulse)
         except CallFailedError as exc:
             raise CallSetupError(f"dialing {number}: {exc.result.text}") from exc
         except SignalingError as exc:
@@ -120,8 +119,11 @@ class DialupCallManager(CallManager):
         def accept(rings: int) -> bool:
             sap = self.find_sap(self.settings.line_number)
             if sap is None:
-                log.info("RING %d: no SAP matches line %r; not answering",
-                         rings, self.settings.line_number)
+                log.info(
+                    "RING %d: no SAP matches line %r; not answering",
+                    rings,
+                    self.settings.line_number,
+                )
                 return False
             vc = offered[0] if offered else self.adapter.create_vc(sap.handle.client)
             if not offered:
@@ -165,8 +167,9 @@ class DialupCallManager(CallManager):
 
     # -- internals --
 
-    def _call_up(self, handle: AfHandle, vc: Vc, result: ConnectResult, number: str
-                 ) -> CallParameters:
+    def _call_up(
+        self, handle: AfHandle, vc: Vc, result: ConnectResult, number: str
+    ) -> CallParameters:
         self.last_connect = result
         rate = result.rate or self.adapter.transport.baudrate
         call = CallParameters(FlowSpec(rate), FlowSpec(rate), number=number)

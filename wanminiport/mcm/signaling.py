@@ -225,8 +225,13 @@ class ModemSignaling:
         """Run a chat script; chat's exit code.  0 puts the line in data mode."""
         waiter = self._begin()
         chat = ChatInterpreter(
-            words, timeout=timeout, phone=phone, phone2=phone2, echo=echo,
-            char_delay=char_delay, read_file=read_send_file,
+            words,
+            timeout=timeout,
+            phone=phone,
+            phone2=phone2,
+            echo=echo,
+            char_delay=char_delay,
+            read_file=read_send_file,
         )
         self._chat = chat
         chat.start(self._now())
