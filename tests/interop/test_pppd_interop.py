@@ -10,6 +10,7 @@ Addresses: we are 10.88.0.2, pppd is 10.88.0.1.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Iterator
@@ -214,7 +215,14 @@ def _agreed_link_local_addresses(ours: LinkProcess, pppd: GuestProcess) -> tuple
         pppd_remote = re.findall(r"remote LL address (\S+)", log)
         if ours_up and pppd_local and pppd_remote:
             ours_ll, pppd_ll = ours_up[-1]
-            if (pppd_ll, ours_ll) == (pppd_local[-1], pppd_remote[-1]):
+            # pppd prints every group with four digits (fe80::0cd4:...), we print
+            # RFC 5952 text: compare the addresses, not their spellings.
+            ours_pair = (ipaddress.IPv6Address(pppd_ll), ipaddress.IPv6Address(ours_ll))
+            pppd_pair = (
+                ipaddress.IPv6Address(pppd_local[-1]),
+                ipaddress.IPv6Address(pppd_remote[-1]),
+            )
+            if ours_pair == pppd_pair:
                 return ours_ll, pppd_ll
         if time.monotonic() > deadline:
             raise AssertionError(f"the two sides never agreed: ours {ours_up}, pppd's log:\n{log}")
