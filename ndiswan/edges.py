@@ -3,8 +3,10 @@
 ``TunEdge`` lets the operating system route IP over the link: packets read
 from the TUN fd go down, packets from the peer are written to it, and the
 interface is configured as pppd configures ppp0 when the NCPs open (with
-the ip-up/ip-down hooks).  ``ApiEdge`` hands packets and network events to a
-program through bounded asyncio queues instead.
+the ip-up/ip-down hooks).  A configuration that fails raises, and the
+link ends (``PppLink``); as in pppd, ip-down runs only for a network whose
+ip-up ran.  ``ApiEdge`` hands packets and network events to a program
+through bounded asyncio queues instead.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from ndiswan.hooks import LinkFacts, run_hook
 from ndiswan.ppp.events import Ipv6Up, NetworkUp
-from ndiswan.tun import TunDevice, write_resolv
+from ndiswan.resolv import prepare_resolv_conf, write_resolv
+from ndiswan.tun import TunDevice
 
 if TYPE_CHECKING:
     from ndiswan.link import PppLink
@@ -54,11 +57,16 @@ class TunEdge:
     def __init__(self, tun: TunDevice, options: TunOptions | None = None) -> None:
         self.tun = tun
         self.options = options or TunOptions()
+        if self.options.resolv_path is not None:
+            # Before the link comes up, so it never comes up half-configured.
+            prepare_resolv_conf(self.options.resolv_path)
         self.counters = TunCounters()
         self.link: PppLink | None = None
         self._reading = False
         self._paused = False
         self._facts: LinkFacts | None = None
+        #: IP versions whose up hook ran: only they get a down hook.
+        self._hooks_up: set[int] = set()
 
     def attach(self, link: PppLink) -> None:
         self.link = link
@@ -118,6 +126,7 @@ class TunEdge:
             log.info("remote IP address %s", event.remote)
             for n, server in enumerate(dns, start=1):
                 log.info("%s DNS address %s", "primary" if n == 1 else "secondary", server)
+            self._hooks_up.add(4)
             await run_hook(os.path.join(self.options.hooks_dir, "ip-up"), facts)
         else:
             await self.tun.configure_ipv6(
@@ -125,6 +134,7 @@ class TunEdge:
             )
             log.info("local  LL address %s", event.local_address)
             log.info("remote LL address %s", event.remote_address)
+            self._hooks_up.add(6)
             await run_hook(os.path.join(self.options.hooks_dir, "ipv6-up"), facts, ipv6=True)
 
     def network_down(self, link: PppLink, ip_version: int) -> Awaitable[None]:
@@ -138,6 +148,9 @@ class TunEdge:
         # As pppd: the addresses leave the interface, then the down script runs.
         if remove_addresses:
             await self.tun.remove_addresses(ip_version)
+        if ip_version not in self._hooks_up:
+            return
+        self._hooks_up.discard(ip_version)
         name = "ip-down" if ip_version == 4 else "ipv6-down"
         await run_hook(os.path.join(self.options.hooks_dir, name), facts, ipv6=ip_version == 6)
 

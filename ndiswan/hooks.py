@@ -114,14 +114,19 @@ async def run_hook(path: str, facts: LinkFacts, *, ipv6: bool = False) -> int | 
     except UnsafeScriptError as exc:
         log.warning("not running %s: %s", path, exc)
         return None
-    proc = await asyncio.create_subprocess_exec(
-        path,
-        *facts.arguments(ipv6),
-        env=facts.environment(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            path,
+            *facts.arguments(ipv6),
+            env=facts.environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        # As pppd: a script that cannot be run is reported; the link stays up.
+        log.warning("could not run %s: %s", path, exc.strerror or exc)
+        return None
     try:
         status = await asyncio.wait_for(proc.wait(), HOOK_TIMEOUT)
     except TimeoutError:

@@ -313,14 +313,26 @@ class PppLink:
         self._tasks.discard(task)
         if task.cancelled():
             return
+        current = self._ncp_epoch[ip_version] == epoch
         if task.exception() is not None:
             pppd_log.error("configuring the interface failed: %s", task.exception())
-        elif (
-            announce is not None
-            and self.on_event is not None
-            and self._ncp_epoch[ip_version] == epoch
-        ):
+            if announce is not None and current:
+                self._configuration_failed()
+        elif announce is not None and self.on_event is not None and current:
             self.on_event(announce)
+
+    def _configuration_failed(self) -> None:
+        """The upper edge could not configure the interface for an NCP that opened.
+        No half-configured link stays up: it ends, with the Terminate-Request reason
+        pppd gives and pppd's status for a link whose network never came up (10)."""
+        if self.session is None or self.ending:
+            return
+        self.session.close(
+            "Interface configuration failed",
+            self.loop.time(),
+            status=ExitCode.NEGOTIATION_FAILED,
+        )
+        self._service()
 
     @property
     def ending(self) -> bool:

@@ -10,13 +10,18 @@ link-local addresses built from the IPV6CP interface identifiers.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import ipaddress
+import logging
 import os
 import socket
 import struct
+from collections.abc import Iterator
 
-from pyroute2 import AsyncIPRoute
+from pyroute2 import AsyncIPRoute, NetlinkError
+
+log = logging.getLogger("wanctl.link")
 
 _TUNSETIFF = 0x400454CA
 _IFF_TUN = 0x0001
@@ -99,25 +104,47 @@ class TunDevice:
 
     # -- netlink configuration --
 
+    @contextlib.contextmanager
+    def _netlink(self, what: str) -> Iterator[None]:
+        """A refused netlink request as one line: what was asked of which interface, and
+        the kernel's answer (``TunError``), instead of pyroute2's tuple."""
+        try:
+            yield
+        except NetlinkError as exc:
+            raise TunError(f"cannot {what} on {self.name}: {os.strerror(exc.code)}") from None
+        except OSError as exc:
+            raise TunError(f"cannot {what} on {self.name}: {exc.strerror or exc}") from None
+
     async def configure_ipv4(
         self, local: str, remote: str, mtu: int, *, default_route: bool = False
     ) -> None:
         async with AsyncIPRoute() as ipr:
-            await ipr.addr("add", index=self.index, local=local, address=remote, prefixlen=32)
-            await ipr.link("set", index=self.index, mtu=mtu, state="up")
+            with self._netlink(f"add address {local} peer {remote}"):
+                await ipr.addr("add", index=self.index, local=local, address=remote, prefixlen=32)
+            with self._netlink(f"set mtu {mtu} and bring the interface up"):
+                await ipr.link("set", index=self.index, mtu=mtu, state="up")
             if default_route:
+                await self._add_default_route(ipr)
+
+    async def _add_default_route(self, ipr: AsyncIPRoute) -> None:
+        """defaultroute: as pppd, an existing default route is left alone (and said so)."""
+        with self._netlink("add the default route"):
+            try:
                 await ipr.route("add", dst="0.0.0.0/0", oif=self.index, family=socket.AF_INET)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+                log.error(
+                    "not replacing the existing default route (defaultroute on %s)", self.name
+                )
 
     async def configure_ipv6(self, local_id: int, remote_id: int, mtu: int) -> None:
+        local, remote = str(link_local(local_id)), str(link_local(remote_id))
         async with AsyncIPRoute() as ipr:
-            await ipr.link("set", index=self.index, mtu=mtu, state="up")
-            await ipr.addr(
-                "add",
-                index=self.index,
-                local=str(link_local(local_id)),
-                address=str(link_local(remote_id)),
-                prefixlen=128,
-            )
+            with self._netlink(f"set mtu {mtu} and bring the interface up"):
+                await ipr.link("set", index=self.index, mtu=mtu, state="up")
+            with self._netlink(f"add address {local} peer {remote}"):
+                await ipr.addr("add", index=self.index, local=local, address=remote, prefixlen=128)
 
     async def remove_addresses(self, ip_version: int) -> None:
         """An NCP went down: its addresses (and so its routes) leave the interface."""
@@ -136,12 +163,3 @@ class TunDevice:
                     address=entry.get_attr("IFA_ADDRESS"),
                     prefixlen=entry["prefixlen"],
                 )
-
-
-def write_resolv(path: str, dns: list[str]) -> None:
-    """usepeerdns: the peer's DNS servers as nameserver lines (pppd writes /etc/ppp/resolv.conf)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.writelines(f"nameserver {addr}\n" for addr in dns if addr)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)

@@ -26,6 +26,7 @@ from ndiswan.hooks import HOOK_TIMEOUT
 from ndiswan.link import PppLink
 from ndiswan.ppp import AuthSucceeded, Ipv6Up, LinkInfoNegotiated, NetworkUp, Phase, PhaseChanged
 from ndiswan.ppp.events import AuthFailed, Event, LinkTerminated
+from ndiswan.resolv import ResolvConfError
 from ndiswan.tun import TunDevice, TunError
 from wanctl.config import ppp_config, secrets_for, tun_options
 from wanctl.control import ControlServer, FrameSink
@@ -204,7 +205,12 @@ class LinkRunner:
         except TunError as exc:
             self.progress.note(str(exc))
             return ExitCode(exc.exit_code), False
-        edge = TunEdge(tun, tun_options(o))
+        try:
+            edge = TunEdge(tun, tun_options(o))
+        except ResolvConfError as exc:
+            tun.close()
+            self.progress.note(str(exc))
+            return ExitCode(exc.exit_code), False
         link.upper = edge
         self.edge = edge
         edge.attach(link)

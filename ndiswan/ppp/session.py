@@ -191,10 +191,11 @@ class PppSession:
         self._lcp.open(now)
         self._pump(now)
 
-    def close(self, reason: str, now: float) -> None:
-        """Administrative Close: Terminate-Request with ``reason``, then Dead."""
+    def close(self, reason: str, now: float, *, status: ExitCode = ExitCode.USER_REQUEST) -> None:
+        """Administrative Close: Terminate-Request with ``reason``, then Dead; the link
+        ends with ``status`` (pppd's exit code)."""
         if self._running:
-            self.status = ExitCode.USER_REQUEST
+            self.status = status
         self._close_link(reason, now)
         self._pump(now)
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,10 +42,21 @@ def test_readme_names_exactly_two_setup_commands() -> None:
     assert (REPO / ".ci" / "run").read_text().strip().endswith(commands[1])
 
 
-def test_demo_from_a_fresh_clone_finishes_within_a_minute(tmp_path: Path) -> None:
+@dataclass
+class Installed:
+    """A fresh clone with the README's install command run in a fresh venv."""
+
+    venv: Path
+    env: dict[str, str]
+    demo: str
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     reason = lab_unavailable()
     if reason:
         pytest.skip(reason)
+    tmp_path = tmp_path_factory.mktemp("fresh")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
     venv = tmp_path / "venv"
@@ -51,16 +65,14 @@ def test_demo_from_a_fresh_clone_finishes_within_a_minute(tmp_path: Path) -> Non
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
-    command = first_readme_command()
-    install, demo = command.split(" && ")
+    install, demo = first_readme_command().split(" && ")
     subprocess.run(
         install, shell=True, cwd=clone, env=env, check=True, timeout=600, capture_output=True
     )
-    started = time.monotonic()
-    result = subprocess.run(
-        demo, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
-    elapsed = time.monotonic() - started
+    return Installed(venv, env, demo)
+
+
+def _check_demo_output(result: subprocess.CompletedProcess[str], elapsed: float) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert elapsed < 60, f"demo took {elapsed:.0f} s"
     out = result.stdout
@@ -70,10 +82,74 @@ def test_demo_from_a_fresh_clone_finishes_within_a_minute(tmp_path: Path) -> Non
     assert re.search(r"Ping hub -> client, IPv6 .* 3 received", out), out
     assert re.search(r"% of the line's 11520 bytes/s \(8N1\); data intact", out), out
     assert "all steps passed" in out
+
+
+def test_demo_from_a_fresh_clone_finishes_within_a_minute(
+    installed: Installed, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        installed.demo,
+        shell=True,
+        cwd=tmp_path,
+        env=installed.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    _check_demo_output(result, time.monotonic() - started)
     # The installed command ran from the venv, not from the source tree.
     assert (
-        str(venv)
+        str(installed.venv)
         in subprocess.run(
-            ["sh", "-c", "command -v wanctl"], env=env, capture_output=True, text=True
+            ["sh", "-c", "command -v wanctl"], env=installed.env, capture_output=True, text=True
         ).stdout
     )
+
+
+def _hide(target: str, names: list[str], scratch: Path) -> str:
+    """Shell lines that mount an overlay on ``target`` in which ``names`` do not exist
+    (whiteouts: a 0/0 character device per name), as on a machine without them."""
+    upper, work = scratch / "upper", scratch / "work"
+    upper.mkdir(parents=True)
+    work.mkdir()
+    whiteouts = " && ".join(f"mknod {upper / name} c 0 0" for name in names)
+    return (
+        f"{whiteouts} && mount -t overlay overlay "
+        f"-o lowerdir={target},upperdir={upper},workdir={work} {target}"
+    )
+
+
+def test_demo_passes_on_a_machine_without_etc_ppp_or_the_ppp_package(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """Debian's ppp package gives /etc/ppp, pppd and chat; a bare machine has none of
+    them.  The demo writes /etc/ppp/resolv.conf (usepeerdns): the directory is created,
+    mode 0755, and the demo passes."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed to hide /etc/ppp")
+    etc, sbin = tmp_path / "etc", tmp_path / "sbin"
+    script = " && ".join(
+        [
+            _hide("/etc", ["ppp"], etc),
+            _hide("/usr/sbin", ["pppd", "chat"], sbin),
+            "test ! -e /etc/ppp && test ! -e /usr/sbin/pppd",
+            installed.demo,
+        ]
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        cwd=tmp_path,
+        env=installed.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    _check_demo_output(result, elapsed)
+    created = etc / "upper" / "ppp"
+    assert created.is_dir(), result.stdout
+    assert stat.S_IMODE(created.stat().st_mode) == 0o755
+    assert "nameserver" in (created / "resolv.conf").read_text()
+    print(f"demo without /etc/ppp and the ppp package: {elapsed:.1f} s")
