@@ -83,3 +83,14 @@ def test_non_executable_script_is_refused(tmp_path: Path) -> None:
 def test_failing_hook_status_is_reported(tmp_path: Path) -> None:
     script = _script(tmp_path, "exit 3\n")
     assert asyncio.run(run_hook(str(script), FACTS)) == 3
+
+
+def test_hook_that_cannot_be_started_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A script with a missing interpreter passes the safety checks but exec fails.
+    script = tmp_path / "ip-up"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    assert asyncio.run(run_hook(str(script), FACTS)) is None
+    assert f"could not run {script}" in caplog.text
