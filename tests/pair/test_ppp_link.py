@@ -302,3 +302,34 @@ def test_an_ncp_that_goes_down_while_its_interface_is_configured_is_never_announ
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+@dataclass
+class FailingEdge(ApiEdge):
+    """An edge whose interface configuration fails, as a refused netlink request does."""
+
+    async def network_up(
+        self,
+        link: PppLink,  # type: ignore[override]
+        event: NetworkUp | Ipv6Up,
+    ) -> None:
+        raise OSError("cannot add address 10.7.0.2 peer 10.7.0.1 on wan0: Permission denied")
+
+
+def test_an_interface_that_cannot_be_configured_ends_the_link_never_half_up(
+    tmp_path: object,
+) -> None:
+    """No half-configured link: the NCP opened but the interface could not be
+    configured, so the link ends (Terminate-Request, pppd's status 10) and the
+    network is never announced."""
+
+    async def run() -> None:
+        async with two_links(str(tmp_path), HUB, CLIENT, client_edge=FailingEdge()) as pair:
+            announced: list[Event] = []
+            pair.client.on_event = announced.append
+            await asyncio.wait_for(pair.client.terminated.wait(), 20)
+            await asyncio.wait_for(pair.hub.terminated.wait(), 20)
+            assert pair.client.exit_code is ExitCode.NEGOTIATION_FAILED
+            assert not any(isinstance(e, NetworkUp | Ipv6Up) for e in announced), announced
+
+    asyncio.run(run())
