@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from wanctl.errors import UsageError, WanctlError
+from wanctl.errors import ProfileError, UsageError, WanctlError
 from wanctl.options import add_link_options, command_line_layer, merge_options
-from wanctl.profiles import open_profile
+from wanctl.profiles import PROFILE_SUFFIX, find_profile, load_profile, profile_search_path
 from wanminiport.exitcodes import ExitCode
 from wanminiport.transport import TransportError
 
@@ -56,7 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    sub.required = True
 
     ports = sub.add_parser("ports", help="list serial ports and USB adapters")
     ports.add_argument("--json", action="store_true", help="one JSON array")
@@ -125,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def verb_list(parser: argparse.ArgumentParser) -> str:
+    """What ``wanctl`` alone prints: usage, then each verb with its one line."""
+    lines = [parser.format_usage().rstrip(), "", "verbs:"]
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for choice in getattr(action, "_choices_actions", []):
+            lines.append(f"  {choice.dest:<12} {choice.help}")
+    lines += ["", f"'{PROG} VERB --help' tells more about one verb."]
+    return "\n".join(lines)
+
+
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -144,13 +153,11 @@ def _target_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     target: str = args.target
     looks_like_port = "/" in target or "://" in target or target.startswith("tty")
     if args.config or not looks_like_port:
-        try:
-            profile = open_profile(None if args.config else target, args.config)
+        profile_path = _profile_or_port(target, args.config)
+        if profile_path is not None:
+            profile = load_profile(profile_path, name=target if not args.config else None)
             layers.append(profile.layer)
             profile_name = profile.name
-        except WanctlError:
-            if args.config:
-                raise
     options = merge_options(*layers, cmdline)
     if options.device is None and profile_name is None:
         from wanctl.options import OPTIONS_BY_NAME
@@ -162,6 +169,24 @@ def _target_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             raise UsageError("TARGET", str(exc)) from None
         options = merge_options(*layers, cmdline)
     return options, args.linkname or profile_name or link_name_for(options.device or target)
+
+
+def _profile_or_port(target: str, config: str | None) -> Path | None:
+    """The profile file TARGET (or --config) names, or None when TARGET is a port
+    below /dev; neither is one line saying where profiles were looked for."""
+    if config:
+        return find_profile(None, config)
+    try:
+        return find_profile(target)
+    except ProfileError:
+        if os.path.exists(os.path.join("/dev", target)):
+            return None
+    tried = ", ".join(str(d / f"{target}{PROFILE_SUFFIX}") for d in profile_search_path())
+    raise UsageError(
+        target,
+        f"neither a profile nor a port of that name (no {tried}, no /dev/{target})",
+        "'wanctl ports' lists the ports; a profile is a TOML file in one of those places",
+    )
 
 
 def link_name_for(device: str) -> str:
@@ -204,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         return cable_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verb is None:
+        print(verb_list(parser), file=sys.stderr)
+        return int(ExitCode.OPTION_ERROR)
     try:
         return _dispatch(args)
     except WanctlError as exc:

@@ -45,6 +45,39 @@ def test_1_fatal_error_hanging_up_a_link_that_is_not_running(tmp_path: Path) -> 
     assert "link 'nosuch' is not running" in one_line_error(result)
 
 
+def test_2_no_verb_lists_every_verb_with_its_line() -> None:
+    result = wanctl()
+    assert result.returncode == 2
+    listed = dict(
+        line.split(None, 1) for line in result.stderr.splitlines() if line.startswith("  ")
+    )
+    for verb in ("ports", "dial", "answer", "hangup", "status", "capture", "demo"):
+        assert listed.get(verb, "").strip(), (verb, result.stderr)
+    assert "the following arguments are required" not in result.stderr
+
+
+def test_2_dial_of_neither_a_profile_nor_a_port_says_where_it_looked(tmp_path: Path) -> None:
+    result = wanctl("dial", "nosuchprofile", env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "Opening" not in result.stdout + result.stderr
+    assert "neither a profile nor a port of that name" in line
+    assert str(tmp_path / "wanctl" / "nosuchprofile.toml") in line
+    assert "/etc/wanctl/nosuchprofile.toml" in line and "/dev/nosuchprofile" in line
+    assert "'wanctl ports' lists the ports" in line
+
+
+def test_2_a_broken_profile_is_reported_not_taken_for_a_port(tmp_path: Path) -> None:
+    (tmp_path / "wanctl").mkdir()
+    profile = tmp_path / "wanctl" / "office.toml"
+    profile.write_text("mru = 5\n")
+    profile.chmod(0o600)
+    result = wanctl("dial", "office", env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "office.toml" in line and "mru" in line, line
+
+
 def test_2_bad_option_value_names_the_flag_and_the_fix() -> None:
     result = wanctl("dial", "/dev/ttyS0", "--mru", "5")
     assert result.returncode == 2
