@@ -87,7 +87,8 @@ class _Importer:
     def resolve(self, name: str, relative_to: Path) -> Path:
         path = Path(name)
         if path.is_absolute():
-            return self.root / path.relative_to("/") if self.root is not None else path
+            # lstrip, not relative_to("/"): pathlib keeps POSIX's leading "//".
+            return self.root / str(path).lstrip("/") if self.root is not None else path
         return relative_to.parent / path
 
     def read(self, path: Path, what: str, origin: str, line: int) -> str | None:

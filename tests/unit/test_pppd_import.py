@@ -310,3 +310,10 @@ def test_imported_values_parse_back_as_the_same_options() -> None:
     result = _import("nullmodem")
     opts = merge_options(parse_profile_text(result.to_toml(), "n").layer)
     assert opts.local_ip == ipaddress.IPv4Address("10.0.0.1") and not opts.modem
+
+
+def test_file_with_a_leading_double_slash_is_read_under_the_root(tmp_path: Path) -> None:
+    """POSIX keeps a leading "//" (pathlib too): it still names a file under the root."""
+    (tmp_path / "extra").write_text("mru 1400\n")
+    result = import_pppd(_peer(tmp_path, "file //extra\n"), root=tmp_path)
+    assert result.values == {"mru": 1400}
