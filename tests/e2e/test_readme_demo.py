@@ -23,6 +23,8 @@ import pytest
 from wanctl.lab import lab_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
+#: One fresh install for the module: its tests share a pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("readme-demo")
 
 
 def first_readme_command() -> str:
