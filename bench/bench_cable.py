@@ -1,7 +1,7 @@
 """Cost and throughput of the virtual cable's relay (medians).
 
 Run as ``python -m bench.bench_cable``.  For each baud the cable runs as a
-separate process (``hw.cable_process.CableProcess``); this process saturates
+separate process (``hw.lab.cable_process.CableProcess``); this process saturates
 it with a writer thread on one end and a reader thread on the other (in
 "duplex" mode, both ways at once).  Each of ``--runs`` windows of
 ``--seconds`` reports the relay process's CPU seconds per wall second (from
@@ -20,8 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from hw.cable_process import CableProcess
-from hw.pacing import BITS_PER_8N1_BYTE
+from hw.lab.cable_process import CableProcess
+from hw.lab.pacing import BITS_PER_8N1_BYTE
 
 BAUDS = (115200, 921600, 3_000_000)
 CHUNK = 4096

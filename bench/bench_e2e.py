@@ -53,8 +53,8 @@ from bench.measure import (
     tcp_source,
     tun_counters,
 )
-from hw.cable_process import CableProcess
-from hw.modem.process import ExchangeProcess
+from hw.lab.cable_process import CableProcess
+from hw.lab.modem.process import ExchangeProcess
 from wanctl.lab import in_netns, lab_unavailable, namespaces
 
 HUB_IP, CLIENT_IP = "10.77.0.1", "10.77.0.2"

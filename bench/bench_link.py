@@ -20,7 +20,7 @@ import resource
 import statistics
 import tempfile
 
-from hw.cable_process import CableProcess
+from hw.lab.cable_process import CableProcess
 from ndiswan.sendpath import VcSendPath
 from wanminiport import (
     CallParameters,
@@ -33,7 +33,7 @@ from wanminiport import (
     WanMiniport,
 )
 from wanminiport.info import FramingBits
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 PACKET = 1500
 PPP_IP = b"\x00\x21"

@@ -1,7 +1,7 @@
 """Throughput of UsbCdcTransport over a real Linux USB stack, against the line rate.
 
 Run as ``python -m bench.bench_usb_cdc`` (needs qemu and the Debian kernel,
-as the interop tests do).  One VM boot (``hw.vm.usbvm``: dummy_hcd, the
+as the interop tests do).  One VM boot (``hw.lab.vm.usbvm``: dummy_hcd, the
 g_serial gadget, cdc_acm) for all cases; each case sets the line coding with
 SET_LINE_CODING, then moves ``--size`` bytes each way ``--rounds`` times
 between the transport and ``/dev/ttyGS0`` and prints the medians.  The
@@ -16,8 +16,8 @@ import argparse
 import json
 import time
 
-from hw.vm.usb_guest import RESULT_MARK
-from hw.vm.usbvm import UsbGadgetVm
+from hw.lab.vm.usb_guest import RESULT_MARK
+from hw.lab.vm.usbvm import UsbGadgetVm
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
         print("{:>12} {:>11} {:>15} {:>10} {:>12}".format(*header))
         for baud in bauds:
             status, output = vm.python(
-                ["-m", "hw.vm.usb_guest", "throughput", vm.spec, str(args.size), str(baud),
+                ["-m", "hw.lab.vm.usb_guest", "throughput", vm.spec, str(args.size), str(baud),
                  str(args.rounds)], timeout=600,
             )  # fmt: skip
             lines = [line for line in output.splitlines() if line.startswith(RESULT_MARK)]

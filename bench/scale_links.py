@@ -22,14 +22,14 @@ import os
 import sys
 import tempfile
 
-from hw.cable import VirtualCable
+from hw.lab.cable import VirtualCable
 from ndiswan.edges import TunEdge
 from ndiswan.link import PppLink
 from ndiswan.ppp import PppConfig
 from ndiswan.tun import TunDevice
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 
 def daemon_address(index: int) -> str:

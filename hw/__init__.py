@@ -1,1 +1,2 @@
-"""Hardware: port discovery, virtual hardware (cable, modems) and the test rigs."""
+"""Hardware: the product's tools for real ports (discovery, udev rules, selftest)
+and, in ``hw.lab``, the virtual hardware the tests and the demo run on."""

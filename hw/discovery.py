@@ -13,7 +13,7 @@ Two sources, merged into one list of ``PortInfo`` records:
 
 A device with a tty appears once, as its tty, with its ``usb_spec`` filled in.
 Whether a tty is in use comes from its UUCP lock through
-``wanminiport.lockfile.lock_owner`` (the one implementation of the lock
+``wanminiport.transports.lockfile.lock_owner`` (the one implementation of the lock
 convention); a USB device claimed through usbfs names the process holding
 its device node.
 """
@@ -32,7 +32,7 @@ from serial.tools import list_ports as pyserial_list_ports
 LockOwnerLookup = Callable[[str], Any]
 _lock_owner: LockOwnerLookup | None
 try:
-    from wanminiport.lockfile import lock_owner as _lock_owner
+    from wanminiport.transports.lockfile import lock_owner as _lock_owner
 except ImportError:  # pragma: no cover - the lock module ships with wanminiport
     _lock_owner = None
 
@@ -238,7 +238,11 @@ def list_usb_adapters(backend: Any = None) -> list[PortInfo]:
     try:
         import usb.core
 
-        from wanminiport.usb_device import described_configuration, find_acm_function, sysfs_name
+        from wanminiport.transports.usb_device import (
+            described_configuration,
+            find_acm_function,
+            sysfs_name,
+        )
     except ImportError:
         return []
     try:

@@ -36,8 +36,8 @@ from typing import Any
 
 import serial
 
-from wanminiport.lockfile import PortLock, PortLockedError
-from wanminiport.transport import TransportError
+from wanminiport.transports.base import TransportError
+from wanminiport.transports.lockfile import PortLock, PortLockedError
 
 DEFAULT_BAUDS = (9600, 57600, 115200)
 BITS_PER_CHARACTER = 10  # 8N1: start, 8 data, stop

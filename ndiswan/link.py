@@ -40,7 +40,7 @@ from ndiswan.sendpath import VcSendPath
 from ndiswan.tun import ppp_protocol_of
 from wanminiport.callmgr import AddressFamily, AfHandle, CloseReason
 from wanminiport.info import LinkParams
-from wanminiport.transport import LineDownReason, ModemLines
+from wanminiport.transports.base import LineDownReason, ModemLines
 from wanminiport.vc import CallParameters, Vc
 
 pppd_log = logging.getLogger("wanctl.pppd")

@@ -18,7 +18,7 @@ from wanctl.errors import ProfileError, UsageError, WanctlError
 from wanctl.options import add_link_options, command_line_layer, merge_options
 from wanctl.profiles import PROFILE_SUFFIX, find_profile, load_profile, profile_search_path
 from wanminiport.exitcodes import ExitCode
-from wanminiport.transport import TransportError
+from wanminiport.transports.base import TransportError
 
 PROG = "wanctl"
 
@@ -220,11 +220,11 @@ def cmd_link(args: argparse.Namespace, answer: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "modem":
-        from hw.modem.process import main as modem_main
+        from hw.lab.modem.process import main as modem_main
 
         return modem_main(argv[1:])
     if argv and argv[0] == "cable":
-        from hw.cable_process import main as cable_main
+        from hw.lab.cable_process import main as cable_main
 
         return cable_main(argv[1:])
     parser = build_parser()

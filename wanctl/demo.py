@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from hw.cable_process import CableProcess
-from hw.modem.process import ExchangeProcess
+from hw.lab.cable_process import CableProcess
+from hw.lab.modem.process import ExchangeProcess
 from wanctl.lab import LinkProcess, lab_unavailable, namespaces, ping, tcp_transfer
 from wanminiport.exitcodes import ExitCode
 

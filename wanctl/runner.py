@@ -36,13 +36,13 @@ from wanctl.pcap import Direction, PcapWriter
 from wanctl.progress import Progress
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
-from wanminiport.callmgr.dialup import CallSetupError, DialupCallManager, DialupSettings
 from wanminiport.exitcodes import ExitCode
-from wanminiport.lockfile import PortLockedError, lock_owner
-from wanminiport.serial_transport import SerialTransport
-from wanminiport.transport import Transport, TransportError
-from wanminiport.usb_cdc import is_usb_spec
-from wanminiport.usb_transport import UsbCdcTransport
+from wanminiport.mcm.dialup import CallSetupError, DialupCallManager, DialupSettings
+from wanminiport.transports.base import Transport, TransportError
+from wanminiport.transports.lockfile import PortLockedError, lock_owner
+from wanminiport.transports.serial_port import SerialTransport
+from wanminiport.transports.usb_cdc import is_usb_spec
+from wanminiport.transports.usb_port import UsbCdcTransport
 from wanminiport.vc import Vc
 
 log = logging.getLogger("wanctl")

@@ -19,10 +19,10 @@ _EXPORTS = {
     "LinkParams": "wanminiport.info",
     "SendStatus": "wanminiport.info",
     "VcStats": "wanminiport.info",
-    "LineDownReason": "wanminiport.transport",
-    "ModemLines": "wanminiport.transport",
-    "Transport": "wanminiport.transport",
-    "TransportError": "wanminiport.transport",
+    "LineDownReason": "wanminiport.transports.base",
+    "ModemLines": "wanminiport.transports.base",
+    "Transport": "wanminiport.transports.base",
+    "TransportError": "wanminiport.transports.base",
     "CallParameters": "wanminiport.vc",
     "FlowSpec": "wanminiport.vc",
     "Vc": "wanminiport.vc",
@@ -75,5 +75,5 @@ if TYPE_CHECKING:
         SendStatus,
         VcStats,
     )
-    from wanminiport.transport import LineDownReason, ModemLines, Transport, TransportError
+    from wanminiport.transports.base import LineDownReason, ModemLines, Transport, TransportError
     from wanminiport.vc import CallParameters, FlowSpec, Vc, VcClient, VcState, VcStateError

@@ -32,7 +32,7 @@ from wanminiport.info import (
     LinkParams,
     SendStatus,
 )
-from wanminiport.transport import (
+from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
     Transport,

@@ -24,7 +24,7 @@ from wanminiport.info import LinkInfo, LinkParams, SendStatus, VcStats
 
 if TYPE_CHECKING:
     from wanminiport.adapter import WanMiniport
-    from wanminiport.transport import LineDownReason, ModemLines
+    from wanminiport.transports.base import LineDownReason, ModemLines
 
 
 class VcState(enum.Enum):

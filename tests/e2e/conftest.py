@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hw.cable_process import CableProcess
+from hw.lab.cable_process import CableProcess
 from wanctl.lab import LinkProcess, lab_unavailable, namespaces
 
 HUB_IP, CLIENT_IP = "10.77.0.1", "10.77.0.2"

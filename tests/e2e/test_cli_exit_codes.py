@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hw.modem.process import ExchangeProcess
+from hw.lab.modem.process import ExchangeProcess
 from tests.e2e.conftest import Lab
 from wanctl.lab import LinkProcess, python_env
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from hw.modem.process import ExchangeProcess
+from hw.lab.modem.process import ExchangeProcess
 from tests.e2e.conftest import CLIENT_IP, HUB_IP, Lab
 from wanctl.lab import ping
 

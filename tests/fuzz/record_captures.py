@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from hw.vm import IPCP_UP, PppdVm, start_pppd
+from hw.lab.vm import IPCP_UP, PppdVm, start_pppd
 from tests.interop.pppd_wire import CapturingRelay, read_frames
 
 DATA = Path(__file__).parent / "data"

@@ -32,7 +32,7 @@ from tests.fuzz.seeds import capture_frames
 from tests.fuzz.test_fuzz_receive_path import plans
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
-from wanminiport.transport import ModemLines, Transport, TransportEvents, WriteDone
+from wanminiport.transports.base import ModemLines, Transport, TransportEvents, WriteDone
 
 #: Real seconds one example may run on the loop (timers are shrunk to fit).
 RUN_SECONDS = 0.12

@@ -14,9 +14,9 @@ import pytest
 from hw.discovery import PortInfo, PortKind, list_serial_ports
 from hw.selftest import SelftestReport
 from tests.hardware.transport_io import Collector, send_and_collect
-from wanminiport.serial_transport import SerialTransport
-from wanminiport.transport import Transport
-from wanminiport.usb_transport import UsbCdcTransport
+from wanminiport.transports.base import Transport
+from wanminiport.transports.serial_port import SerialTransport
+from wanminiport.transports.usb_port import UsbCdcTransport
 
 pytestmark = pytest.mark.hardware
 

@@ -13,7 +13,7 @@ import pytest
 from hw.selftest import SelftestReport
 from tests.hardware.transport_io import Collector, send_and_collect
 from wanminiport.framing import PppAsyncFramer
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 pytestmark = pytest.mark.hardware
 

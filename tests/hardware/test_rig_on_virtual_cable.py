@@ -1,6 +1,6 @@
 """The HIL rig and hw.selftest on virtual hardware, so CI runs them without adapters.
 
-A paced virtual null-modem cable (``hw.cable``, a separate process) stands in
+A paced virtual null-modem cable (``hw.lab.cable``, a separate process) stands in
 for two adapters, and a pty whose master echoes everything back for a
 loopback plug.  Ptys have no modem-control lines, which the self-test must
 report rather than trip over.  These tests are not marked ``hardware``.
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from hw.cable_process import CableProcess
-from hw.ptys import open_pty
+from hw.lab.cable_process import CableProcess
+from hw.lab.ptys import open_pty
 from hw.selftest import compare, payload, run_selftest
-from wanminiport.lockfile import LOCK_DIR_ENV, PortLock, PortLockedError
+from wanminiport.transports.lockfile import LOCK_DIR_ENV, PortLock, PortLockedError
 
 BAUD = 115200
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from wanminiport.transport import LineDownReason, ModemLines, Transport
+from wanminiport.transports.base import LineDownReason, ModemLines, Transport
 
 
 class Collector:

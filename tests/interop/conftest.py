@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from hw.vm import PppdVm, VmUnavailable, find_kernel, find_qemu
+from hw.lab.vm import PppdVm, VmUnavailable, find_kernel, find_qemu
 
 #: Serial lines of the shared VM: ttyS1..ttyS3, the ISA ports.
 SESSION_LINES = 3

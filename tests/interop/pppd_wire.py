@@ -3,7 +3,7 @@
 ``CapturingRelay`` joins two host ptys (two guest ttyS lines) byte for byte,
 as fast as they go, and keeps a copy of each direction.  It is only the
 null-modem cable of the rig's own tests; the paced, configurable cable is
-``hw/cable.py``.
+``hw/lab/cable.py``.
 
 ``read_frames`` splits a captured byte stream into RFC 1662 async HDLC
 frames.  It is written independently of ``wanminiport.framing`` on purpose:
@@ -19,7 +19,7 @@ import tty
 from dataclasses import dataclass
 from types import TracebackType
 
-from hw.vm import LoggedPacket, packet_numbers
+from hw.lab.vm import LoggedPacket, packet_numbers
 
 _FLAG = 0x7E
 _ESCAPE = 0x7D

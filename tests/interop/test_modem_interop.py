@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hw.modem.process import ExchangeProcess
-from hw.vm import PppdVm, start_pppd
-from hw.vm.pppd_log import IPCP_UP
+from hw.lab.modem.process import ExchangeProcess
+from hw.lab.vm import PppdVm, start_pppd
+from hw.lab.vm.pppd_log import IPCP_UP
 from wanctl.lab import LinkProcess, lab_unavailable, namespaces, ping
 
 OURS, PPPD = "10.89.0.2", "10.89.0.1"

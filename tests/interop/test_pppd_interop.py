@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from hw.vm import GuestProcess, PppdVm, count_sent, parse_pppd_log, start_pppd
-from hw.vm.pppd_log import IPCP_UP
+from hw.lab.vm import GuestProcess, PppdVm, count_sent, parse_pppd_log, start_pppd
+from hw.lab.vm.pppd_log import IPCP_UP
 from tests.interop.pppd_wire import CapturingRelay
 from wanctl.lab import LinkProcess, lab_unavailable, namespaces, ping
 

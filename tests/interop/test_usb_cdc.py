@@ -1,8 +1,8 @@
 """UsbCdcTransport against a real Linux USB stack, in one qemu VM for the module.
 
-The guest (``hw.vm.usbvm``) runs Debian's kernel with dummy_hcd, the g_serial
+The guest (``hw.lab.vm.usbvm``) runs Debian's kernel with dummy_hcd, the g_serial
 CDC-ACM gadget and cdc_acm; the host's Python and this repository run inside
-it over a read-only 9p share.  The scenarios (``hw.vm.usb_guest``) drive the
+it over a read-only 9p share.  The scenarios (``hw.lab.vm.usb_guest``) drive the
 transport from the USB host side and ``/dev/ttyGS0`` as the far end; each
 runs once and the tests below judge its report.  The udev tests run the
 real systemd-udevd of the host's root inside the guest.
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from hw.vm import VmUnavailable, find_kernel, find_qemu
-from hw.vm.usb_guest import RESULT_MARK
-from hw.vm.usbvm import GADGET_SERIAL, HOST_TTY, REPO_ROOT, UsbGadgetVm
+from hw.lab.vm import VmUnavailable, find_kernel, find_qemu
+from hw.lab.vm.usb_guest import RESULT_MARK
+from hw.lab.vm.usbvm import GADGET_SERIAL, HOST_TTY, REPO_ROOT, UsbGadgetVm
 
 pytestmark = pytest.mark.timeout(900)
 UDEV_ENV = "export SYSTEMD_IGNORE_CHROOT=1; "  # udevadm refuses to act in a chroot otherwise
@@ -64,7 +64,7 @@ class Guest:
         key = (scenario, *args)
         if key not in self._reports:
             status, output = self.vm.python(
-                ["-m", "hw.vm.usb_guest", scenario, self.vm.spec, *args], timeout
+                ["-m", "hw.lab.vm.usb_guest", scenario, self.vm.spec, *args], timeout
             )
             lines = [line for line in output.splitlines() if line.startswith(RESULT_MARK)]
             if status != 0 or not lines:
@@ -211,7 +211,7 @@ def test_discovery_lists_the_acm_tty_with_its_usb_identity(guest: Guest) -> None
 def test_discovery_names_the_process_holding_the_uucp_lock(guest: Guest) -> None:
     holder = _record(guest.report("discovery")["locked"], HOST_TTY)["locked_by"]
     assert holder["how"] == "uucp lock"
-    assert "hw.vm.usb_guest discovery" in holder["cmdline"]
+    assert "hw.lab.vm.usb_guest discovery" in holder["cmdline"]
 
 
 def test_transport_refuses_a_device_whose_tty_is_locked(guest: Guest) -> None:
@@ -226,7 +226,7 @@ def test_discovery_lists_a_claimed_device_by_usb_spec_with_its_holder(guest: Gue
     assert record["kind"] == "usb"
     assert record["driver"] == "usbfs"
     assert record["locked_by"]["how"] == "usbfs"
-    assert "hw.vm.usb_guest discovery" in record["locked_by"]["cmdline"]
+    assert "hw.lab.vm.usb_guest discovery" in record["locked_by"]["cmdline"]
 
 
 def test_a_second_open_of_a_claimed_device_is_refused(guest: Guest) -> None:
@@ -328,7 +328,7 @@ def test_udev_rules_give_dialout_the_tty_and_the_cdc_usb_node(udev: Guest) -> No
 
 def test_udev_stable_name_goes_while_the_transport_holds_the_device(udev: Guest) -> None:
     code = (
-        "import os, time; from wanminiport.usb_transport import UsbCdcTransport\n"
+        "import os, time; from wanminiport.transports.usb_port import UsbCdcTransport\n"
         f"t = UsbCdcTransport({udev.vm.spec!r}); time.sleep(1.5)\n"
         f"print('while open', os.path.exists({STABLE_LINK!r}))\n"
         "t.close()\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hw.vm import (
+from hw.lab.vm import (
     IPCP_UP,
     GuestProcess,
     GuestTimeout,

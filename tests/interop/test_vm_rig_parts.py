@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from hw.vm import IPCP_UP, LoggedPacket, VmUnavailable, count_sent, packet_numbers, parse_pppd_log
-from hw.vm.agent import ReplyParser, encode_request
-from hw.vm.cpio import CpioArchive
-from hw.vm.initramfs import find_kernel, resolve_modules
+from hw.lab.vm import (
+    IPCP_UP,
+    LoggedPacket,
+    VmUnavailable,
+    count_sent,
+    packet_numbers,
+    parse_pppd_log,
+)
+from hw.lab.vm.agent import ReplyParser, encode_request
+from hw.lab.vm.cpio import CpioArchive
+from hw.lab.vm.initramfs import find_kernel, resolve_modules
 from tests.interop.pppd_wire import read_frames
 
 # -- pppd debug logs ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from hw.cable import VirtualCable
+from hw.lab.cable import VirtualCable
 from wanminiport import (
     CallParameters,
     LineDownReason,
@@ -30,7 +30,7 @@ from wanminiport.callmgr import (
     bind_client,
     unbind_adapter,
 )
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 
 class Client:

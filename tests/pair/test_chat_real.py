@@ -1,6 +1,6 @@
 """The real chat(8) (/usr/sbin/chat, Debian's ppp) drives the modem emulator.
 
-Every scenario runs twice on ``python -m hw.modem`` ptys: once with the real
+Every scenario runs twice on ``python -m hw.lab.modem`` ptys: once with the real
 ``chat`` program on the caller's tty, once with our ``ChatInterpreter``
 through ``ModemSignaling.run_chat`` -- and both must end with the same exit
 code, the one chat(8) documents.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from hw.modem import ExchangeProcess
-from hw.ptys import open_pty
+from hw.lab.modem import ExchangeProcess
+from hw.lab.ptys import open_pty
 from wanminiport.mcm import (
     ChatInterpreter,
     ChatScriptError,
@@ -33,7 +33,7 @@ from wanminiport.mcm import (
     parse_chat_file,
 )
 from wanminiport.mcm.chat import ChatOutput
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 CHAT = shutil.which("chat") or "/usr/sbin/chat"
 pytestmark = pytest.mark.skipif(not os.access(CHAT, os.X_OK), reason="chat(8) is not installed")

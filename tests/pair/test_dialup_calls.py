@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hw.modem import Exchange, ExchangeConfig, ModemConfig
+from hw.lab.modem import Exchange, ExchangeConfig, ModemConfig
 from ndiswan.ppp import ExitCode
 from tests.reliability.stack import (
     NO_CARRIER_ACCM,
@@ -23,8 +23,8 @@ from tests.reliability.stack import (
     open_modem_end,
     until,
 )
-from wanminiport.callmgr.dialup import DialupCallManager, DialupSettings
 from wanminiport.mcm import HayesTimings
+from wanminiport.mcm.dialup import DialupCallManager, DialupSettings
 from wanminiport.vc import VcState
 
 HUB_NUMBER, CLIENT_NUMBER = "5552002", "5551001"

@@ -15,7 +15,7 @@ import struct
 
 import pytest
 
-from hw.cable import VirtualCable
+from hw.lab.cable import VirtualCable
 from ndiswan.sendpath import VcSendPath
 from wanminiport import (
     CallParameters,
@@ -27,7 +27,7 @@ from wanminiport import (
     Vc,
     WanMiniport,
 )
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 PPP_IP = b"\x00\x21"
 

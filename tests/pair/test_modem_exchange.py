@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from hw.modem import Exchange, ExchangeConfig, ExchangeProcess, ModemConfig
-from hw.ptys import open_pty
+from hw.lab.modem import Exchange, ExchangeConfig, ExchangeProcess, ModemConfig
+from hw.lab.ptys import open_pty
 from tests.aio import in_loop, until
 from wanminiport.mcm import (
     CallFailedError,
@@ -33,14 +33,14 @@ from wanminiport.mcm import (
     SignalingError,
     SignalingTimeout,
 )
-from wanminiport.serial_transport import SerialTransport
-from wanminiport.transport import (
+from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
     Transport,
     TransportEvents,
     WriteDone,
 )
+from wanminiport.transports.serial_port import SerialTransport
 
 CALLER, CALLEE, THIRD = "5551234", "5555678", "5550000"
 #: S7=50 and S12=50 become 1 s and 20 ms.
@@ -551,7 +551,7 @@ def test_exchange_refuses_a_number_twice() -> None:
 def _modem_cli(*args: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     return subprocess.Popen(
-        [sys.executable, "-m", "hw.modem", *args],
+        [sys.executable, "-m", "hw.lab.modem", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

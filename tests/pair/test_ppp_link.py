@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from hw.cable import VirtualCable
+from hw.lab.cable import VirtualCable
 from ndiswan.edges import ApiEdge
 from ndiswan.link import PppLink
 from ndiswan.ppp import AuthRequirement, ExitCode, Ipv6Up, NetworkUp, PppConfig, SecretLookup
@@ -21,7 +21,7 @@ from ndiswan.ppp.events import Event, NetworkDown
 from ndiswan.ppp.secrets_format import SecretsTable
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.transports.serial_port import SerialTransport
 
 SECRETS = {("client", "hub"): "s3cret"}
 

@@ -9,7 +9,7 @@ endurance runs) are skipped unless ``WANCTL_SLOW=1`` is set, so the README's
 ``lab`` gives two network namespaces, a temporary run/lock directory and a
 CHAP secrets file for real ``wanctl`` processes; the cable (with its
 bit-error rate) is chosen per test.  ``peer_vm`` boots the interop VM
-(``hw/vm``) once per session for the tests that freeze or kill the real
+(``hw/lab/vm``) once per session for the tests that freeze or kill the real
 pppd; like ``tests/interop`` it skips without qemu or a kernel, and fails
 instead with ``WANCTL_REQUIRE_VM=1`` or ``CI`` set.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from hw.vm import PppdVm, VmUnavailable, find_kernel, find_qemu
+from hw.lab.vm import PppdVm, VmUnavailable, find_kernel, find_qemu
 from tests.reliability.slow import skip_slow_unless_asked
 from wanctl.lab import LinkProcess, lab_unavailable, namespaces
 

@@ -25,9 +25,9 @@ from ndiswan.link import PppLink
 from ndiswan.ppp import AuthRequirement, Ipv6Up, NetworkUp, PppConfig, SecretLookup
 from wanminiport import WanMiniport
 from wanminiport.callmgr import AfHandle, PvcCallManager, bind_client, unbind_adapter
-from wanminiport.callmgr.dialup import DialupCallManager, DialupSettings
 from wanminiport.mcm import HayesTimings
-from wanminiport.serial_transport import SerialTransport
+from wanminiport.mcm.dialup import DialupCallManager, DialupSettings
+from wanminiport.transports.serial_port import SerialTransport
 from wanminiport.vc import Vc, VcState
 
 SECRETS = {("client", "hub"): "s3cret-for-tests"}

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from hw.cable import VirtualCable
-from hw.modem import Exchange, ExchangeConfig, ModemConfig
+from hw.lab.cable import VirtualCable
+from hw.lab.modem import Exchange, ExchangeConfig, ModemConfig
 from ndiswan.ppp import ExitCode
 from tests.reliability.slow import env_count
 from tests.reliability.stack import (
@@ -46,8 +46,8 @@ from tests.reliability.stack import (
     open_modem_end,
     open_pvc_end,
 )
-from wanminiport.callmgr.dialup import DialupSettings
 from wanminiport.mcm import HayesTimings
+from wanminiport.mcm.dialup import DialupSettings
 
 CI_CYCLES = 100
 LONG_CYCLES = env_count("WANCTL_ENDURANCE_CYCLES", 1000)

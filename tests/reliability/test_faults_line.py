@@ -1,6 +1,6 @@
 """The line is cut during a transfer.
 
-Two ways a cable fails (``hw/cable.py``): an end is hung up (the tty reads
+Two ways a cable fails (``hw/lab/cable.py``): an end is hung up (the tty reads
 EIO/HUP, as when a USB adapter or modem drops it), or the wire is cut (bytes
 leave and are lost, nothing tells either side).  The first two tests run
 the whole stack in this process, where what is left behind can be counted;
@@ -15,8 +15,8 @@ import time
 import weakref
 from pathlib import Path
 
-from hw.cable import VirtualCable
-from hw.cable_process import CableProcess
+from hw.lab.cable import VirtualCable
+from hw.lab.cable_process import CableProcess
 from ndiswan.ppp import ExitCode
 from tests.reliability.conftest import Lab
 from tests.reliability.stack import (

@@ -31,8 +31,8 @@ from collections.abc import Callable
 
 import pytest
 
-from hw.cable_process import CableProcess
-from hw.vm import GuestProcess, PppdVm, start_pppd
+from hw.lab.cable_process import CableProcess
+from hw.lab.vm import GuestProcess, PppdVm, start_pppd
 from tests.reliability.conftest import Lab
 from wanctl.lab import LinkProcess
 

@@ -1,7 +1,7 @@
 """Faults around the processes: the far modem hangs up, our process is killed.
 
 Real ``wanctl`` processes in network namespaces over emulated Hayes modems
-on a virtual exchange (``hw/modem``, in a process of its own) or over the
+on a virtual exchange (``hw/lab/modem``, in a process of its own) or over the
 virtual cable.
 """
 
@@ -13,10 +13,10 @@ import re
 import signal
 import time
 
-from hw.cable_process import CableProcess
-from hw.modem import ExchangeProcess
+from hw.lab.cable_process import CableProcess
+from hw.lab.modem import ExchangeProcess
 from tests.reliability.conftest import Lab
-from wanminiport.lockfile import lock_name, parse_lock_contents
+from wanminiport.transports.lockfile import lock_name, parse_lock_contents
 
 HUB_NUMBER, CLIENT_NUMBER = "5552002", "5551001"
 

@@ -28,14 +28,14 @@ from pathlib import Path
 
 import pytest
 
-from hw.cable import VirtualCable
+from hw.lab.cable import VirtualCable
 from tests.reliability.stack import close_end, hub_config, open_pvc_end
 from wanctl.control import ControlServer
 from wanctl.errors import ProfileError
 from wanctl.pppd_import import import_pppd
 from wanctl.profiles import parse_profile_text
-from wanminiport.lockfile import PortLock, format_lock_contents, parse_lock_contents
 from wanminiport.mcm import HayesDialer, HayesTimings, HungUp, SendBytes, Stage
+from wanminiport.transports.lockfile import PortLock, format_lock_contents, parse_lock_contents
 
 
 def test_far_end_dropping_during_the_hangup_guard_time_skips_the_escape() -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from hw.cable_process import CableProcess
+from hw.lab.cable_process import CableProcess
 from tests.reliability.conftest import Lab
 from tests.reliability.slow import env_count
 from wanctl.lab import tcp_transfer

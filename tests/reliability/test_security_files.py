@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from hw.cable_process import CableProcess
+from hw.lab.cable_process import CableProcess
 from ndiswan.ppp.log import format_frame
 from tests.reliability.conftest import Lab
 from wanctl.cli import build_parser
 from wanctl.errors import UsageError
 from wanctl.lab import python_env
 from wanctl.options import LinkOptions, command_line_layer, merge_options
-from wanminiport.lockfile import lock_name, parse_lock_contents
+from wanminiport.transports.lockfile import lock_name, parse_lock_contents
 
 PASSWORD = "Pw-9f3c2a71-sekrit"
 NOBODY = 65534
@@ -205,7 +205,7 @@ def test_malformed_pap_request_never_logs_its_password(body: bytes) -> None:
 
 _RACER = textwrap.dedent("""
     import os, sys, time
-    from wanminiport.lockfile import PortLock, PortLockedError
+    from wanminiport.transports.lockfile import PortLock, PortLockedError
     lock = PortLock(sys.argv[1], sys.argv[2])
     start = float(sys.argv[3])
     while time.time() < start:

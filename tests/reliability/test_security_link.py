@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from hw.cable import VirtualCable
+from hw.lab.cable import VirtualCable
 from ndiswan.ppp import ExitCode, Phase
 from tests.reliability.stack import (
     CLIENT_IP,

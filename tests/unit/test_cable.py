@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from hw.cable import BitErrors, VirtualCable
-from hw.cable_process import CableProcess, CableProcessError
-from hw.ptys import open_pty
+from hw.lab.cable import BitErrors, VirtualCable
+from hw.lab.cable_process import CableProcess, CableProcessError
+from hw.lab.ptys import open_pty
 from tests.aio import TEST_TIMEOUT, in_loop
 
 

@@ -22,8 +22,8 @@ from hw.discovery import (
     usbfs_holders,
     uucp_lock_holder,
 )
-from hw.ptys import PtyPair, open_pty
-from wanminiport.lockfile import LOCK_DIR_ENV, PortLock
+from hw.lab.ptys import PtyPair, open_pty
+from wanminiport.transports.lockfile import LOCK_DIR_ENV, PortLock
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hw.ptys import open_pty
-from wanminiport.lockfile import (
+from hw.lab.ptys import open_pty
+from wanminiport.transports.base import TransportError
+from wanminiport.transports.lockfile import (
     EXIT_LOCK_FAILED,
     LOCK_DIR_ENV,
     LockOwner,
@@ -24,7 +25,6 @@ from wanminiport.lockfile import (
     lock_owner,
     parse_lock_contents,
 )
-from wanminiport.transport import TransportError
 
 DEVICE = "/dev/ttyUSB0"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hw.modem.engine import (
+from hw.lab.modem.engine import (
     AnswerRequest,
     Code,
     DialRequest,

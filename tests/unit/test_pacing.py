@@ -2,7 +2,7 @@
 
 import pytest
 
-from hw.pacing import LinePacer, Wire
+from hw.lab.pacing import LinePacer, Wire
 
 
 def test_line_rate_is_ten_bit_times_per_byte() -> None:

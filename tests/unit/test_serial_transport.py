@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from hw.cable import VirtualCable
-from hw.ptys import PtyPair, open_pty
+from hw.lab.cable import VirtualCable
+from hw.lab.ptys import PtyPair, open_pty
 from tests.aio import in_loop, until
-from wanminiport.lockfile import PortLockedError, format_lock_contents, lock_name
-from wanminiport.serial_transport import SerialTransport
-from wanminiport.transport import LineDownReason, ModemLines, TransportError, WriteDone
+from wanminiport.transports.base import LineDownReason, ModemLines, TransportError, WriteDone
+from wanminiport.transports.lockfile import PortLockedError, format_lock_contents, lock_name
+from wanminiport.transports.serial_port import SerialTransport
 
 
 class Recorder:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wanminiport.transport import ModemLines, TransportError
-from wanminiport.usb_cdc import (
+from wanminiport.transports.base import ModemLines, TransportError
+from wanminiport.transports.usb_cdc import (
     CDC_UNION,
     CS_INTERFACE,
     REQUEST_IN,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wanminiport.adapter import WanMiniport
-from wanminiport.transport import LineDownReason
+from wanminiport.transports.base import LineDownReason
 from wanminiport.vc import CallParameters, Vc, VcClient, VcState
 
 

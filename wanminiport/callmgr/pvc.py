@@ -19,7 +19,7 @@ from wanminiport.callmgr.base import (
     CloseReason,
     reason_from_line,
 )
-from wanminiport.transport import LineDownReason, ModemLines
+from wanminiport.transports.base import LineDownReason, ModemLines
 from wanminiport.vc import CallParameters, FlowSpec, Vc, VcState
 
 

@@ -55,7 +55,7 @@ from wanminiport.mcm.hayes import (
     WaitUntil,
 )
 from wanminiport.mcm.results import ModemResult
-from wanminiport.transport import LineDownReason, ModemLines, Transport, TransportEvents
+from wanminiport.transports.base import LineDownReason, ModemLines, Transport, TransportEvents
 
 log = logging.getLogger(__name__)
 

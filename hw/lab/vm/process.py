@@ -11,12 +11,18 @@ from __future__ import annotations
 import shlex
 import signal
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from hw.vm.errors import GuestTimeout, VmError, shorten
+from hw.lab.vm.errors import GuestTimeout, VmError, shorten
 
-if TYPE_CHECKING:
-    from hw.vm.machine import PppdVm
+
+class GuestShell(Protocol):
+    """What a guest process needs of its VM (``PppdVm`` is one)."""
+
+    def run(self, code: str, timeout: float = 30.0, *, check: bool = False) -> tuple[int, str]: ...
+
+    def read_file(self, path: str, timeout: float = 30.0) -> bytes: ...
+
 
 #: Reported by ``poll``/``wait`` when the process is gone but left no status
 #: (its wrapper was killed too, e.g. by a group-wide SIGKILL).
@@ -28,7 +34,7 @@ class GuestProcess:
 
     def __init__(
         self,
-        vm: PppdVm,
+        vm: GuestShell,
         directory: str,
         leader: int,
         pid: int,

@@ -11,7 +11,7 @@ To run the host's own Python and this project inside the guest without
 building an image of them, qemu shares the host's root read-only over 9p
 (``-virtfs ... mount_tag=hostroot``); ``hostroot.sh`` mounts it under a tmpfs
 overlay at ``/newroot``, and every guest command runs chrooted there.  The
-machine itself is ``hw.vm.machine.PppdVm`` (qemu command line, command
+machine itself is ``hw.lab.vm.machine.PppdVm`` (qemu command line, command
 agent, console capture) with the 9p device added and an initramfs that
 carries the 9p and overlay modules.
 """
@@ -26,8 +26,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hw.vm.errors import VmError, VmUnavailable
-from hw.vm.initramfs import (
+from hw.lab.vm.errors import VmError, VmUnavailable
+from hw.lab.vm.initramfs import (
     ImagePlan,
     Kernel,
     cached_image,
@@ -35,7 +35,7 @@ from hw.vm.initramfs import (
     find_kernel,
     resolve_modules,
 )
-from hw.vm.machine import PppdVm
+from hw.lab.vm.machine import PppdVm
 
 #: Bump when the image's contents change.
 IMAGE_FORMAT = 1
@@ -56,7 +56,7 @@ HOST_TTY = "/dev/ttyACM0"
 UDC_NAME = "dummy_udc.0"
 UDC_DEVICE = f"/sys/bus/platform/drivers/dummy_udc/{UDC_NAME}"
 UDC_BIND = "/sys/bus/platform/drivers/dummy_udc/bind"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def build_usb_initramfs(kernel: Kernel, cache_dir: Path | None = None) -> Path:
@@ -132,7 +132,7 @@ class UsbGadgetVm:
             self.machine.start()
             self.timings["boot"] = self.machine.boot_seconds or 0.0
             step = time.monotonic()
-            script = importlib.resources.files("hw.vm").joinpath("hostroot.sh").read_text()
+            script = importlib.resources.files("hw.lab.vm").joinpath("hostroot.sh").read_text()
             self.machine.check_output(f"sh -c {shlex.quote(script)} hostroot {GUEST_ROOT}", 60)
             self.timings["hostroot"] = time.monotonic() - step
             step = time.monotonic()

@@ -2,17 +2,17 @@
 
 * ``engine``: the modem's V.250 command interpreter (sans-I/O).
 * ``exchange``: modems on real ttys joined by number, on asyncio.
-* ``process``: ``python -m hw.modem`` and ``ExchangeProcess``, its handle.
+* ``process``: ``python -m hw.lab.modem`` and ``ExchangeProcess``, its handle.
 """
 
-from hw.modem.engine import (
+from hw.lab.modem.engine import (
     Code,
     ModemConfig,
     ModemEngine,
     ModemState,
 )
-from hw.modem.exchange import Exchange, ExchangeConfig, ModemPort
-from hw.modem.process import ExchangeProcess, ExchangeProcessError
+from hw.lab.modem.exchange import Exchange, ExchangeConfig, ModemPort
+from hw.lab.modem.process import ExchangeProcess, ExchangeProcessError
 
 __all__ = [
     "Code",

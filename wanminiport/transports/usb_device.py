@@ -25,9 +25,9 @@ from typing import Any
 import usb.core
 import usb.util
 
-from wanminiport.lockfile import PortLock
-from wanminiport.transport import TransportError
-from wanminiport.usb_cdc import (
+from wanminiport.transports.base import TransportError
+from wanminiport.transports.lockfile import PortLock
+from wanminiport.transports.usb_cdc import (
     CDC_SUBCLASS_ACM,
     GET_LINE_CODING,
     LINE_CODING_SIZE,

@@ -21,8 +21,8 @@ from typing import Any
 import serial
 from serial import serialposix
 
-from wanminiport.lockfile import EXIT_LOCK_FAILED
-from wanminiport.transport import TransportError
+from wanminiport.transports.base import TransportError
+from wanminiport.transports.lockfile import EXIT_LOCK_FAILED
 
 #: pppd's exit codes for a port that cannot be opened or configured.
 EXIT_OPTION_ERROR = 2

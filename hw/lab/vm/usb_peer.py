@@ -1,4 +1,4 @@
-"""The far end and the observers of the USB VM's scenarios (``hw.vm.usb_guest``).
+"""The far end and the observers of the USB VM's scenarios (``hw.lab.vm.usb_guest``).
 
 ``GadgetPeer`` is the device's end of the line, ``/dev/ttyGS0``, read by a
 thread; ``Streamer`` keeps it sending; ``Recorder`` collects a transport's
@@ -19,8 +19,8 @@ import time
 import tty
 from collections.abc import Callable
 
-from wanminiport.transport import LineDownReason, ModemLines
-from wanminiport.usb_transport import UsbCdcTransport
+from wanminiport.transports.base import LineDownReason, ModemLines
+from wanminiport.transports.usb_port import UsbCdcTransport
 
 GADGET_TTY = "/dev/ttyGS0"
 

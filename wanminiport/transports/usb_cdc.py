@@ -17,7 +17,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
-from wanminiport.transport import ModemLines, TransportError
+from wanminiport.transports.base import ModemLines, TransportError
 
 USB_SPEC_PREFIX = "usb:"
 #: pppd's EXIT_OPTION_ERROR: a port spec that cannot be parsed.

@@ -35,7 +35,7 @@ from typing import Any
 
 import usb.core
 
-from wanminiport.transport import (
+from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
     Transport,
@@ -43,7 +43,7 @@ from wanminiport.transport import (
     TransportEvents,
     WriteDone,
 )
-from wanminiport.usb_cdc import (
+from wanminiport.transports.usb_cdc import (
     SERIAL_STATE,
     LineCoding,
     NotificationReassembler,
@@ -51,7 +51,7 @@ from wanminiport.usb_cdc import (
     UsbPortSpec,
     needs_zero_length_packet,
 )
-from wanminiport.usb_device import AcmDevice, UsbIoError, is_interrupted, is_stall
+from wanminiport.transports.usb_device import AcmDevice, UsbIoError, is_interrupted, is_stall
 
 log = logging.getLogger(__name__)
 

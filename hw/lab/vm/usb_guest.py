@@ -1,9 +1,9 @@
-"""Scenarios run inside the USB VM (``hw.vm.usbvm``) against a real USB stack.
+"""Scenarios run inside the USB VM (``hw.lab.vm.usbvm``) against a real USB stack.
 
 Each scenario opens the g_serial gadget with ``UsbCdcTransport`` on the host
 side of dummy_hcd, drives ``/dev/ttyGS0`` as the far end of the line, and
 prints one line ``@@RESULT <json>`` with what it observed; the tests on the
-host judge it.  Run as ``python -m hw.vm.usb_guest SCENARIO SPEC [ARG]``.
+host judge it.  Run as ``python -m hw.lab.vm.usb_guest SCENARIO SPEC [ARG]``.
 
 Scenarios: ``exchange`` (line coding, modem lines, data and PPP frames both
 ways, zero-length packets, driver re-attach), ``throughput``, ``unplug``
@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from typing import Any
 
-from hw.vm.usb_peer import (
+from hw.lab.vm.usb_peer import (
     GadgetPeer,
     Recorder,
     Streamer,
@@ -36,9 +36,9 @@ from hw.vm.usb_peer import (
     write_all,
 )
 from wanminiport.framing import PppAsyncFramer
-from wanminiport.transport import TransportError
-from wanminiport.usb_cdc import LineCoding
-from wanminiport.usb_transport import UsbCdcTransport
+from wanminiport.transports.base import TransportError
+from wanminiport.transports.usb_cdc import LineCoding
+from wanminiport.transports.usb_port import UsbCdcTransport
 
 HOST_TTY = "/dev/ttyACM0"
 UDC_NAME = "dummy_udc.0"
@@ -283,7 +283,7 @@ async def wire(spec: str) -> dict[str, Any]:
 
 async def discovery(spec: str) -> dict[str, Any]:
     from hw.discovery import list_ports  # imported here: only this scenario needs it
-    from wanminiport.lockfile import PortLock, PortLockedError
+    from wanminiport.transports.lockfile import PortLock, PortLockedError
 
     def records() -> list[dict[str, Any]]:
         return [port.as_dict() for port in list_ports()]
@@ -331,7 +331,7 @@ SCENARIOS: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] not in SCENARIOS:
-        print(f"usage: python -m hw.vm.usb_guest {{{','.join(SCENARIOS)}}} SPEC [ARG...]",
+        print(f"usage: python -m hw.lab.vm.usb_guest {{{','.join(SCENARIOS)}}} SPEC [ARG...]",
               file=sys.stderr)  # fmt: skip
         return 2
     started = time.monotonic()

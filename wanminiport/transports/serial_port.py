@@ -4,7 +4,7 @@ Opening a device path follows pppd: take the UUCP lock, open the tty
 exclusively (TIOCEXCL, and pyserial's ``exclusive=True``, which is a
 ``flock``), save its termios so ``close`` can put it back exactly as found
 (CLOCAL included), then configure speed, framing and flow control (see
-``wanminiport.serial_open``).
+``wanminiport.transports.serial_open``).
 
 I/O on a tty runs on the event loop with no thread: ``add_reader`` on the
 fd, writes handed eagerly to ``os.write`` and the remainder flushed with
@@ -48,15 +48,15 @@ from typing import Any
 
 import serial
 
-from wanminiport.lockfile import PortLock
-from wanminiport.serial_open import open_error, open_serial, uses_fd
-from wanminiport.transport import (
+from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
     Transport,
     TransportEvents,
     WriteDone,
 )
+from wanminiport.transports.lockfile import PortLock
+from wanminiport.transports.serial_open import open_error, open_serial, uses_fd
 
 log = logging.getLogger(__name__)
 

@@ -29,17 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from hw.vm.agent import ReplyParser, encode_request, new_request_id
-from hw.vm.errors import (
+from hw.lab.vm.agent import ReplyParser, encode_request, new_request_id
+from hw.lab.vm.errors import (
     GuestCommandError,
     GuestTimeout,
     VmBootError,
     VmError,
     shorten,
 )
-from hw.vm.initramfs import Kernel, build_initramfs, find_kernel
-from hw.vm.process import GuestProcess
-from hw.vm.qemu import (
+from hw.lab.vm.initramfs import Kernel, build_initramfs, find_kernel
+from hw.lab.vm.process import GuestProcess
+from hw.lab.vm.qemu import (
     MAX_LINES,
     die_with_parent,
     find_qemu,

@@ -24,8 +24,8 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from hw.vm.errors import VmUnavailable
-from hw.vm.initramfs import Kernel
+from hw.lab.vm.errors import VmUnavailable
+from hw.lab.vm.initramfs import Kernel
 
 QEMU_PACKAGE = "qemu-system-x86"
 #: qemu accelerator: TCG unless this says otherwise ("kvm"), because TCG works

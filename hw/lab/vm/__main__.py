@@ -1,4 +1,4 @@
-"""``python -m hw.vm``: boot the interop VM and print what it costs.
+"""``python -m hw.lab.vm``: boot the interop VM and print what it costs.
 
 Prints the initramfs build time, boot times (launch to first answered
 command) and the median round trip of a trivial guest command, so the rig's
@@ -13,13 +13,13 @@ import statistics
 import sys
 import time
 
-from hw.vm.errors import VmError
-from hw.vm.initramfs import build_initramfs, find_kernel
-from hw.vm.machine import PppdVm
+from hw.lab.vm.errors import VmError
+from hw.lab.vm.initramfs import build_initramfs, find_kernel
+from hw.lab.vm.machine import PppdVm
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hw.vm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hw.lab.vm", description=__doc__)
     parser.add_argument("--boots", type=int, default=2, help="VMs to boot one after another")
     parser.add_argument("--commands", type=int, default=50, help="round trips to time per VM")
     parser.add_argument("--lines", type=int, default=3, help="serial lines per VM")

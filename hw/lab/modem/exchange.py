@@ -13,7 +13,7 @@ The exchange does what the telephone network does for the engines:
   caller gives up (its S7 expires: NO ANSWER).
 * after the answer a ``handshake_time`` passes (modems train), then both get
   ``CONNECT <rate>``, the lower of the two modems' rates; data then flows
-  paced at that rate (``hw.pacing.LinePacer``), with back-pressure: a DTE
+  paced at that rate (``hw.lab.pacing.LinePacer``), with back-pressure: a DTE
   that outruns the line is not read until the line catches up.
 * a hang-up on one side (ATH, ``+++`` then ATH, DTR drop) gives NO CARRIER
   on the other; both return to command state for the next call.
@@ -37,7 +37,7 @@ import termios
 import tty
 from dataclasses import dataclass, field
 
-from hw.modem.engine import (
+from hw.lab.modem.engine import (
     AnswerRequest,
     Code,
     DialRequest,
@@ -47,8 +47,8 @@ from hw.modem.engine import (
     ToDte,
     ToLine,
 )
-from hw.pacing import LinePacer, Wire
-from hw.ptys import PtyPair, open_pty
+from hw.lab.pacing import LinePacer, Wire
+from hw.lab.ptys import PtyPair, open_pty
 
 log = logging.getLogger(__name__)
 

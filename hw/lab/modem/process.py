@@ -1,6 +1,6 @@
-"""``python -m hw.modem``: emulated modems on ptys, and ``ExchangeProcess`` to drive it.
+"""``python -m hw.lab.modem``: emulated modems on ptys, and ``ExchangeProcess`` to drive it.
 
-``python -m hw.modem --numbers 5551234,5555678 [--rate 115200]`` starts one
+``python -m hw.lab.modem --numbers 5551234,5555678 [--rate 115200]`` starts one
 emulated Hayes modem per number on a fresh pty, prints one JSON line::
 
     {"modems": [{"number": "5551234", "tty": "/dev/pts/7", "rate": 115200}, ...]}
@@ -25,15 +25,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hw.modem.engine import ModemConfig
-from hw.modem.exchange import Exchange, ExchangeConfig
+from hw.lab.modem.engine import ModemConfig
+from hw.lab.modem.exchange import Exchange, ExchangeConfig
 
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m hw.modem",
+        prog="python -m hw.lab.modem",
         description="Emulated Hayes modems on ptys, joined by a virtual exchange.",
     )
     parser.add_argument(
@@ -134,12 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
-        format="hw.modem: %(message)s",
+        format="hw.lab.modem: %(message)s",
     )
     try:
         return asyncio.run(_serve(args))
     except (OSError, ValueError) as exc:
-        print(f"hw.modem: {exc}", file=sys.stderr)
+        print(f"hw.lab.modem: {exc}", file=sys.stderr)
         return 1
 
 
@@ -148,7 +148,7 @@ class ExchangeProcessError(RuntimeError):
 
 
 class ExchangeProcess:
-    """``python -m hw.modem`` in a child process; a context manager.
+    """``python -m hw.lab.modem`` in a child process; a context manager.
 
     ``ttys`` maps each number to the tty path to open once started.
     """
@@ -169,7 +169,7 @@ class ExchangeProcess:
     ) -> None:
         self.timeout = timeout
         self.argv = [
-            sys.executable, "-m", "hw.modem",
+            sys.executable, "-m", "hw.lab.modem",
             "--numbers", ",".join(numbers),
             "--rate", str(rate),
             "--ring-interval", repr(ring_interval),

@@ -1,6 +1,6 @@
 """The virtual cable as a separate process, and a handle to drive it.
 
-``python -m hw.cable --baud 115200 [--ber 1e-5] [--seed N] [--join-a PATH]``
+``python -m hw.lab.cable --baud 115200 [--ber 1e-5] [--seed N] [--join-a PATH]``
 prints one JSON line, ``{"a": "/dev/pts/X", "b": "/dev/pts/Y", "baud": ...}``,
 then reads commands from stdin, one a line, and answers each with one JSON
 line:
@@ -29,14 +29,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hw.cable import END_NAMES, VirtualCable
+from hw.lab.cable import END_NAMES, VirtualCable
 
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m hw.cable", description="A virtual null-modem cable between two ttys."
+        prog="python -m hw.lab.cable", description="A virtual null-modem cable between two ttys."
     )
     parser.add_argument("--baud", type=int, default=115200, help="line rate (8N1)")
     parser.add_argument("--ber", type=float, default=0.0, help="bit-error rate, 0..1")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_serve(args))
     except (OSError, ValueError) as exc:
-        print(f"hw.cable: {exc}", file=sys.stderr)
+        print(f"hw.lab.cable: {exc}", file=sys.stderr)
         return 1
 
 
@@ -133,7 +133,7 @@ class CableProcessError(RuntimeError):
 
 
 class CableProcess:
-    """``python -m hw.cable`` in a child process; a context manager.
+    """``python -m hw.lab.cable`` in a child process; a context manager.
 
     ``a`` and ``b`` are the tty paths to open; the methods send the line
     commands and return the parsed answers.
@@ -151,7 +151,7 @@ class CableProcess:
     ) -> None:
         self.baud = baud
         self.timeout = timeout
-        self.argv = [sys.executable, "-m", "hw.cable", "--baud", str(baud), "--ber", repr(ber)]
+        self.argv = [sys.executable, "-m", "hw.lab.cable", "--baud", str(baud), "--ber", repr(ber)]
         if seed is not None:
             self.argv += ["--seed", str(seed)]
         if join_a is not None:

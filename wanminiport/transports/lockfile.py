@@ -29,7 +29,7 @@ import stat
 import time
 from typing import NamedTuple
 
-from wanminiport.transport import TransportError
+from wanminiport.transports.base import TransportError
 
 log = logging.getLogger(__name__)
 

@@ -6,19 +6,19 @@ control packets out of a pppd ``debug`` log (``pppd_log.py``); ``start_pppd``
 runs pppd on a guest line with the rig's defaults (``pppd.py``).
 """
 
-from hw.vm.errors import GuestCommandError, GuestTimeout, VmBootError, VmError, VmUnavailable
-from hw.vm.initramfs import Kernel, build_initramfs, default_cache_dir, find_kernel
-from hw.vm.machine import PppdVm, SerialLine
-from hw.vm.pppd import PPPD_DEFAULTS, start_pppd
-from hw.vm.pppd_log import (
+from hw.lab.vm.errors import GuestCommandError, GuestTimeout, VmBootError, VmError, VmUnavailable
+from hw.lab.vm.initramfs import Kernel, build_initramfs, default_cache_dir, find_kernel
+from hw.lab.vm.machine import PppdVm, SerialLine
+from hw.lab.vm.pppd import PPPD_DEFAULTS, start_pppd
+from hw.lab.vm.pppd_log import (
     IPCP_UP,
     LoggedPacket,
     count_sent,
     packet_numbers,
     parse_pppd_log,
 )
-from hw.vm.process import STATUS_UNKNOWN, GuestProcess
-from hw.vm.qemu import find_qemu
+from hw.lab.vm.process import STATUS_UNKNOWN, GuestProcess
+from hw.lab.vm.qemu import find_qemu
 
 __all__ = [
     "IPCP_UP",

@@ -1,15 +1,15 @@
 """A virtual null-modem cable: two real ttys joined by a paced relay.
 
-Each end is a pty pair from ``hw.ptys.open_pty`` (users open the slave path,
+Each end is a pty pair from ``hw.lab.ptys.open_pty`` (users open the slave path,
 ``/dev/pts/N``, exactly like a serial port; the relay holds the master), or
 an existing tty joined by path -- a qemu VM's ``-serial pty`` for instance --
 so the same relay can sit between our stack and a VM.
 
-The relay moves bytes at a chosen baud (``hw.pacing.LinePacer``, 10 bit times
+The relay moves bytes at a chosen baud (``hw.lab.pacing.LinePacer``, 10 bit times
 per byte) and reads from an end only as many bytes as the line may carry now,
 so a writer that outruns the line fills its own pty buffer and blocks: the
 back-pressure of a real UART.  Like a real wire it delivers a byte only once
-its last bit has arrived (``hw.pacing.Wire``): a frame of N bytes written to
+its last bit has arrived (``hw.lab.pacing.Wire``): a frame of N bytes written to
 an idle line is complete at the far end N x 10 bit times later, never
 sooner, so round-trip times measured over the cable are honest.  Reads and
 writes are chunks sized by the pacer's look-ahead; no Python runs per byte.
@@ -29,9 +29,9 @@ Faults, as on a real line:
   Hanging up a joined tty only closes the relay's own fd on it.
 
 Two ways to run it: in-process (``VirtualCable`` on the running asyncio
-loop) or as a separate process (``python -m hw.cable``, driven through
+loop) or as a separate process (``python -m hw.lab.cable``, driven through
 ``CableProcess`` or by hand), so that benchmarks can measure their own
-process's CPU without the relay in it.  See ``hw.cable_process``.
+process's CPU without the relay in it.  See ``hw.lab.cable_process``.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ import tty
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hw.pacing import LinePacer, Wire
-from hw.ptys import PtyPair, open_pty
+from hw.lab.pacing import LinePacer, Wire
+from hw.lab.ptys import PtyPair, open_pty
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +390,6 @@ class VirtualCable:
 
 
 if __name__ == "__main__":
-    from hw.cable_process import main
+    from hw.lab.cable_process import main
 
     raise SystemExit(main())

@@ -22,8 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.vm.cpio import CpioArchive
-from hw.vm.errors import VmError, VmUnavailable
+from hw.lab.vm.cpio import CpioArchive
+from hw.lab.vm.errors import VmError, VmUnavailable
 
 #: Bump when the image layout or the guest scripts' contract changes.
 IMAGE_FORMAT = 3
@@ -253,7 +253,7 @@ class ImagePlan:
 
 
 def _guest_script(name: str) -> bytes:
-    return importlib.resources.files("hw.vm").joinpath(name).read_bytes()
+    return importlib.resources.files("hw.lab.vm").joinpath(name).read_bytes()
 
 
 def plan_image(kernel: Kernel | None = None) -> ImagePlan:

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hw.vm.machine import PppdVm
-    from hw.vm.process import GuestProcess
+    from hw.lab.vm.machine import PppdVm
+    from hw.lab.vm.process import GuestProcess
 
 #: Options every rig pppd gets before the test's own.
 PPPD_DEFAULTS = ("nodetach", "local", "debug", "lcp-echo-interval", "0")
