@@ -16,12 +16,16 @@ necessarily on the wire.
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 WriteDone = Callable[[bool], None]
+
+log = logging.getLogger(__name__)
 
 
 class LineDownReason(enum.Enum):
@@ -108,3 +112,75 @@ class Transport(abc.ABC):
     @property
     @abc.abstractmethod
     def is_open(self) -> bool: ...
+
+
+class TransportBase(Transport):
+    """What every transport does the same way.
+
+    Started once, on the running loop, and never after ``close``; open until
+    closed or until the line goes down, which is marked once whichever thread
+    notices first; upward calls run from the loop, never inside the caller's
+    own call; write completions run once each, and one failing callback does
+    not cost the others theirs.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: TransportEvents | None = None
+        self._closed = False
+        self._down = False
+
+    @property
+    def is_open(self) -> bool:
+        return not (self._closed or self._down)
+
+    def _begin(self, events: TransportEvents) -> asyncio.AbstractEventLoop:
+        """The start guards; returns the loop every indication will run on."""
+        if self._closed:
+            raise RuntimeError(f"{self.name} is closed")
+        if self._events is not None:
+            raise RuntimeError(f"{self.name} is already started")
+        self._loop = asyncio.get_running_loop()
+        self._events = events
+        return self._loop
+
+    def _started_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError(f"start() {self.name} before writing to it")
+        return self._loop
+
+    def _mark_down(self) -> bool:
+        """Mark the line down; True only the first time (and never after close)."""
+        if self._down or self._closed:
+            return False
+        self._down = True
+        return True
+
+    def _soon(self, callback: Callable[..., object], *args: object) -> None:
+        """Run an upward call from the loop, not inside the caller's own call
+        (from another thread too); at once when the loop has gone."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            callback(*args)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.call_soon(callback, *args)
+        else:
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _complete(self, dones: Iterable[WriteDone | None], ok: bool) -> None:
+        """Run write completions now, each once, each isolated from the others."""
+        for done in dones:
+            if done is None:
+                continue
+            try:
+                done(ok)
+            except Exception:
+                log.exception("%s: write completion callback failed", self.name)
+
+    def _complete_soon(self, dones: Iterable[WriteDone | None], ok: bool) -> None:
+        self._soon(self._complete, list(dones), ok)

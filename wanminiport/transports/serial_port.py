@@ -43,7 +43,6 @@ import queue
 import struct
 import termios
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import serial
@@ -51,7 +50,7 @@ import serial
 from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
-    Transport,
+    TransportBase,
     TransportEvents,
     WriteDone,
 )
@@ -77,7 +76,7 @@ _MAX_READ_DEFER = 0.25
 _THREAD_JOIN_TIMEOUT = 1.0
 
 
-class SerialTransport(Transport):
+class SerialTransport(TransportBase):
     """A pyserial port driven by the running asyncio loop.
 
     The port is open once the constructor returns (or it raised
@@ -104,6 +103,7 @@ class SerialTransport(Transport):
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         modem_poll_interval: float = DEFAULT_MODEM_POLL_INTERVAL,
     ) -> None:
+        super().__init__()
         self.name = port
         self.baudrate = baudrate
         self.max_buffered = max_buffered
@@ -111,10 +111,6 @@ class SerialTransport(Transport):
         self._is_url = "://" in port
         self._lock: PortLock | None = None
         self._saved_termios: list[Any] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._events: TransportEvents | None = None
-        self._closed = False
-        self._down = False
         # Writes not yet handed over: [remaining bytes, done] (fd path) and
         # (length, done) awaiting the writer thread (threaded path).
         self._queue: collections.deque[list[Any]] = collections.deque()
@@ -183,20 +179,12 @@ class SerialTransport(Transport):
     # -- Transport -------------------------------------------------------------
 
     @property
-    def is_open(self) -> bool:
-        return not (self._closed or self._down)
-
-    @property
     def buffered(self) -> int:
         return self._buffered
 
     def start(self, events: TransportEvents) -> None:
-        if self._closed:
-            raise RuntimeError(f"{self.name} is closed")
-        if self._events is not None:
-            raise RuntimeError(f"{self.name} is already started")
-        self._loop = asyncio.get_running_loop()
-        self._events = events
+        self._begin(events)
+        assert self._loop is not None
         if self._fd >= 0:
             self._loop.add_reader(self._fd, self._on_readable)
         else:
@@ -210,12 +198,9 @@ class SerialTransport(Transport):
             )
 
     def write(self, data: bytes, done: WriteDone | None = None) -> None:
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError(f"start() {self.name} before writing to it")
+        loop = self._started_loop()
         if not self.is_open:
-            if done is not None:
-                self._soon(self._call, done, False)
+            self._complete_soon([done], False)
             return
         if self._buffered + len(data) > self.max_buffered:
             raise BufferError(
@@ -241,8 +226,7 @@ class SerialTransport(Transport):
             self._line_went_down(self._reason_for(exc.errno), deferred=True)
             return
         if sent == len(data):
-            if done is not None:
-                self._soon(self._call, done, True)
+            self._complete_soon([done], True)
             return
         self._queue.append([memoryview(data)[sent:], done])
         self._buffered += len(data) - sent
@@ -373,7 +357,7 @@ class SerialTransport(Transport):
         # Completions keep write order: these went out before any failure.
         for done in finished:
             if done is not None:
-                self._call(done, True)
+                self._complete([done], True)
         if failed is not None:
             self._line_went_down(self._reason_for(failed))
 
@@ -422,7 +406,7 @@ class SerialTransport(Transport):
         length, done = self._thread_pending.popleft()
         self._buffered -= length
         if done is not None:
-            self._call(done, True)
+            self._complete([done], True)
 
     # -- modem lines, line down, completion ----------------------------------
 
@@ -449,9 +433,8 @@ class SerialTransport(Transport):
 
     def _line_went_down(self, reason: LineDownReason, *, deferred: bool = False) -> None:
         """The one place a line goes down: stop I/O, fail writes, indicate once."""
-        if self._down or self._closed:
+        if not self._mark_down():
             return
-        self._down = True
         log.info("%s: line down (%s)", self.name, reason.value)
         self._stop_io()
         self._fail_pending(deferred=deferred)
@@ -479,25 +462,7 @@ class SerialTransport(Transport):
         self._queue.clear()
         self._thread_pending.clear()
         self._buffered = 0
-        for done in dones:
-            if done is None:
-                continue
-            if deferred:
-                self._soon(self._call, done, False)
-            else:
-                self._call(done, False)
-
-    def _soon(self, callback: Callable[..., object], *args: object) -> None:
-        """Run an upward call from the loop, not inside the caller's own call."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            callback(*args)
+        if deferred:
+            self._complete_soon(dones, False)
         else:
-            loop.call_soon(callback, *args)
-
-    def _call(self, done: WriteDone, ok: bool) -> None:
-        # One failing callback must not cost the others their completion.
-        try:
-            done(ok)
-        except Exception:
-            log.exception("%s: write completion callback failed", self.name)
+            self._complete(dones, False)

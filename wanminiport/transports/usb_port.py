@@ -25,7 +25,6 @@ False.  Each write's completion runs on the loop exactly once.
 from __future__ import annotations
 
 import array
-import asyncio
 import collections
 import contextlib
 import logging
@@ -38,7 +37,7 @@ import usb.core
 from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
-    Transport,
+    TransportBase,
     TransportError,
     TransportEvents,
     WriteDone,
@@ -74,7 +73,7 @@ class _PendingWrite:
         self.sent = 0
 
 
-class UsbCdcTransport(Transport):
+class UsbCdcTransport(TransportBase):
     """A CDC-ACM device through pyusb, driven by the running asyncio loop.
 
     The device is open once the constructor returns (or it raised
@@ -99,6 +98,7 @@ class UsbCdcTransport(Transport):
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         backend: Any = None,
     ) -> None:
+        super().__init__()
         self.spec = port if isinstance(port, UsbPortSpec) else UsbPortSpec.parse(port)
         self.name = str(self.spec)
         try:
@@ -109,16 +109,12 @@ class UsbCdcTransport(Transport):
         self.max_buffered = max_buffered
         self.max_backlog = max_backlog
         self._dtr, self._rts = dtr, rts
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._events: TransportEvents | None = None
         self._cond = threading.Condition()
         self._queue: collections.deque[_PendingWrite] = collections.deque()
         self._buffered = 0
         self._backlog = bytearray()
         self._deliver_scheduled = False
         self._stopping = False
-        self._closed = False
-        self._down = False
         self._threads: list[threading.Thread] = []
         self._lines = ModemLines(cts=True)
         self._pending_state: SerialState | None = None
@@ -184,10 +180,6 @@ class UsbCdcTransport(Transport):
     # -- Transport -------------------------------------------------------------
 
     @property
-    def is_open(self) -> bool:
-        return not (self._closed or self._down)
-
-    @property
     def buffered(self) -> int:
         return self._buffered
 
@@ -197,12 +189,7 @@ class UsbCdcTransport(Transport):
         return self._coding
 
     def start(self, events: TransportEvents) -> None:
-        if self._closed:
-            raise RuntimeError(f"{self.name} is closed")
-        if self._events is not None:
-            raise RuntimeError(f"{self.name} is already started")
-        self._loop = asyncio.get_running_loop()
-        self._events = events
+        self._begin(events)
         targets: list[Callable[[], None]] = [self._reader_main, self._writer_main]
         if self.function.notify_in is not None:
             targets.append(self._notifier_main)
@@ -213,16 +200,13 @@ class UsbCdcTransport(Transport):
             self._threads.append(thread)
 
     def write(self, data: bytes, done: WriteDone | None = None) -> None:
-        if self._loop is None:
-            raise RuntimeError(f"start() {self.name} before writing to it")
+        self._started_loop()
         if not data and self.is_open:
-            if done is not None:
-                self._soon(done, True)
+            self._complete_soon([done], True)
             return
         with self._cond:
             if self._stopping:  # checked under the lock: a thread may be failing the queue
-                if done is not None:
-                    self._soon(done, False)
+                self._complete_soon([done], False)
                 return
             if self._buffered + len(data) > self.max_buffered:
                 raise BufferError(
@@ -254,8 +238,7 @@ class UsbCdcTransport(Transport):
             self._stopping = True
             failed = self._take_pending()
             self._cond.notify_all()
-        for done in failed:
-            self._soon(done, False)
+        self._complete_soon(failed, False)
         for thread in self._threads:
             thread.join(_JOIN_TIMEOUT)
             if thread.is_alive():
@@ -414,9 +397,8 @@ class UsbCdcTransport(Transport):
     def _fail(self, detail: str) -> None:
         """The one way down: from any thread, at most once, completions first."""
         with self._cond:
-            if self._down or self._closed:
+            if not self._mark_down():
                 return
-            self._down = True
             self._stopping = True
             self.failure = detail
             failed = self._take_pending()
@@ -433,21 +415,6 @@ class UsbCdcTransport(Transport):
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
             loop.call_soon_threadsafe(callback, *args)
 
-    def _soon(self, callback: Callable[..., object], *args: object) -> None:
-        """Run an upward call from the loop, not inside the caller's own call."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            callback(*args)
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            loop.call_soon(callback, *args)
-        else:
-            loop.call_soon_threadsafe(callback, *args)
-
     def _deliver(self) -> None:
         with self._cond:
             data = bytes(self._backlog)
@@ -456,13 +423,6 @@ class UsbCdcTransport(Transport):
             self._cond.notify_all()
         if data and not self._closed and self._events is not None:
             self._events.data_received(data)
-
-    def _complete(self, dones: list[WriteDone], ok: bool) -> None:
-        for done in dones:
-            try:
-                done(ok)
-            except Exception:
-                log.exception("%s: write completion callback failed", self.name)
 
     def _count_line_errors(self, state: SerialState) -> None:
         errors = {"breaks": state.break_detected, "framing_errors": state.framing_error,
