@@ -39,7 +39,7 @@ from wanminiport.transports.base import (
     TransportEvents,
     WriteDone,
 )
-from wanminiport.vc import CallParameters, Vc, VcClient, VcState, _complete
+from wanminiport.vc import CallParameters, Vc, VcClient, VcInput
 
 log = logging.getLogger(__name__)
 
@@ -135,86 +135,44 @@ class WanMiniport(TransportEvents):
 
     def activate_vc(self, vc: Vc, call: CallParameters) -> None:
         """The call connected: the line goes to data mode on this VC."""
-        vc._require(VcState.CREATED, VcState.DEACTIVATED, action="activate")
+        vc.check(VcInput.ACTIVATE)
         if self.active_vc is not None:
             raise MiniportError(
                 f"{self.transport.name}: VC {self.active_vc.id} is already active on this line"
             )
         if not self.line_up:
             raise MiniportError(f"{self.transport.name}: the line is down")
-        vc.state = VcState.ACTIVE
-        vc.call = call
-        vc._set_window(self.info.max_send_window)
+        vc.activate(call)
         self.active_vc = vc
         self.framer.set_link_info(vc.link_info)
         self._indicate_link_params(vc)
 
     def deactivate_vc(self, vc: Vc, status: SendStatus = SendStatus.HANGUP) -> int:
         """The call is torn down: pending sends fail with ``status``; returns how many."""
-        vc._require(VcState.ACTIVE, action="deactivate")
-        vc.state = VcState.DEACTIVATED
+        failed = vc.deactivate(status)
         if self.active_vc is vc:
             self.active_vc = None
-        return vc._fail_all(status)
+        return failed
 
     def delete_vc(self, vc: Vc) -> None:
-        vc._require(VcState.CREATED, VcState.DEACTIVATED, action="delete")
-        vc.state = VcState.DELETED
+        vc.delete()
         self.vcs.remove(vc)
 
     # -- the send path --
 
     def send(self, vc: Vc, frame: bytes) -> asyncio.Future[SendStatus]:
-        """Frame and write; the future completes when the OS has the bytes."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[SendStatus] = loop.create_future()
-        if vc.state is not VcState.ACTIVE or not self.line_up:
-            vc.stats.sends_failed += 1
-            future.set_result(
-                SendStatus.HANGUP if vc.state is VcState.DEACTIVATED else SendStatus.CLOSED
-            )
-            return future
-        if len(frame) > vc.link_info.max_send_frame_size + 4 or not frame:
-            vc.stats.sends_failed += 1
-            future.set_result(SendStatus.INVALID)
-            return future
-        if vc.outstanding >= vc.send_window:
-            # NDISWAN should never do this; the frame is still honoured.
-            vc.stats.extra["window_overruns"] = vc.stats.extra.get("window_overruns", 0) + 1
-        for tap in vc.taps:
-            tap(True, frame)
-        wire = self.framer.encode(frame, loop.time())
-        vc._track(future)
-        vc.stats.frames_sent += 1
-        vc.stats.bytes_sent += len(wire)
-        try:
-            self.transport.write(wire, self._send_done(vc, future))
-        except BufferError:
-            vc._pending.remove(future)
-            vc.stats.buffer_overrun_errors += 1
-            vc.stats.sends_failed += 1
-            future.set_result(SendStatus.INVALID)
-        return future
+        """Frame and write on ``vc``; the future completes when the OS has the bytes."""
+        return vc.send(frame)
 
-    def _send_done(self, vc: Vc, future: asyncio.Future[SendStatus]) -> WriteDone:
-        def done(handed_to_os: bool) -> None:
-            if vc._pending and vc._pending[0] is future:
-                vc._pending.popleft()
-            elif future in vc._pending:
-                vc._pending.remove(future)
-            else:
-                return  # already failed by a deactivation
-            if not handed_to_os:
-                vc.stats.sends_failed += 1
-            _complete(future, SendStatus.SUCCESS if handed_to_os else SendStatus.HANGUP)
-
-        return done
+    def write_frame(self, frame: bytes, done: WriteDone) -> int:
+        """The VCs' line below: frame, write, and return the octets on the wire."""
+        wire = self.framer.encode(frame, asyncio.get_running_loop().time())
+        self.transport.write(wire, done)
+        return len(wire)
 
     def set_send_window(self, vc: Vc, window: int) -> None:
         """The miniport changes a VC's SendWindow (0 shuts it) and says so upward."""
-        if window < 0:
-            raise ValueError("SendWindow cannot be negative")
-        vc._set_window(window)
+        vc.set_send_window(window)
         self._indicate_link_params(vc)
 
     def _indicate_link_params(self, vc: Vc) -> None:
@@ -239,13 +197,14 @@ class WanMiniport(TransportEvents):
 
     def carrier_lost(self) -> None:
         """The call dropped but the port stays: the VC is deactivated, its sends fail."""
+        self._call_dropped(LineDownReason.CARRIER_LOST)
+
+    def _call_dropped(self, reason: LineDownReason) -> None:
+        """The line lost the call under the active VC: deactivate it, tell its client."""
         vc = self.active_vc
-        if vc is None:
-            return
-        vc.state = VcState.DEACTIVATED
-        self.active_vc = None
-        vc._fail_all(SendStatus.HANGUP)
-        vc.client.line_down_indication(vc, LineDownReason.CARRIER_LOST)
+        if vc is not None:
+            self.deactivate_vc(vc, _LINE_DOWN_STATUS[reason])
+            vc.client.line_down_indication(vc, reason)
 
     # -- TransportEvents: indications from below --
 
@@ -281,12 +240,7 @@ class WanMiniport(TransportEvents):
 
     def line_down(self, reason: LineDownReason) -> None:
         self.line_up = False
-        vc = self.active_vc
-        if vc is not None:
-            vc.state = VcState.DEACTIVATED
-            self.active_vc = None
-            vc._fail_all(_LINE_DOWN_STATUS[reason])
-            vc.client.line_down_indication(vc, reason)
+        self._call_dropped(reason)
         if self._signaling is not None:
             self._signaling.line_down(reason)
 

@@ -15,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from wanminiport.info import LinkInfo, LinkParams, SendStatus, VcStats
+from wanminiport.pending import PendingSends
 
 if TYPE_CHECKING:
-    from wanminiport.adapter import WanMiniport
     from wanminiport.transports.base import LineDownReason, ModemLines
 
 
@@ -34,8 +33,45 @@ class VcState(enum.Enum):
     DELETED = "deleted"
 
 
+class VcInput(enum.Enum):
+    """The requests that move a VC through its life (creation is the constructor)."""
+
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    DELETE = "delete"
+
+
 class VcStateError(RuntimeError):
     """A VC operation that its current state does not allow (we did wrong)."""
+
+
+St, In = VcState, VcInput
+
+#: The CoNDIS VC life: (state, input) -> next state.  A created VC is
+#: activated when its call connects, deactivated when the call is torn down,
+#: then deleted by its creator or reused for another call.  A pair missing
+#: here is a local misuse (a driver bug, never a peer's doing): it raises
+#: ``VcStateError`` and changes nothing.
+TRANSITIONS: Final[Mapping[tuple[VcState, VcInput], VcState]] = {
+    (St.CREATED, In.ACTIVATE): St.ACTIVE,
+    (St.CREATED, In.DELETE): St.DELETED,
+    (St.ACTIVE, In.DEACTIVATE): St.DEACTIVATED,
+    (St.DEACTIVATED, In.ACTIVATE): St.ACTIVE,
+    (St.DEACTIVATED, In.DELETE): St.DELETED,
+}
+del St, In
+
+
+def next_state(state: VcState, request: VcInput, *, vc_id: int = 0, doing: str = "") -> VcState:
+    """The table's answer, or a ``VcStateError`` naming the state and the input."""
+    try:
+        return TRANSITIONS[state, request]
+    except KeyError:
+        allowed = sorted(s.value for s, i in TRANSITIONS if i is request)
+        raise VcStateError(
+            f"cannot {doing or request.value} VC {vc_id}: it is {state.value}, and"
+            f" {request.value!r} is allowed only when {' or '.join(allowed) or 'never'}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -73,77 +109,124 @@ class VcClient(Protocol):
         """CD/DSR/CTS/RI changed."""
 
 
+class LineBelow(Protocol):
+    """What a VC needs of the miniport under it to send: the line, framed."""
+
+    @property
+    def line_up(self) -> bool:
+        """False once the port is gone: sends then fail at once."""
+
+    def write_frame(self, frame: bytes, done: Callable[[bool], None]) -> int:
+        """Frame and write; ``done(handed_to_os)`` later; returns the wire octets.
+
+        Raises ``BufferError`` (and never calls ``done``) when the line's
+        write buffer is full.
+        """
+
+    def set_link_info(self, vc: Vc, info: LinkInfo) -> None:
+        """OID_WAN_CO_SET_LINK_INFO reaches the framer."""
+
+
 _vc_ids = itertools.count(1)
 
 
 class Vc:
     """One virtual connection on a miniport adapter."""
 
-    def __init__(self, adapter: WanMiniport, client: VcClient, send_window: int) -> None:
+    def __init__(self, line: LineBelow, client: VcClient, send_window: int) -> None:
         self.id = next(_vc_ids)
-        self.adapter = adapter
+        self.line = line
         self.client = client
         self.state = VcState.CREATED
         self.call: CallParameters | None = None
         self.link_info = LinkInfo()
         self.stats = VcStats()
-        self._send_window = send_window
-        self._pending: deque[asyncio.Future[SendStatus]] = deque()
+        #: The SendWindow an activation opens (the adapter's MaxSendWindow).
+        self._full_window = send_window
+        self._pending = PendingSends(send_window)
         #: Hooks that see every frame both ways (capture to pcap), outermost last.
         self.taps: list[Callable[[bool, bytes], None]] = []
 
     def __repr__(self) -> str:
-        return f"<Vc {self.id} {self.state.value} window={self._send_window}>"
-
-    # -- the CoNDIS requests, delegated to the adapter that owns the line --
+        return f"<Vc {self.id} {self.state.value} window={self.send_window}>"
 
     @property
     def send_window(self) -> int:
         """The current SendWindow: how many sends may be outstanding."""
-        return self._send_window
+        return self._pending.window
 
     @property
     def outstanding(self) -> int:
         """Sends handed to the miniport and not yet completed."""
         return len(self._pending)
 
-    def send(self, frame: bytes) -> asyncio.Future[SendStatus]:
-        """MiniportCoSendNetBufferLists: hand one frame down; completes once."""
-        return self.adapter.send(self, frame)
+    # -- the life of the VC: every state change goes through TRANSITIONS --
 
-    def set_link_info(self, info: LinkInfo) -> None:
-        """OID_WAN_CO_SET_LINK_INFO: the link as LCP negotiated it."""
-        self.adapter.set_link_info(self, info)
+    def check(self, request: VcInput, *, doing: str = "") -> None:
+        """Raise ``VcStateError`` unless ``request`` is allowed in the current state."""
+        next_state(self.state, request, vc_id=self.id, doing=doing)
 
-    # -- used by the adapter --
+    def activate(self, call: CallParameters) -> None:
+        """NdisMCmActivateVc: the call connected; the window opens in full."""
+        self.state = next_state(self.state, VcInput.ACTIVATE, vc_id=self.id)
+        self.call = call
+        self._pending.set_window(self._full_window)
 
-    def _require(self, *states: VcState, action: str) -> None:
-        if self.state not in states:
-            allowed = " or ".join(s.value for s in states)
-            raise VcStateError(
-                f"cannot {action} VC {self.id}: it is {self.state.value}, must be {allowed}"
-            )
-
-    def _track(self, future: asyncio.Future[SendStatus]) -> None:
-        self._pending.append(future)
-
-    def _complete_oldest(self, status: SendStatus) -> None:
-        if self._pending:
-            _complete(self._pending.popleft(), status)
-
-    def _fail_all(self, status: SendStatus) -> int:
-        failed = 0
-        while self._pending:
-            _complete(self._pending.popleft(), status)
-            failed += 1
+    def deactivate(self, status: SendStatus = SendStatus.HANGUP) -> int:
+        """NdisMCmDeactivateVc: pending sends fail with ``status``; returns how many."""
+        self.state = next_state(self.state, VcInput.DEACTIVATE, vc_id=self.id)
+        failed = self._pending.fail_all(status)
         self.stats.sends_failed += failed
         return failed
 
-    def _set_window(self, window: int) -> None:
-        self._send_window = window
+    def delete(self) -> None:
+        """NdisCoDeleteVc: the VC is gone; nothing can be in flight any more."""
+        self.state = next_state(self.state, VcInput.DELETE, vc_id=self.id)
+        self.stats.sends_failed += self._pending.fail_all(SendStatus.CLOSED)
 
+    # -- the CoNDIS requests on an active VC --
 
-def _complete(future: asyncio.Future[SendStatus], status: SendStatus) -> None:
-    # A caller may have cancelled its future; the frame is still ours to finish.
-    if not future.done():
-        future.set_result(status)
+    def set_send_window(self, window: int) -> None:
+        """The miniport changes the SendWindow (0 shuts it); ValueError if negative."""
+        self._pending.set_window(window)
+
+    def set_link_info(self, info: LinkInfo) -> None:
+        """OID_WAN_CO_SET_LINK_INFO: the link as LCP negotiated it."""
+        self.line.set_link_info(self, info)
+
+    def send(self, frame: bytes) -> asyncio.Future[SendStatus]:
+        """MiniportCoSendNetBufferLists: hand one frame down; completes exactly once."""
+        future: asyncio.Future[SendStatus] = asyncio.get_running_loop().create_future()
+        if self.state is not VcState.ACTIVE or not self.line.line_up:
+            self.stats.sends_failed += 1
+            future.set_result(
+                SendStatus.HANGUP if self.state is VcState.DEACTIVATED else SendStatus.CLOSED
+            )
+            return future
+        if len(frame) > self.link_info.max_send_frame_size + 4 or not frame:
+            self.stats.sends_failed += 1
+            future.set_result(SendStatus.INVALID)
+            return future
+        for tap in self.taps:
+            tap(True, frame)
+        # NDISWAN should never overrun the window; the frame is still honoured.
+        self._pending.track(future)
+        if self._pending.overruns:
+            self.stats.extra["window_overruns"] = self._pending.overruns
+        self.stats.frames_sent += 1
+        try:
+            self.stats.bytes_sent += self.line.write_frame(frame, self._write_done(future))
+        except BufferError:
+            self._pending.forget(future)
+            self.stats.buffer_overrun_errors += 1
+            self.stats.sends_failed += 1
+            future.set_result(SendStatus.INVALID)
+        return future
+
+    def _write_done(self, future: asyncio.Future[SendStatus]) -> Callable[[bool], None]:
+        def done(handed_to_os: bool) -> None:
+            status = SendStatus.SUCCESS if handed_to_os else SendStatus.HANGUP
+            if self._pending.complete(future, status) and not handed_to_os:
+                self.stats.sends_failed += 1
+
+        return done

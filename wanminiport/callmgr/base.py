@@ -29,7 +29,7 @@ from typing import Protocol
 
 from wanminiport.adapter import WanMiniport
 from wanminiport.transports.base import LineDownReason
-from wanminiport.vc import CallParameters, Vc, VcClient, VcState
+from wanminiport.vc import CallParameters, Vc, VcClient, VcInput, VcState
 
 
 class CallManagerError(RuntimeError):
@@ -224,9 +224,9 @@ class CallManager:
 
     def _check_outgoing(self, handle: AfHandle, vc: Vc) -> None:
         self._require_open(handle)
-        if vc.adapter is not self.adapter:
+        if vc.line is not self.adapter:
             raise CallManagerError(f"VC {vc.id} belongs to another adapter")
-        vc._require(VcState.CREATED, VcState.DEACTIVATED, action="make a call on")
+        vc.check(VcInput.ACTIVATE, doing="make a call on")
         self._forget_dead_calls()
         if self.calls:
             raise CallManagerError(f"{self.adapter.transport.name}: a call is already up")
