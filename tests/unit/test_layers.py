@@ -148,10 +148,7 @@ def _module_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
 
 
 #: Cycles being removed, each with why it is still here.
-KNOWN_CYCLES: list[list[str]] = [
-    # Vc.send calls back into the adapter that owns the line (issue 11, step 1).
-    ["wanminiport.adapter", "wanminiport.vc"],
-]
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def test_no_floor_imports_the_floor_above_it() -> None:
