@@ -23,6 +23,8 @@ import os
 import tempfile
 from collections.abc import Iterable
 
+from wanminiport.exitcodes import WanctlError
+
 log = logging.getLogger(__name__)
 
 #: pppd's _PATH_RESOLV.
@@ -33,11 +35,9 @@ RESOLV_FILE_MODE = 0o644
 _FIX = "run as root, or leave out usepeerdns"
 
 
-class ResolvConfError(RuntimeError):
-    """resolv.conf cannot be written; ``str()`` is one line naming the path and the fix."""
-
-    #: pppd's status for a fatal error (EXIT_FATAL_ERROR).
-    exit_code = 1
+class ResolvConfError(WanctlError):
+    """resolv.conf cannot be written; ``str()`` is one line naming the path and the fix
+    (pppd's status for it: a fatal error)."""
 
 
 def prepare_resolv_conf(path: str = RESOLV_CONF) -> bool:

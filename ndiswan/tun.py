@@ -21,6 +21,8 @@ from collections.abc import Iterator
 
 from pyroute2 import AsyncIPRoute, NetlinkError
 
+from wanminiport.exitcodes import ExitCode, WanctlError
+
 log = logging.getLogger("wanctl.link")
 
 _TUNSETIFF = 0x400454CA
@@ -31,12 +33,11 @@ PPP_IPV4 = 0x0021
 PPP_IPV6 = 0x0057
 
 
-class TunError(RuntimeError):
+class TunError(WanctlError, RuntimeError):
     """The TUN device could not be created or configured (exit code 1 or 3)."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FATAL_ERROR) -> None:
+        super().__init__(message, exit_code=exit_code)
 
 
 def ppp_protocol_of(packet: bytes) -> int | None:
@@ -63,7 +64,9 @@ class TunDevice:
         try:
             self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         except PermissionError as exc:
-            raise TunError("opening /dev/net/tun needs root (or CAP_NET_ADMIN)", 3) from exc
+            raise TunError(
+                "opening /dev/net/tun needs root (or CAP_NET_ADMIN)", ExitCode.NOT_ROOT
+            ) from exc
         except FileNotFoundError as exc:
             raise TunError("/dev/net/tun is missing: load the tun module (modprobe tun)") from exc
         try:

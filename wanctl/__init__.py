@@ -1,7 +1,7 @@
 """wanctl: the command line's foundations -- options, profiles, control socket, capture.
 
-* ``exitcodes``   -- pppd's exit codes (``ExitCode``)
 * ``errors``      -- one-line errors a user can act on, each with its exit code
+                   (pppd's, ``ExitCode``, from ``wanminiport.exitcodes``)
 * ``options``     -- the link option table shared by flags and profile keys
 * ``profiles``    -- TOML profiles: lookup, checks, writing
 * ``pppd_import`` -- pppd peers files and chat scripts to profiles
@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "errors",
     "UsageErrors": "errors",
     "WanctlError": "errors",
-    "ExitCode": "exitcodes",
+    "ExitCode": "wanminiport.exitcodes",
     "OPTIONS": "options",
     "LinkOptions": "options",
     "OptionLayer": "options",
@@ -99,7 +99,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'wanctl' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"wanctl.{module}"), name)
+    value = getattr(importlib.import_module(module if "." in module else f"wanctl.{module}"), name)
     globals()[name] = value
     return value
 
@@ -125,7 +125,6 @@ if TYPE_CHECKING:
         UsageErrors,
         WanctlError,
     )
-    from wanctl.exitcodes import ExitCode
     from wanctl.options import (
         OPTIONS,
         LinkOptions,
@@ -145,3 +144,4 @@ if TYPE_CHECKING:
         render_profile,
         save_profile,
     )
+    from wanminiport.exitcodes import ExitCode

@@ -14,11 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from wanctl.errors import ProfileError, UsageError, WanctlError
+from wanctl.errors import ProfileError, UsageError, WanctlError, one_line
 from wanctl.options import add_link_options, command_line_layer, merge_options
 from wanctl.profiles import PROFILE_SUFFIX, find_profile, load_profile, profile_search_path
 from wanminiport.exitcodes import ExitCode
-from wanminiport.transports.base import TransportError
 
 PROG = "wanctl"
 
@@ -234,16 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.OPTION_ERROR)
     try:
         return _dispatch(args)
-    except WanctlError as exc:
+    except WanctlError as exc:  # every error that ends the program: one line, its code
         print(f"{PROG}: {exc}", file=sys.stderr)
         return int(exc.exit_code)
-    except TransportError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         return int(ExitCode.USER_REQUEST)
-    except PermissionError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+    except PermissionError as exc:  # the OS refused something no layer wrapped
+        print(f"{PROG}: {one_line(str(exc))}", file=sys.stderr)
         return int(ExitCode.NOT_ROOT)
 
 

@@ -1,37 +1,23 @@
 """Errors a user can act on: one line each, naming what is wrong and the fix.
 
-Every error carries the pppd exit code the command line ends with
-(``exit_code``).  ``UsageError`` and its family are option and profile
-mistakes (exit code 2, as pppd's EXIT_OPTION_ERROR); their ``str()`` is a
-single line, whatever the offending value contains, so a log or a terminal
-never shows half an error.
+Every error derives from ``WanctlError`` (defined at the bottom layer, in
+``wanminiport.exitcodes``, so the miniport's and NDISWAN's errors share it)
+and carries the pppd exit code the command line ends with (``exit_code``).
+``UsageError`` and its family are option and profile mistakes (exit code 2,
+as pppd's EXIT_OPTION_ERROR); their ``str()`` is a single line, whatever the
+offending value contains, so a log or a terminal never shows half an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wanctl.exitcodes import ExitCode
+from wanminiport.exitcodes import ExitCode
+from wanminiport.exitcodes import WanctlError as WanctlError
+from wanminiport.exitcodes import one_line as one_line
 
 #: Values quoted in messages are cut to this many characters.
 _MAX_SHOWN = 60
-
-
-def one_line(text: str) -> str:
-    """``text`` with line breaks and other control characters made visible."""
-    out = []
-    for ch in text:
-        if ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append(" ")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def show(value: object) -> str:
@@ -40,15 +26,6 @@ def show(value: object) -> str:
     if len(text) > _MAX_SHOWN:
         text = text[: _MAX_SHOWN - 3] + "..."
     return one_line(text)
-
-
-class WanctlError(Exception):
-    """Base of every error the command line reports without a traceback."""
-
-    exit_code: ExitCode = ExitCode.FATAL_ERROR
-
-    def __str__(self) -> str:
-        return one_line(super().__str__())
 
 
 class UsageError(WanctlError):

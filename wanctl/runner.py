@@ -166,7 +166,7 @@ class LinkRunner:
             transport = self._open_transport()
         except TransportError as exc:
             self.progress.note(str(exc))
-            return ExitCode(exc.exit_code), False
+            return exc.exit_code, False
         adapter = WanMiniport(transport, framing=o.framing, max_frame_size=max(o.mru, 1500))
         adapter.start()
         try:
@@ -204,13 +204,13 @@ class LinkRunner:
             tun = TunDevice()
         except TunError as exc:
             self.progress.note(str(exc))
-            return ExitCode(exc.exit_code), False
+            return exc.exit_code, False
         try:
             edge = TunEdge(tun, tun_options(o))
         except ResolvConfError as exc:
             tun.close()
             self.progress.note(str(exc))
-            return ExitCode(exc.exit_code), False
+            return exc.exit_code, False
         link.upper = edge
         self.edge = edge
         edge.attach(link)
@@ -234,7 +234,7 @@ class LinkRunner:
             return code, was_up
         except CallSetupError as exc:
             self.progress.note(str(exc))
-            return ExitCode(exc.exit_code), False
+            return exc.exit_code, False
         finally:
             edge.close()
             self.edge = None

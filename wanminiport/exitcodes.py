@@ -1,4 +1,9 @@
-"""pppd's exit codes, shared by every layer so scripts written around pppd read ours the same way.
+"""pppd's exit codes, and the one error type that ends the program with one.
+
+The codes are shared by every layer so scripts written around pppd read ours
+the same way.  Every error that ends the program derives from
+``WanctlError`` and carries its ``exit_code``; the command line catches that
+one type, prints its one-line ``str()`` and exits with the code.
 
 The numbers follow pppd(8), section EXIT STATUS (0-19), and pppd.h for the
 two the manual leaves out: 20 (traffic limit reached, built with MAXOCTETS)
@@ -66,3 +71,38 @@ _DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.TRAFFIC_LIMIT: "the link ended at its traffic limit",
     ExitCode.CNID_AUTH_FAILED: "the calling number is not authorised",
 }
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters made visible."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append(" ")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class WanctlError(Exception):
+    """Base of every error that ends the program: a one-line message and an exit code.
+
+    A subclass sets ``exit_code`` as a class attribute, or passes one when a
+    single class covers several codes (a port that is missing or locked).
+    """
+
+    exit_code: ExitCode = ExitCode.FATAL_ERROR
+
+    def __init__(self, *args: object, exit_code: ExitCode | None = None) -> None:
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())

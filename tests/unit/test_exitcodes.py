@@ -15,7 +15,7 @@ from wanctl.errors import (
     WanctlError,
     show,
 )
-from wanctl.exitcodes import ExitCode
+from wanminiport.exitcodes import ExitCode
 
 PPPD_MAN = Path("/usr/share/man/man8/pppd.8.gz")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from hw.lab.ptys import open_pty
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.base import TransportError
 from wanminiport.transports.lockfile import (
-    EXIT_LOCK_FAILED,
     LOCK_DIR_ENV,
     LockOwner,
     PortLock,
@@ -104,7 +104,7 @@ def test_lock_held_by_a_live_process_names_its_owner(tmp_path: Path, sleeper: in
     with pytest.raises(PortLockedError) as info:
         PortLock(DEVICE, str(tmp_path)).acquire()
     assert str(info.value) == f"port {DEVICE} is locked by PID {sleeper} (sleep 30)"
-    assert info.value.exit_code == EXIT_LOCK_FAILED == 6
+    assert info.value.exit_code == ExitCode.LOCK_FAILED == 6
     assert info.value.owner_pid == sleeper
 
 
@@ -143,7 +143,7 @@ def test_symlink_in_place_of_a_lock_is_refused_not_followed(tmp_path: Path) -> N
     (tmp_path / lock_name(DEVICE)).symlink_to(target)
     with pytest.raises(TransportError, match="symbolic link") as info:
         PortLock(DEVICE, str(tmp_path)).acquire()
-    assert info.value.exit_code == EXIT_LOCK_FAILED
+    assert info.value.exit_code == ExitCode.LOCK_FAILED
     assert not target.exists()
 
 
@@ -200,4 +200,4 @@ def test_lock_dir_comes_from_the_environment(
 def test_missing_lock_dir_is_a_lock_failure_with_a_hint(tmp_path: Path) -> None:
     with pytest.raises(TransportError, match=LOCK_DIR_ENV) as info:
         PortLock(DEVICE, str(tmp_path / "absent")).acquire()
-    assert info.value.exit_code == EXIT_LOCK_FAILED
+    assert info.value.exit_code == ExitCode.LOCK_FAILED

@@ -25,6 +25,7 @@ from wanminiport.callmgr.base import (
     CallManagerError,
     CloseReason,
 )
+from wanminiport.exitcodes import ExitCode, WanctlError
 from wanminiport.mcm.hayes import DEFAULT_INIT, HayesTimings
 from wanminiport.mcm.signaling import (
     CallFailedError,
@@ -36,16 +37,12 @@ from wanminiport.vc import CallParameters, FlowSpec, Vc, VcState
 
 log = logging.getLogger(__name__)
 
-#: pppd's EXIT_CONNECT_FAILED: the connect script (or the dial) failed.
-EXIT_CONNECT_FAILED = 8
 
-
-class CallSetupError(CallManagerError):
+class CallSetupError(WanctlError, CallManagerError):
     """A call could not be set up; ``exit_code`` is what pppd would exit with."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_CONNECT_FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.CONNECT_FAILED) -> None:
+        super().__init__(message, exit_code=exit_code)
 
 
 @dataclass

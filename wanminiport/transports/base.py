@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from wanminiport.exitcodes import ExitCode, WanctlError
+
 WriteDone = Callable[[bool], None]
 
 log = logging.getLogger(__name__)
@@ -62,12 +64,13 @@ class TransportEvents(Protocol):
     def modem_lines_changed(self, lines: ModemLines) -> None: ...
 
 
-class TransportError(Exception):
+class TransportError(WanctlError):
     """A port could not be opened or configured; ``exit_code`` follows pppd."""
 
-    def __init__(self, message: str, exit_code: int = 7) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = ExitCode.OPEN_FAILED
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.OPEN_FAILED) -> None:
+        super().__init__(message, exit_code=exit_code)
 
 
 class Transport(abc.ABC):

@@ -29,14 +29,13 @@ import stat
 import time
 from typing import NamedTuple
 
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.base import TransportError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_DIR = "/var/lock"
 LOCK_DIR_ENV = "WANCTL_LOCK_DIR"
-#: pppd's EXIT_LOCK_FAILED.
-EXIT_LOCK_FAILED = 6
 #: A lock file longer than this is not a UUCP lock; only the head is parsed.
 _MAX_LOCK_READ = 64
 #: A lock file found empty may be one its owner has created but not yet
@@ -49,7 +48,7 @@ class PortLockedError(TransportError):
     """The port's UUCP lock is held by a running process (pppd exit code 6)."""
 
     def __init__(self, message: str, owner_pid: int | None = None) -> None:
-        super().__init__(message, exit_code=EXIT_LOCK_FAILED)
+        super().__init__(message, exit_code=ExitCode.LOCK_FAILED)
         self.owner_pid = owner_pid
 
 
@@ -133,14 +132,14 @@ def _read_lock(path: str) -> bytes | None:
         if exc.errno == errno.ELOOP:
             raise TransportError(
                 f"lock file {path} is a symbolic link; refusing to use it (remove it by hand)",
-                exit_code=EXIT_LOCK_FAILED,
+                exit_code=ExitCode.LOCK_FAILED,
             ) from exc
         raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise TransportError(
                 f"lock file {path} is not a regular file; refusing to use it",
-                exit_code=EXIT_LOCK_FAILED,
+                exit_code=ExitCode.LOCK_FAILED,
             )
         return os.read(fd, _MAX_LOCK_READ)
     finally:
@@ -209,7 +208,7 @@ class PortLock:
                 self._remove_stale(data)
         raise TransportError(
             f"could not take lock {self.path} for {self.device}: it keeps reappearing",
-            exit_code=EXIT_LOCK_FAILED,
+            exit_code=ExitCode.LOCK_FAILED,
         )
 
     def _try_create(self) -> bool:
@@ -222,7 +221,7 @@ class PortLock:
             raise TransportError(
                 f"cannot create lock file {self.path}: {exc.strerror} "
                 f"(set {LOCK_DIR_ENV} to a writable directory)",
-                exit_code=EXIT_LOCK_FAILED,
+                exit_code=ExitCode.LOCK_FAILED,
             ) from exc
         try:
             os.fchmod(fd, 0o644)  # the umask must not hide the owner from others
@@ -232,7 +231,7 @@ class PortLock:
             os.unlink(self.path)
             raise TransportError(
                 f"cannot write lock file {self.path}: {exc.strerror}",
-                exit_code=EXIT_LOCK_FAILED,
+                exit_code=ExitCode.LOCK_FAILED,
             ) from exc
         os.close(fd)
         return True

@@ -21,12 +21,8 @@ from typing import Any
 import serial
 from serial import serialposix
 
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.base import TransportError
-from wanminiport.transports.lockfile import EXIT_LOCK_FAILED
-
-#: pppd's exit codes for a port that cannot be opened or configured.
-EXIT_OPTION_ERROR = 2
-EXIT_OPEN_FAILED = 7
 
 
 def open_error(port: str, exc: OSError) -> TransportError:
@@ -35,7 +31,7 @@ def open_error(port: str, exc: OSError) -> TransportError:
     if err == errno.ENOENT:
         return TransportError(
             f"no such device {port} (is the adapter plugged in? `wanctl ports` lists serial ports)",
-            EXIT_OPEN_FAILED,
+            ExitCode.OPEN_FAILED,
         )
     if err in (errno.EACCES, errno.EPERM):
         group = "dialout"  # the usual name, unless the device says otherwise
@@ -44,21 +40,21 @@ def open_error(port: str, exc: OSError) -> TransportError:
         return TransportError(
             f"permission denied opening {port}: add your user to the '{group}' group "
             f"(sudo usermod -aG {group} $USER, then log in again)",
-            EXIT_OPEN_FAILED,
+            ExitCode.OPEN_FAILED,
         )
     if err == errno.EBUSY:
         return TransportError(
-            f"port {port} is busy: another program has it open exclusively", EXIT_LOCK_FAILED
+            f"port {port} is busy: another program has it open exclusively", ExitCode.LOCK_FAILED
         )
     if err in (errno.EAGAIN, errno.EWOULDBLOCK):
         return TransportError(
             f"port {port} is in use: another program holds an exclusive lock on it",
-            EXIT_LOCK_FAILED,
+            ExitCode.LOCK_FAILED,
         )
     if err in (errno.ENXIO, errno.ENODEV):
-        return TransportError(f"device {port} is not present (unplugged?)", EXIT_OPEN_FAILED)
+        return TransportError(f"device {port} is not present (unplugged?)", ExitCode.OPEN_FAILED)
     reason = exc.strerror or str(exc)
-    return TransportError(f"cannot open {port}: {reason}", EXIT_OPEN_FAILED)
+    return TransportError(f"cannot open {port}: {reason}", ExitCode.OPEN_FAILED)
 
 
 def uses_fd(port: serial.SerialBase) -> bool:
@@ -90,7 +86,7 @@ def open_serial(
                 saved = termios.tcgetattr(probe_fd)
             except termios.error as exc:
                 raise TransportError(
-                    f"{port} is not a serial port (not a tty)", EXIT_OPEN_FAILED
+                    f"{port} is not a serial port (not a tty)", ExitCode.OPEN_FAILED
                 ) from exc
         try:
             ser = serial.serial_for_url(port, do_not_open=True)
@@ -102,13 +98,13 @@ def open_serial(
             if not uses_fd(ser):
                 ser.timeout = read_timeout
         except ValueError as exc:
-            raise TransportError(f"{port}: {exc}", EXIT_OPTION_ERROR) from exc
+            raise TransportError(f"{port}: {exc}", ExitCode.OPTION_ERROR) from exc
         try:
             ser.open()
         except serial.SerialException as exc:
             if isinstance(exc.errno, int):
                 raise open_error(port, exc) from exc
-            raise TransportError(f"cannot open {port}: {exc}", EXIT_OPEN_FAILED) from exc
+            raise TransportError(f"cannot open {port}: {exc}", ExitCode.OPEN_FAILED) from exc
         except OSError as exc:
             raise open_error(port, exc) from exc
         return ser, saved

@@ -17,11 +17,10 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.base import ModemLines, TransportError
 
 USB_SPEC_PREFIX = "usb:"
-#: pppd's EXIT_OPTION_ERROR: a port spec that cannot be parsed.
-EXIT_OPTION_ERROR = 2
 
 # Interface classes (USB-IF class codes).
 USB_CLASS_COMM = 0x02
@@ -63,7 +62,7 @@ class UsbSpecError(TransportError, ValueError):
     """A ``usb:VID:PID[:SERIAL]`` port spec that cannot be parsed (pppd exit code 2)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, exit_code=EXIT_OPTION_ERROR)
+        super().__init__(message, exit_code=ExitCode.OPTION_ERROR)
 
 
 def is_usb_spec(port: str) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 import usb.core
 import usb.util
 
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.base import TransportError
 from wanminiport.transports.lockfile import PortLock
 from wanminiport.transports.usb_cdc import (
@@ -47,7 +48,6 @@ from wanminiport.transports.usb_cdc import (
 
 log = logging.getLogger(__name__)
 
-EXIT_OPEN_FAILED = 7
 CONTROL_TIMEOUT_MS = 1000
 SYSFS_USB = "/sys/bus/usb/devices"
 _LIBUSB_ERROR_NO_DEVICE = -4
@@ -59,7 +59,7 @@ class UsbIoError(TransportError):
     """A USB request failed; ``unplugged`` says the device is gone."""
 
     def __init__(self, message: str, unplugged: bool) -> None:
-        super().__init__(message, EXIT_OPEN_FAILED)
+        super().__init__(message, ExitCode.OPEN_FAILED)
         self.unplugged = unplugged
 
 
@@ -208,7 +208,7 @@ def _all_devices(backend: Any, **match: int) -> list[Any]:
         raise TransportError(
             "libusb is not installed, so USB devices cannot be opened directly "
             "(apt-get install libusb-1.0-0)",
-            EXIT_OPEN_FAILED,
+            ExitCode.OPEN_FAILED,
         ) from exc
 
 
@@ -225,18 +225,18 @@ def find_device(spec: UsbPortSpec, backend: Any = None) -> Any:
     if not candidates:
         raise TransportError(
             f"no USB device {spec.ids} is plugged in (`wanctl ports` lists USB adapters)",
-            EXIT_OPEN_FAILED,
+            ExitCode.OPEN_FAILED,
         )
     found = ", ".join(f"usb:{spec.ids}:{s}" if s else f"usb:{spec.ids} (no serial number)"
                       for s in serials)  # fmt: skip
     if not matching:
         raise TransportError(
             f"no USB device {spec.ids} has serial number {spec.serial_number!r}; found {found}",
-            EXIT_OPEN_FAILED,
+            ExitCode.OPEN_FAILED,
         )
     raise TransportError(
         f"{len(matching)} USB devices match {spec}; name one by serial number: {found}",
-        EXIT_OPEN_FAILED,
+        ExitCode.OPEN_FAILED,
     )
 
 
@@ -306,7 +306,7 @@ class AcmDevice:
                 f"{self.name} ({device.idVendor:04x}:{device.idProduct:04x}) has no CDC-ACM "
                 f"function{f' number {index}' if index else ''}: it is not a USB modem or "
                 f"CDC serial device (a vendor USB-serial chip? open its /dev/ttyUSB* instead)",
-                EXIT_OPEN_FAILED,
+                ExitCode.OPEN_FAILED,
             )
         self.function = function
         self.tty = bound_tty(device, configuration.bConfigurationValue, function.comm_interface)

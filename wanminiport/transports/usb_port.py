@@ -34,6 +34,7 @@ from typing import Any
 
 import usb.core
 
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.base import (
     LineDownReason,
     ModemLines,
@@ -104,7 +105,7 @@ class UsbCdcTransport(TransportBase):
         try:
             self._coding = LineCoding(baudrate, bytesize, parity, stopbits)
         except ValueError as exc:
-            raise TransportError(f"{self.name}: {exc}", 2) from exc
+            raise TransportError(f"{self.name}: {exc}", ExitCode.OPTION_ERROR) from exc
         self.baudrate = baudrate
         self.max_buffered = max_buffered
         self.max_backlog = max_backlog
