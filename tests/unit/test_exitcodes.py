@@ -93,3 +93,33 @@ def test_control_errors_carry_their_exit_codes() -> None:
 def test_shown_values_are_bounded_and_single_line() -> None:
     shown = show("x" * 500 + "\n")
     assert len(shown) <= 60 and "\n" not in shown
+
+
+def test_every_error_that_ends_the_program_is_one_type_with_an_exit_code() -> None:
+    from ndiswan.resolv import ResolvConfError
+    from ndiswan.tun import TunError
+    from wanctl.errors import ControlError, UsageError
+    from wanminiport.exitcodes import WanctlError
+    from wanminiport.mcm.dialup import CallSetupError
+    from wanminiport.transports.base import TransportError
+
+    ending = (TransportError, TunError, CallSetupError, ResolvConfError, ControlError)
+    for cls in ending:
+        assert issubclass(cls, WanctlError), cls
+        assert isinstance(cls("x").exit_code, ExitCode), cls
+    assert issubclass(UsageError, WanctlError)
+    assert UsageError("--mru", "too small").exit_code is ExitCode.OPTION_ERROR
+
+
+def test_cli_main_prints_one_line_and_exits_with_the_errors_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wanctl import cli
+    from wanminiport.transports.base import TransportError
+
+    def fail(args: object) -> int:
+        raise TransportError("/dev/ttyUSB9: no such device\nsecond line", ExitCode.OPEN_FAILED)
+
+    monkeypatch.setattr(cli, "_dispatch", fail)
+    assert cli.main(["ports"]) == 7
+    assert capsys.readouterr().err == "wanctl: /dev/ttyUSB9: no such device\\nsecond line\n"
