@@ -24,7 +24,6 @@ from typing import Protocol
 
 from ndiswan.loopback import Loopback
 from ndiswan.ppp import Phase, PppConfig, PppSession, SecretLookup
-from ndiswan.ppp.constants import ExitCode
 from ndiswan.ppp.events import (
     DatagramReceived,
     Event,
@@ -39,14 +38,15 @@ from ndiswan.ppp.events import (
 from ndiswan.sendpath import VcSendPath
 from ndiswan.tun import ppp_protocol_of
 from wanminiport.callmgr import AddressFamily, AfHandle, CloseReason
-from wanminiport.info import LinkParams
+from wanminiport.exitcodes import ExitCode
+from wanminiport.framing.ppp_async import LCP_PROTOCOL
+from wanminiport.info import FramingBits, LinkInfo, LinkParams
 from wanminiport.transports.base import LineDownReason, ModemLines
 from wanminiport.vc import CallParameters, Vc
 
 pppd_log = logging.getLogger("wanctl.pppd")
 
 #: The LCP protocol field (never compressed).
-_LCP = b"\xc0\x21"
 
 
 class UpperEdge(Protocol):
@@ -176,7 +176,7 @@ class PppLink:
         if self.session is None or vc is not self.vc:
             return
         now = self.loop.time()
-        if not self._opened and frame[:2] == _LCP:
+        if not self._opened and frame[:2] == LCP_PROTOCOL:
             self._open(now)
         self.session.receive_frame(frame, now)
         self._service()
@@ -252,7 +252,7 @@ class PppLink:
         elif isinstance(event, LinkInfoNegotiated):
             self.state.mtu = event.mtu
             if self.vc is not None:
-                self.vc.set_link_info(event.link_info())
+                self.vc.set_link_info(link_info_for(event))
         elif isinstance(event, NetworkUp):
             self.state.local, self.state.remote = str(event.local), str(event.remote)
             self.state.dns = [str(d) for d in (event.dns1, event.dns2) if d is not None]
@@ -412,3 +412,24 @@ class PppLink:
         self.sendpath = None
         self.session = None
         self.state.phase = "dead"
+
+
+def link_info_for(event: LinkInfoNegotiated) -> LinkInfo:
+    """What LCP negotiated, as the miniport's NDIS_WAN_CO_SET_LINK_INFO record."""
+    return LinkInfo(
+        max_send_frame_size=event.send_mru,
+        max_recv_frame_size=event.recv_mru,
+        send_framing_bits=_framing_bits(pfc=event.send_pfc, acfc=event.send_acfc),
+        recv_framing_bits=_framing_bits(pfc=event.recv_pfc, acfc=event.recv_acfc),
+        send_accm=event.send_accm,
+        recv_accm=event.recv_accm,
+    )
+
+
+def _framing_bits(*, pfc: bool, acfc: bool) -> FramingBits:
+    bits = FramingBits.PPP_FRAMING | FramingBits.PPP_ACCM_SUPPORTED
+    if pfc:
+        bits |= FramingBits.PPP_COMPRESS_PROTOCOL_FIELD
+    if acfc:
+        bits |= FramingBits.PPP_COMPRESS_ADDRESS_CONTROL
+    return bits

@@ -13,7 +13,7 @@ from ndiswan.ppp.config import (
     RandomBytes,
     SecretLookup,
 )
-from ndiswan.ppp.constants import Code, ExitCode, Proto
+from ndiswan.ppp.constants import Code, Proto
 from ndiswan.ppp.events import (
     AuthFailed,
     AuthRole,
@@ -54,7 +54,6 @@ __all__ = [
     "ControlPacket",
     "DatagramReceived",
     "Event",
-    "ExitCode",
     "Input",
     "Ipv6Up",
     "LinkInfoNegotiated",

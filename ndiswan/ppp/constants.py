@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 
 # pppd's exit codes are defined once, at the bottom layer (pure data, no I/O).
-from wanminiport.exitcodes import ExitCode as ExitCode
 
 
 class Proto(enum.IntEnum):

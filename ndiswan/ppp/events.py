@@ -12,8 +12,7 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 
-from ndiswan.ppp.constants import ExitCode
-from wanminiport.info import FramingBits, LinkInfo
+from wanminiport.exitcodes import ExitCode
 
 
 class Phase(enum.Enum):
@@ -71,26 +70,6 @@ class LinkInfoNegotiated:
     def mtu(self) -> int:
         """The largest datagram worth sending: the smaller of the two MRUs."""
         return min(self.send_mru, self.recv_mru)
-
-    def link_info(self) -> LinkInfo:
-        """The NDIS_WAN_CO_SET_LINK_INFO record for the miniport."""
-        return LinkInfo(
-            max_send_frame_size=self.send_mru,
-            max_recv_frame_size=self.recv_mru,
-            send_framing_bits=_framing_bits(pfc=self.send_pfc, acfc=self.send_acfc),
-            recv_framing_bits=_framing_bits(pfc=self.recv_pfc, acfc=self.recv_acfc),
-            send_accm=self.send_accm,
-            recv_accm=self.recv_accm,
-        )
-
-
-def _framing_bits(*, pfc: bool, acfc: bool) -> FramingBits:
-    bits = FramingBits.PPP_FRAMING | FramingBits.PPP_ACCM_SUPPORTED
-    if pfc:
-        bits |= FramingBits.PPP_COMPRESS_PROTOCOL_FIELD
-    if acfc:
-        bits |= FramingBits.PPP_COMPRESS_ADDRESS_CONTROL
-    return bits
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from ndiswan.ppp.automaton import (
 from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
 from ndiswan.ppp.constants import (
     Code,
-    ExitCode,
     Proto,
     protocol_description,
 )
@@ -61,6 +60,7 @@ from ndiswan.ppp.keepalive import EchoKeepalive, EchoTick
 from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions
 from ndiswan.ppp.log import packet_line, split_protocol
 from ndiswan.ppp.options import RejectAllHandler
+from wanminiport.exitcodes import ExitCode
 
 #: Network-layer protocol -> the NCP that must be Opened before it flows.
 _DATA_NCP: dict[int, int] = {Proto.IP: Proto.IPCP, Proto.IPV6: Proto.IPV6CP}

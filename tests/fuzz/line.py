@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from ndiswan.link import link_info_for
 from ndiswan.ppp import (
     AuthRequirement,
     LinkInfoNegotiated,
@@ -159,7 +160,7 @@ class Endpoint:
     def _apply_events(self) -> None:
         for event in self.session.events():
             if isinstance(event, LinkInfoNegotiated):
-                self.framer.set_link_info(event.link_info())
+                self.framer.set_link_info(link_info_for(event))
 
     def fire_timer(self, now: float) -> None:
         self.session.handle_timer(now)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 from hw.lab.modem import Exchange, ExchangeConfig, ModemConfig
-from ndiswan.ppp import ExitCode
 from tests.reliability.stack import (
     NO_CARRIER_ACCM,
     LinkEnd,
@@ -23,6 +22,7 @@ from tests.reliability.stack import (
     open_modem_end,
     until,
 )
+from wanminiport.exitcodes import ExitCode
 from wanminiport.mcm import HayesTimings
 from wanminiport.mcm.dialup import DialupCallManager, DialupSettings
 from wanminiport.vc import VcState

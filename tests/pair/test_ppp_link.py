@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from hw.lab.cable import VirtualCable
 from ndiswan.edges import ApiEdge
 from ndiswan.link import PppLink
-from ndiswan.ppp import AuthRequirement, ExitCode, Ipv6Up, NetworkUp, PppConfig, SecretLookup
+from ndiswan.ppp import AuthRequirement, Ipv6Up, NetworkUp, PppConfig, SecretLookup
 from ndiswan.ppp.events import Event, NetworkDown
 from ndiswan.ppp.secrets_format import SecretsTable
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
+from wanminiport.exitcodes import ExitCode
 from wanminiport.transports.serial_port import SerialTransport
 
 SECRETS = {("client", "hub"): "s3cret"}

@@ -17,7 +17,7 @@ from ndiswan.ppp import (
     SecretsTable,
     Wire,
 )
-from ndiswan.ppp.constants import ExitCode
+from wanminiport.exitcodes import ExitCode
 
 SECRETS = SecretsTable.from_text('bob hub "s3cret" *\nhub bob hubpass *\n')
 WRONG = SecretsTable.from_text('bob hub "guess" *\nhub bob hubpass *\n')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from ipaddress import IPv4Address
 
+from ndiswan.link import link_info_for
 from ndiswan.ppp import (
     AuthRequirement,
     AuthRole,
@@ -21,7 +22,7 @@ from ndiswan.ppp import (
     SecretsTable,
     Wire,
 )
-from ndiswan.ppp.constants import ExitCode
+from wanminiport.exitcodes import ExitCode
 from wanminiport.info import FramingBits
 
 SECRETS = SecretsTable.from_text(
@@ -189,7 +190,7 @@ def test_accm_is_negotiated_per_direction() -> None:
     assert client.link is not None and server.link is not None
     assert client.link.recv_accm == 0x000A0000 and client.link.send_accm == 0
     assert server.link.send_accm == 0x000A0000 and server.link.recv_accm == 0
-    info = server.link.link_info()
+    info = link_info_for(server.link)
     assert info.send_accm == 0x000A0000
     assert info.send_framing_bits & FramingBits.PPP_COMPRESS_PROTOCOL_FIELD
 

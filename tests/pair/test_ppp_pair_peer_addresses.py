@@ -27,7 +27,7 @@ from ndiswan.ppp import (
     SecretsTable,
     Wire,
 )
-from ndiswan.ppp.constants import ExitCode
+from wanminiport.exitcodes import ExitCode
 
 HUB_IP = IPv4Address("10.7.0.1")
 ASKED = IPv4Address("10.7.0.9")

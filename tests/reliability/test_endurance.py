@@ -28,7 +28,6 @@ import pytest
 
 from hw.lab.cable import VirtualCable
 from hw.lab.modem import Exchange, ExchangeConfig, ModemConfig
-from ndiswan.ppp import ExitCode
 from tests.reliability.slow import env_count
 from tests.reliability.stack import (
     CLIENT_IP,
@@ -46,6 +45,7 @@ from tests.reliability.stack import (
     open_modem_end,
     open_pvc_end,
 )
+from wanminiport.exitcodes import ExitCode
 from wanminiport.mcm import HayesTimings
 from wanminiport.mcm.dialup import DialupSettings
 

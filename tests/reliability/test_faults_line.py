@@ -17,7 +17,6 @@ from pathlib import Path
 
 from hw.lab.cable import VirtualCable
 from hw.lab.cable_process import CableProcess
-from ndiswan.ppp import ExitCode
 from tests.reliability.conftest import Lab
 from tests.reliability.stack import (
     CLIENT_IP,
@@ -32,6 +31,7 @@ from tests.reliability.stack import (
     open_pvc_end,
 )
 from wanctl.lab import ping
+from wanminiport.exitcodes import ExitCode
 from wanminiport.info import SendStatus
 from wanminiport.vc import VcState
 

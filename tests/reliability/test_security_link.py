@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 
 from hw.lab.cable import VirtualCable
-from ndiswan.ppp import ExitCode, Phase
+from ndiswan.ppp import Phase
 from tests.reliability.stack import (
     CLIENT_IP,
     HUB_IP,
@@ -27,6 +27,7 @@ from tests.reliability.stack import (
     open_pvc_end,
     until,
 )
+from wanminiport.exitcodes import ExitCode
 from wanminiport.framing import fcs16_bytes
 from wanminiport.framing.ppp_async import escape_set, make_escaper
 from wanminiport.info import SendStatus

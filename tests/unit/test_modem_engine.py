@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from hw.lab.modem.engine import (
     AnswerRequest,
-    Code,
     DialRequest,
     EngineOutput,
     HangupRequest,
     ModemConfig,
     ModemEngine,
     ModemState,
+    ResultCode,
     ToDte,
     ToLine,
 )
@@ -197,7 +197,7 @@ def test_dial_with_tone_or_pulse_asks_the_exchange() -> None:
     assert modem.type("ATDT 555-1234\r") == b""
     assert modem.requests() == [DialRequest("5551234", pulse=False)]
     assert modem.state() is ModemState.DIALING
-    modem.engine.call_failed(Code.BUSY, modem.now)
+    modem.engine.call_failed(ResultCode.BUSY, modem.now)
     assert modem.dte() == b"\r\nBUSY\r\n"
     modem.type("ATDP5551234\r")
     assert modem.requests() == [DialRequest("5551234", pulse=True)]
@@ -274,7 +274,7 @@ def test_connect_text_follows_x_and_v_and_the_suffix() -> None:
     basic = Modem()
     basic.type("ATE0X0\r")
     basic.type("ATD1\r")
-    basic.engine.call_failed(Code.BUSY, basic.now)
+    basic.engine.call_failed(ResultCode.BUSY, basic.now)
     assert basic.dte() == b"\r\nNO CARRIER\r\n"
     basic.type("ATD1\r")
     basic.engine.call_connected(2400, basic.now)

@@ -6,16 +6,15 @@
 """
 
 from hw.lab.modem.engine import (
-    Code,
     ModemConfig,
     ModemEngine,
     ModemState,
+    ResultCode,
 )
 from hw.lab.modem.exchange import Exchange, ExchangeConfig, ModemPort
 from hw.lab.modem.process import ExchangeProcess, ExchangeProcessError
 
 __all__ = [
-    "Code",
     "Exchange",
     "ExchangeConfig",
     "ExchangeProcess",
@@ -24,4 +23,5 @@ __all__ = [
     "ModemEngine",
     "ModemPort",
     "ModemState",
+    "ResultCode",
 ]

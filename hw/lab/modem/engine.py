@@ -51,7 +51,7 @@ _DIAL_DIGITS = frozenset("0123456789*#ABCD")
 _DIAL_IGNORED = frozenset(" -().,W@!+")
 
 
-class Code(enum.Enum):
+class ResultCode(enum.Enum):
     """Result codes the modem sends: (numeric, verbose)."""
 
     OK = (0, "OK")
@@ -182,7 +182,7 @@ class ModemEngine:
                 # Any character aborts a call attempt (V.250 6.3.1); a line
                 # feed after the CR of ATD is the DTE's line end, not a key.
                 if any(byte not in (0x00, 0x0A) for byte in data[index:]):
-                    self._abort_attempt(Code.NO_CARRIER)
+                    self._abort_attempt(ResultCode.NO_CARRIER)
                 break
             self._command_byte(data[index] & 0x7F, now)
             index += 1
@@ -222,10 +222,10 @@ class ModemEngine:
                 self._enter_online_command()
             return
         if self.state in (ModemState.DIALING, ModemState.ANSWERING):
-            self._abort_attempt(Code.NO_CARRIER)
+            self._abort_attempt(ResultCode.NO_CARRIER)
         elif self.in_call:
             self._hang_up()
-            self._result(Code.NO_CARRIER)
+            self._result(ResultCode.NO_CARRIER)
         elif self.state is ModemState.OFF_HOOK:
             self.state = ModemState.COMMAND
         if behaviour == 3:
@@ -238,7 +238,7 @@ class ModemEngine:
             return
         self.ringing = True
         self.registers[1] = min(255, self.register(1) + 1)
-        self._result(Code.RING)
+        self._result(ResultCode.RING)
         rings_to_answer = self.register(0)
         dtr_ready = self.dtr or self.settings["&D"] < 2
         if rings_to_answer and self.register(1) >= rings_to_answer and dtr_ready:
@@ -260,7 +260,7 @@ class ModemEngine:
         self._last_dte_byte = now
         self._connect_result()
 
-    def call_failed(self, code: Code, now: float) -> None:
+    def call_failed(self, code: ResultCode, now: float) -> None:
         if self.state in (ModemState.DIALING, ModemState.ANSWERING):
             self.state = ModemState.COMMAND
             self._deadline = None
@@ -271,7 +271,7 @@ class ModemEngine:
             self.state = ModemState.COMMAND
             self._deadline = None
             self.rate = 0
-            self._result(Code.NO_CARRIER)
+            self._result(ResultCode.NO_CARRIER)
 
     def data_from_line(self, data: bytes, now: float) -> None:
         if self.state is ModemState.ONLINE:
@@ -288,9 +288,9 @@ class ModemEngine:
                 self._enter_online_command()
             self._escape_count = 0
         elif self.state is ModemState.DIALING:
-            self._abort_attempt(Code.NO_ANSWER)
+            self._abort_attempt(ResultCode.NO_ANSWER)
         elif self.state is ModemState.ANSWERING:
-            self._abort_attempt(Code.NO_CARRIER)
+            self._abort_attempt(ResultCode.NO_CARRIER)
 
     # -- command lines -------------------------------------------------------
 
@@ -314,7 +314,7 @@ class ModemEngine:
             body = self._line.decode("ascii", "replace")
             self._line.clear()
             if self._overflow:
-                self._result(Code.ERROR)
+                self._result(ResultCode.ERROR)
                 return
             self._last_line = body
             self._execute(body, now)
@@ -331,11 +331,11 @@ class ModemEngine:
         try:
             final = self._run_commands(body, now)
         except _CommandError:
-            final = Code.ERROR
+            final = ResultCode.ERROR
         if final is not None:
             self._result(final)
 
-    def _run_commands(self, body: str, now: float) -> Code | None:
+    def _run_commands(self, body: str, now: float) -> ResultCode | None:
         """Execute one command line; the final result, or None if one was sent."""
         text = body.upper()
         index = 0
@@ -361,7 +361,7 @@ class ModemEngine:
                 name, index = "&" + text[index], index + 1
             value, index = _number(text, index)
             self._setting(name, value)
-        return Code.OK
+        return ResultCode.OK
 
     def _setting(self, name: str, value: int) -> None:
         if name in _SETTING_MAX:
@@ -407,9 +407,9 @@ class ModemEngine:
         elif value != 1:
             raise _CommandError
 
-    def _dial(self, dial_string: str, now: float) -> Code | None:
+    def _dial(self, dial_string: str, now: float) -> ResultCode | None:
         if self.state is not ModemState.COMMAND and self.state is not ModemState.OFF_HOOK:
-            return Code.ERROR
+            return ResultCode.ERROR
         pulse = False
         digits = []
         for char in dial_string:
@@ -419,25 +419,25 @@ class ModemEngine:
                 digits.append(char)
             elif char == ";" or char not in _DIAL_IGNORED:
                 # ";" asks for a voice call: this modem only does data.
-                return Code.ERROR
+                return ResultCode.ERROR
         if not digits:
-            return Code.ERROR
+            return ResultCode.ERROR
         self.state = ModemState.DIALING
         self._deadline = now + self.register(7) * self.config.time_scale
         self._emit(DialRequest("".join(digits), pulse))
         return None
 
-    def _answer(self, now: float) -> Code | None:
+    def _answer(self, now: float) -> ResultCode | None:
         if self.state is not ModemState.COMMAND or not self.ringing:
-            return Code.NO_CARRIER
+            return ResultCode.NO_CARRIER
         self.state = ModemState.ANSWERING
         self._deadline = now + self.register(7) * self.config.time_scale
         self._emit(AnswerRequest())
         return None
 
-    def _online(self) -> Code | None:
+    def _online(self) -> ResultCode | None:
         if self.state is not ModemState.ONLINE_COMMAND:
-            return Code.ERROR
+            return ResultCode.ERROR
         self.state = ModemState.ONLINE
         self._escape_count = 0
         self._connect_result()
@@ -448,9 +448,9 @@ class ModemEngine:
     def _enter_online_command(self) -> None:
         self.state = ModemState.ONLINE_COMMAND
         self._in_line = self._prefix_a = False
-        self._result(Code.OK)
+        self._result(ResultCode.OK)
 
-    def _abort_attempt(self, code: Code) -> None:
+    def _abort_attempt(self, code: ResultCode) -> None:
         self.state = ModemState.COMMAND
         self._deadline = None
         self._emit(HangupRequest())
@@ -481,11 +481,15 @@ class ModemEngine:
             text += f" {self.rate}{self.config.connect_suffix}"
         self._emit(ToDte(self._framed(text)))
 
-    def _result(self, code: Code) -> None:
+    def _result(self, code: ResultCode) -> None:
         if self.settings["Q"]:
             return
-        if self.settings["X"] == 0 and code in (Code.BUSY, Code.NO_DIALTONE, Code.NO_ANSWER):
-            code = Code.NO_CARRIER  # X0: the basic Hayes set only
+        if self.settings["X"] == 0 and code in (
+            ResultCode.BUSY,
+            ResultCode.NO_DIALTONE,
+            ResultCode.NO_ANSWER,
+        ):
+            code = ResultCode.NO_CARRIER  # X0: the basic Hayes set only
         number, word = code.value
         if self.settings["V"]:
             self._emit(ToDte(self._framed(word)))

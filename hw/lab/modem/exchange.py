@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 
 from hw.lab.modem.engine import (
     AnswerRequest,
-    Code,
     DialRequest,
     HangupRequest,
     ModemConfig,
     ModemEngine,
+    ResultCode,
     ToDte,
     ToLine,
 )
@@ -309,7 +309,7 @@ class Exchange:
         port.engine.handle_timer(self.loop.time())
         self._process(port)
 
-    def _fail_soon(self, port: ModemPort, code: Code) -> None:
+    def _fail_soon(self, port: ModemPort, code: ResultCode) -> None:
         """Report a failed call attempt, outside the engine call that made it."""
 
         def report() -> None:
@@ -323,10 +323,10 @@ class Exchange:
         callee = self.modems.get(number)
         if callee is None:
             log.info("modem %s dials %s: no such number", caller.number, number)
-            self._fail_soon(caller, Code.NO_CARRIER)
+            self._fail_soon(caller, ResultCode.NO_CARRIER)
             return
         if callee is caller or callee.busy:
-            self._fail_soon(caller, Code.BUSY)
+            self._fail_soon(caller, ResultCode.BUSY)
             return
         call = Call(caller, callee)
         caller.call = callee.call = call
@@ -344,7 +344,7 @@ class Exchange:
     def _answer(self, port: ModemPort) -> None:
         call = port.call
         if call is None or call.callee is not port or call.state is not CallState.RINGING:
-            self._fail_soon(port, Code.NO_CARRIER)
+            self._fail_soon(port, ResultCode.NO_CARRIER)
             return
         if call.timer is not None:
             call.timer.cancel()
