@@ -212,7 +212,7 @@ class PppLink:
         if self.session is None or self.sendpath is None:
             self.counters.sent_before_network_up += 1
             return False
-        frame = self.session.send_datagram(protocol, packet)
+        frame = self.session.send_datagram(protocol, packet, self.loop.time())
         if frame is None:
             self.counters.sent_before_network_up += 1
             return False

@@ -41,6 +41,7 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         asyncmap=asyncmap,
         lcp_echo_interval=float(options.lcp_echo_interval),
         lcp_echo_failure=options.lcp_echo_failure if options.lcp_echo_interval else 0,
+        idle=float(options.idle),
         require_auth=auth_requirement(options),
         refuse_pap=options.refuse_pap,
         refuse_chap=options.refuse_chap,

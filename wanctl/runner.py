@@ -299,38 +299,25 @@ class LinkRunner:
         return None
 
     async def _until_end(self, link: PppLink) -> ExitCode:
-        idle = self.options.idle
+        """Until the link ends (its own status: idle, echo failure, hang-up...) or the
+        user hangs up."""
         stop = asyncio.ensure_future(self._hangup.wait())
         ended = asyncio.ensure_future(link.terminated.wait())
         try:
-            last_activity, last_count = time.monotonic(), self._data_count()
-            while True:
-                done, _ = await asyncio.wait(
-                    {stop, ended}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
-                )
-                if ended in done:
-                    return link.exit_code or ExitCode.OK
-                if stop in done:
-                    link.close("User request")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(link.terminated.wait(), 3.0)
-                    return ExitCode.USER_REQUEST
-                count = self._data_count()
-                if count != last_count:
-                    last_activity, last_count = time.monotonic(), count
-                elif idle and time.monotonic() - last_activity >= idle:
-                    self.progress.note(f"Terminating connection due to lack of activity ({idle} s)")
-                    link.close("Link inactive")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(link.terminated.wait(), 3.0)
-                    return ExitCode.IDLE_TIMEOUT
+            done, _ = await asyncio.wait({stop, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if ended in done:
+                if link.exit_code is ExitCode.IDLE_TIMEOUT:
+                    self.progress.note(
+                        f"Terminating connection due to lack of activity ({self.options.idle} s)"
+                    )
+                return link.exit_code or ExitCode.OK
+            link.close("User request")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.terminated.wait(), 3.0)
+            return ExitCode.USER_REQUEST
         finally:
             stop.cancel()
             ended.cancel()
-
-    def _data_count(self) -> int:
-        edge = self.edge
-        return edge.counters.read + edge.counters.written if edge is not None else 0
 
     async def _teardown(
         self, cm: DialupCallManager | PvcCallManager, vc: Vc, link: PppLink

@@ -113,6 +113,10 @@ class PppConfig:
     ipv6_local_id: bytes | None = None
     ipv6_remote_id: bytes | None = None
 
+    # -- the link's life --
+    #: pppd's ``idle``: seconds without a data packet before the link ends (0: never).
+    idle: float = 0.0
+
     # -- CCP --
     #: True: answer CCP with LCP Protocol-Reject; False: run CCP and refuse every method.
     noccp: bool = True
@@ -133,6 +137,8 @@ class PppConfig:
             raise ValueError("max-failure and loopback-fail must be positive")
         if self.lcp_echo_interval < 0 or self.lcp_echo_failure < 0 or self.chap_interval < 0:
             raise ValueError("echo and re-challenge settings cannot be negative")
+        if self.idle < 0:
+            raise ValueError("idle cannot be negative")
         if len(self.name.encode()) > 255 or len(self.user.encode()) > 255:
             raise ValueError("names are at most 255 octets")
 

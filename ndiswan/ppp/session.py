@@ -54,6 +54,7 @@ from ndiswan.ppp.events import (
     PhaseChanged,
 )
 from ndiswan.ppp.fsm import State, Timing
+from ndiswan.ppp.idle import IdleTimer, counts_as_activity
 from ndiswan.ppp.ipcp import IpcpOptions
 from ndiswan.ppp.ipv6cp import Ipv6cpOptions
 from ndiswan.ppp.keepalive import EchoKeepalive, EchoTick
@@ -131,6 +132,7 @@ class PppSession:
         self._running_ncps: set[int] = set()
         self._auth: dict[tuple[int, AuthRole], AuthMachine] = {}
         self._keepalive = EchoKeepalive(cfg.lcp_echo_interval, cfg.lcp_echo_failure)
+        self._idle = IdleTimer(cfg.idle)
         self._frames: list[bytes] = []
         self._events: deque[Event] = deque()
         self._term_reason = ""
@@ -160,6 +162,7 @@ class PppSession:
             for t in (
                 self._lcp.get_timer(),
                 self._keepalive.get_timer(),
+                self._idle.get_timer(),
                 *(ncp.get_timer() for ncp in self._ncps.values()),
                 *(machine.get_timer() for machine in self._auth.values()),
             )
@@ -201,6 +204,7 @@ class PppSession:
 
     def lower_down(self, now: float) -> None:
         """The line is gone (hang-up, carrier loss, unplug)."""
+        self._idle.stop()
         if self._running:
             self.status = ExitCode.HANGUP
             self._term_reason = "Modem hangup"
@@ -216,6 +220,11 @@ class PppSession:
             ncp.handle_timer(now)
         for machine in list(self._auth.values()):
             machine.handle_timer(now)
+        if self._idle.expired(now):
+            self._idle.stop()
+            self._log(LogLevel.NOTICE, "Terminating connection due to lack of activity.")
+            self.status = ExitCode.IDLE_TIMEOUT
+            self._close_link("Link inactive", now)
         tick = self._keepalive.handle_timer(now)
         if tick is EchoTick.SEND_REQUEST and self._lcp.is_opened:
             magic = (self._lcp_options.local.magic or 0).to_bytes(4, "big")
@@ -246,6 +255,7 @@ class PppSession:
             if ncp is not None and ncp.state is State.OPENED and self._lcp.state is State.OPENED:
                 # The hot path: a datagram on an open network protocol.
                 self.stats.datagrams_received += 1
+                self._idle.activity(now)
                 self._events.append(DatagramReceived(proto, info))
                 return
         else:
@@ -280,6 +290,7 @@ class PppSession:
         if data_ncp is not None:
             if data_ncp.is_opened:
                 self.stats.datagrams_received += 1
+                self._idle.activity(now)
                 self._events.append(DatagramReceived(proto, info))
             else:
                 self.stats.datagrams_dropped += 1
@@ -290,8 +301,9 @@ class PppSession:
 
     # -- send --------------------------------------------------------------
 
-    def send_datagram(self, proto: int, payload: bytes) -> bytes | None:
-        """The frame for one network-layer datagram, or None when it may not go."""
+    def send_datagram(self, proto: int, payload: bytes, now: float | None = None) -> bytes | None:
+        """The frame for one network-layer datagram, or None when it may not go;
+        ``now`` (when the driver knows it) counts the send against ``idle``."""
         ncp = self._ncps.get(_DATA_NCP.get(proto, -1))
         link = self.link
         if ncp is None or not ncp.is_opened or link is None or len(payload) > link.send_mru:
@@ -299,6 +311,8 @@ class PppSession:
             return None
         self.stats.datagrams_sent += 1
         self.stats.frames_sent += 1
+        if now is not None and counts_as_activity(proto):
+            self._idle.activity(now)
         if link.send_pfc and proto < 0x100:
             return bytes((proto,)) + payload
         return proto.to_bytes(2, "big") + payload
@@ -467,6 +481,7 @@ class PppSession:
                 return
             if self.status in (ExitCode.NEGOTIATION_FAILED, ExitCode.OK):
                 self.status = ExitCode.OK
+            self._idle.start(now)  # pppd: the idle check starts with the first NCP
             if isinstance(result.up, NetworkUp):
                 self.network = result.up
             else:
@@ -487,6 +502,7 @@ class PppSession:
     # -- phases and endings ------------------------------------------------
 
     def _close_link(self, reason: str, now: float) -> None:
+        self._idle.stop()
         if not self._term_reason:
             self._term_reason = reason
         if self.phase is not Phase.DEAD:

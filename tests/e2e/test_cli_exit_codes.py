@@ -1,7 +1,7 @@
 """pppd's exit codes, each provoked through the real ``wanctl`` command.
 
 0 success, 1 fatal error, 2 bad options, 3 not permitted, 5 user request,
-6 port locked, 7 cannot open port, 8 connect script failed, 15 echo
+6 port locked, 7 cannot open port, 8 connect script failed, 12 idle, 15 echo
 timeout, 16 modem hangup, 19 authentication failed.  Every error is one line
 naming what to fix, never a traceback.
 """
@@ -144,6 +144,14 @@ def test_8_connect_failed_when_the_number_does_not_answer(lab: Lab) -> None:
         dialer = lab.start("dial", lab.ns_client, exchange.tty("5551001"), "--number", "5550000")
         assert dialer.wait(60) == 8
         assert "NO CARRIER" in dialer.output()
+
+
+def test_12_idle_ends_a_quiet_link(lab: Lab) -> None:
+    lab.answer()
+    client = lab.dial("--idle", "2")
+    client.wait_for(r"Link up", 30)
+    assert client.wait(20) == 12
+    assert "Terminating connection due to lack of activity (2 s)" in client.output()
 
 
 def test_15_peer_stops_answering_lcp_echo(lab: Lab) -> None:
