@@ -7,7 +7,6 @@ import random
 from ndiswan.ppp import (
     AuthRequirement,
     DatagramReceived,
-    ExitCode,
     LinkTerminated,
     LogLine,
     Phase,
@@ -20,6 +19,7 @@ from ndiswan.ppp import (
     Wire,
 )
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
+from wanminiport.exitcodes import ExitCode
 
 SECRETS = SecretsTable.from_text("bob hub s3cret *\n")
 IP_PACKET = bytes.fromhex("4500001c0000400040010000 0a070002 0a070001 0800f7ff00000000")

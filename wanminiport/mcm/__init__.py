@@ -9,6 +9,9 @@ The first five are protocol cores (no I/O); only ``signaling`` touches the
 event loop.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from wanminiport.mcm.chat import (
     EXIT_FIRST_ABORT,
     EXIT_INVALID,
@@ -67,13 +70,32 @@ from wanminiport.mcm.results import (
     ResultParser,
     classify_line,
 )
-from wanminiport.mcm.signaling import (
-    CallFailedError,
-    ConnectResult,
-    ModemSignaling,
-    SignalingError,
-    SignalingTimeout,
-)
+
+if TYPE_CHECKING:
+    from wanminiport.mcm.signaling import (
+        CallFailedError,
+        ConnectResult,
+        ModemSignaling,
+        SignalingError,
+        SignalingTimeout,
+    )
+
+#: The asyncio driver's names, loaded on first use so that importing a core
+#: (``wanminiport.mcm.hayes``...) never pulls in the event loop.
+_SIGNALING = {
+    "CallFailedError",
+    "ConnectResult",
+    "ModemSignaling",
+    "SignalingError",
+    "SignalingTimeout",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SIGNALING:
+        return getattr(importlib.import_module("wanminiport.mcm.signaling"), name)
+    raise AttributeError(f"module 'wanminiport.mcm' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_INIT",

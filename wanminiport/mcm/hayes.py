@@ -31,7 +31,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from wanminiport.mcm import commands
+import wanminiport.mcm.commands as commands
 from wanminiport.mcm.results import (
     InfoLine,
     ModemResult,
