@@ -18,9 +18,9 @@ import inspect
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Final, Protocol
 
 from ndiswan.loopback import Loopback
 from ndiswan.ppp import Phase, PppConfig, PppSession, SecretLookup
@@ -399,6 +399,23 @@ class PppLink:
             self._timer = None
         self.terminated.set()
 
+    def status(self) -> dict[str, Any]:
+        """The session's figures as ``wanctl status`` shows them (shape: ``NO_LINK_STATUS``)."""
+        state = self.state
+        dropped = self.counters.sent_before_network_up + self.counters.not_ip
+        if self.sendpath is not None:
+            dropped += self.sendpath.queue.dropped
+        return {
+            "phase": state.phase,
+            "speed": state.speed,
+            "ipv4": {"local": state.local or None, "remote": state.remote or None},
+            "ipv6": {
+                "local_id": interface_id(state.ipv6_local),
+                "remote_id": interface_id(state.ipv6_remote),
+            },
+            "dropped": dropped,
+        }
+
     def detach(self) -> None:
         """Forget the call (after the call manager tore it down)."""
         if self._timer is not None:
@@ -412,6 +429,24 @@ class PppLink:
         self.sendpath = None
         self.session = None
         self.state.phase = "dead"
+
+
+#: ``PppLink.status()`` before any link exists.
+NO_LINK_STATUS: Final[Mapping[str, Any]] = {
+    "phase": "dead",
+    "speed": 0,
+    "ipv4": {"local": None, "remote": None},
+    "ipv6": {"local_id": None, "remote_id": None},
+    "dropped": 0,
+}
+
+
+def interface_id(address: str) -> str | None:
+    """The low 64 bits of a link-local address as four hex groups (None: no address)."""
+    if not address:
+        return None
+    value = int(ipaddress.IPv6Address(address)) & (2**64 - 1)
+    return ":".join(f"{(value >> s) & 0xFFFF:x}" for s in (48, 32, 16, 0))
 
 
 def link_info_for(event: LinkInfoNegotiated) -> LinkInfo:

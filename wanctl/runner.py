@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import signal
@@ -23,11 +22,12 @@ from typing import Any
 
 from ndiswan.edges import TunEdge
 from ndiswan.hooks import HOOK_TIMEOUT
-from ndiswan.link import PppLink
+from ndiswan.link import NO_LINK_STATUS, PppLink
 from ndiswan.ppp import AuthSucceeded, Ipv6Up, LinkInfoNegotiated, NetworkUp, Phase, PhaseChanged
 from ndiswan.ppp.events import AuthFailed, Event, LinkTerminated
 from ndiswan.resolv import ResolvConfError
 from ndiswan.tun import TunDevice, TunError
+from wanctl.callsetup import CallSetup, call_setup_for, uses_modem
 from wanctl.config import ppp_config, secrets_for, tun_options
 from wanctl.control import ControlServer, FrameSink
 from wanctl.errors import WanctlError
@@ -35,15 +35,15 @@ from wanctl.options import LinkOptions
 from wanctl.pcap import Direction, PcapWriter
 from wanctl.progress import Progress
 from wanminiport import WanMiniport
-from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
+from wanminiport.callmgr import bind_client, unbind_adapter
 from wanminiport.exitcodes import ExitCode
-from wanminiport.mcm.dialup import CallSetupError, DialupCallManager, DialupSettings
+from wanminiport.mcm.dialup import CallSetupError
 from wanminiport.transports.base import Transport, TransportError
 from wanminiport.transports.lockfile import PortLockedError, lock_owner
 from wanminiport.transports.serial_port import SerialTransport
 from wanminiport.transports.usb_cdc import is_usb_spec
 from wanminiport.transports.usb_port import UsbCdcTransport
-from wanminiport.vc import Vc
+from wanminiport.vc import NO_VC_STATUS, Vc
 
 log = logging.getLogger("wanctl")
 
@@ -85,15 +85,6 @@ class LinkRunner:
         self._hangup = asyncio.Event()
         self._pcap: PcapWriter | None = None
         self._capture_sinks: list[FrameSink] = []
-
-    @property
-    def uses_modem(self) -> bool:
-        """A modem is dialed with a number or a connect script, answered with init, a
-        script or auto-answer."""
-        o = self.options
-        if self.answer:
-            return o.init is not None or o.connect is not None or o.auto_answer > 0
-        return o.number is not None or o.connect is not None
 
     # -- the whole run, with redial --
 
@@ -138,7 +129,9 @@ class LinkRunner:
             code, was_up = await self._one_call()
             if self._hangup.is_set():
                 return ExitCode.USER_REQUEST
-            waiting_for_peer = self.answer and not self.uses_modem and not was_up
+            waiting_for_peer = (
+                self.answer and not uses_modem(self.options, answer=True) and not was_up
+            )
             if not (self.options.persist or waiting_for_peer):
                 return code
             if code in (ExitCode.OPTION_ERROR, ExitCode.NOT_ROOT, ExitCode.LOCK_FAILED):
@@ -188,7 +181,7 @@ class LinkRunner:
 
     async def _call_on(self, adapter: WanMiniport, transport: Transport) -> tuple[ExitCode, bool]:
         o = self.options
-        modem = self.uses_modem
+        modem = uses_modem(o, answer=self.answer)
         text_cd = modem and not transport.has_modem_lines
         # On a direct line the answering side waits for the caller's first LCP packet.
         link = PppLink(
@@ -215,22 +208,16 @@ class LinkRunner:
         self.edge = edge
         edge.attach(link)
         bind_client(adapter, link)
-        cm: DialupCallManager | PvcCallManager = (
-            DialupCallManager(adapter, self._dialup_settings())
-            if modem
-            else PvcCallManager(adapter)
-        )
-        if isinstance(cm, DialupCallManager):
-            cm.signaling.on_message = self.progress.note
+        call = call_setup_for(adapter, o, answer=self.answer, progress=self.progress)
         try:
-            handle = await cm.open_af(cm.register_af(), link)
-            vc = await self._connect(cm, handle, adapter, link)
+            vc = await call.connect(link, self._unless_hangup)
             if vc is None:
                 return ExitCode.USER_REQUEST, False
             self.vc = vc
+            self.state.connected_at = time.time()
             code = await self._until_end(link)
             was_up = link.state.up_since > 0
-            await self._teardown(cm, vc, link)
+            await self._teardown(call, vc, link)
             return code, was_up
         except CallSetupError as exc:
             self.progress.note(str(exc))
@@ -238,52 +225,7 @@ class LinkRunner:
         finally:
             edge.close()
             self.edge = None
-            if isinstance(cm, DialupCallManager):
-                cm.close()
-
-    def _dialup_settings(self) -> DialupSettings:
-        o = self.options
-        words = o.chat_words()
-        settings = DialupSettings(pulse=o.pulse, auto_answer_rings=o.auto_answer)
-        if o.init is not None:
-            settings.init = ("ATZ", o.init)
-        if self.answer:
-            settings.answer_chat = words
-        else:
-            settings.connect_chat = words
-        return settings
-
-    async def _connect(
-        self,
-        cm: DialupCallManager | PvcCallManager,
-        handle: Any,
-        adapter: WanMiniport,
-        link: PppLink,
-    ) -> Vc | None:
-        o = self.options
-        vc: Vc | None
-        if isinstance(cm, PvcCallManager):
-            self.progress.step(f"Direct line {o.device}: starting PPP")
-            vc = cm.add_pvc(handle, o.baud)
-        elif self.answer:
-            self.progress.step(f"Waiting for a call on {o.device}")
-            cm.register_sap(handle, "*")
-            vc = await self._unless_hangup(cm.accept_call(handle))
-        else:
-            assert o.number is not None or o.connect is not None
-            self.progress.step(f"Dialing {o.number or '(connect script)'}")
-            new_vc = adapter.create_vc(link)
-            call = await self._unless_hangup(cm.make_call(handle, new_vc, o.number or ""))
-            vc = new_vc if call is not None else None
-        return self._connected(cm, vc)
-
-    def _connected(self, cm: DialupCallManager | PvcCallManager, vc: Vc | None) -> Vc | None:
-        if vc is not None and isinstance(cm, DialupCallManager):
-            rate = cm.last_connect.rate if cm.last_connect else None
-            self.progress.step(f"CONNECT {rate or self.options.baud}")
-        if vc is not None:
-            self.state.connected_at = time.time()
-        return vc
+            call.close()
 
     async def _unless_hangup(self, request: Any) -> Any:
         """Await a call-setup request, abandoned when the user hangs up."""
@@ -319,17 +261,11 @@ class LinkRunner:
             stop.cancel()
             ended.cancel()
 
-    async def _teardown(
-        self, cm: DialupCallManager | PvcCallManager, vc: Vc, link: PppLink
-    ) -> None:
+    async def _teardown(self, call: CallSetup, vc: Vc, link: PppLink) -> None:
         if not await link.settle(HOOK_TIMEOUT):
             log.warning("the interface's down work did not finish within %.0f s", HOOK_TIMEOUT)
         link.detach()
-        if isinstance(cm, DialupCallManager):
-            self.progress.step("Hanging up")
-            await cm.close_call(vc)
-        else:
-            cm.delete_pvc(vc)
+        await call.teardown(vc)
         self.vc = None
         if link.state.up_since:  # as pppd: only a link that carried IP had a connect time
             self.progress.note(
@@ -379,57 +315,23 @@ class LinkRunner:
     # -- status for the control socket --
 
     def status(self) -> dict[str, Any]:
+        """``wanctl status``: the run's own figures, then the link's and the VC's."""
         link, vc, edge = self.link, self.vc, self.edge
-        state = link.state if link is not None else None
-        stats = vc.stats if vc is not None else None
+        link_status = dict(link.status() if link is not None else NO_LINK_STATUS)
+        vc_status = dict(vc.status() if vc is not None else NO_VC_STATUS)
         up = self.state.connected_at if vc is not None else 0.0
-        dropped = 0
-        if link is not None:
-            dropped += link.counters.sent_before_network_up + link.counters.not_ip
-            if link.sendpath is not None:
-                dropped += link.sendpath.queue.dropped
         return {
             "link": self.link_name,
             "pid": os.getpid(),
-            "phase": state.phase if state else "dead",
+            "phase": link_status["phase"],
             "device": self.options.device or "?",
-            "speed": state.speed if state else 0,
+            "speed": link_status["speed"],
             "uptime": round(time.time() - up, 3) if up else 0,
             "interface": edge.tun.name if edge is not None else None,
-            "ipv4": {
-                "local": (state.local or None) if state else None,
-                "remote": (state.remote or None) if state else None,
-            },
-            "ipv6": {
-                "local_id": _ifid(state.ipv6_local) if state else None,
-                "remote_id": _ifid(state.ipv6_remote) if state else None,
-            },
-            "bytes": {
-                "sent": stats.bytes_sent if stats else 0,
-                "received": stats.bytes_received if stats else 0,
-            },
-            "frames": {
-                "sent": stats.frames_sent if stats else 0,
-                "received": stats.frames_received if stats else 0,
-            },
-            "errors": {
-                "crc": stats.crc_errors if stats else 0,
-                "framing": (stats.framing_errors + stats.alignment_errors) if stats else 0,
-                "overruns": (stats.buffer_overrun_errors + stats.serial_overrun_errors)
-                if stats
-                else 0,
-                "dropped": dropped,
-            },
-            "send_window": {
-                "size": vc.send_window if vc else 0,
-                "outstanding": vc.outstanding if vc else 0,
-            },
+            "ipv4": link_status["ipv4"],
+            "ipv6": link_status["ipv6"],
+            "bytes": vc_status["bytes"],
+            "frames": vc_status["frames"],
+            "errors": {**vc_status["errors"], "dropped": link_status["dropped"]},
+            "send_window": vc_status["send_window"],
         }
-
-
-def _ifid(address: str) -> str | None:
-    """The low 64 bits of a link-local address as four hex groups."""
-    if not address:
-        return None
-    value = int(ipaddress.IPv6Address(address)) & (2**64 - 1)
-    return ":".join(f"{(value >> s) & 0xFFFF:x}" for s in (48, 32, 16, 0))

@@ -223,6 +223,20 @@ class Vc:
             future.set_result(SendStatus.INVALID)
         return future
 
+    def status(self) -> dict[str, dict[str, int]]:
+        """The VC's figures as ``wanctl status`` shows them (the shape of ``NO_VC_STATUS``)."""
+        stats = self.stats
+        return {
+            "bytes": {"sent": stats.bytes_sent, "received": stats.bytes_received},
+            "frames": {"sent": stats.frames_sent, "received": stats.frames_received},
+            "errors": {
+                "crc": stats.crc_errors,
+                "framing": stats.framing_errors + stats.alignment_errors,
+                "overruns": stats.buffer_overrun_errors + stats.serial_overrun_errors,
+            },
+            "send_window": {"size": self.send_window, "outstanding": self.outstanding},
+        }
+
     def _write_done(self, future: asyncio.Future[SendStatus]) -> Callable[[bool], None]:
         def done(handed_to_os: bool) -> None:
             status = SendStatus.SUCCESS if handed_to_os else SendStatus.HANGUP
@@ -230,3 +244,12 @@ class Vc:
                 self.stats.sends_failed += 1
 
         return done
+
+
+#: ``Vc.status()`` when there is no VC (no call up): every figure zero.
+NO_VC_STATUS: Final[Mapping[str, Mapping[str, int]]] = {
+    "bytes": {"sent": 0, "received": 0},
+    "frames": {"sent": 0, "received": 0},
+    "errors": {"crc": 0, "framing": 0, "overruns": 0},
+    "send_window": {"size": 0, "outstanding": 0},
+}
