@@ -109,19 +109,19 @@ def test_hayes_dialer_always_ends_what_it_started(
             if dialer.stage is Stage.RINGING:
                 dialer.accept(now)
             dialer.receive_data(chunk, now)
-            dialer.pop_outputs()
+            dialer.drain()
             now += gaps[index] if index < len(gaps) else 0.1
-            deadline = dialer.deadline
+            deadline = dialer.get_timer()
             if deadline is not None and deadline <= now:
                 dialer.handle_timer(now)
-                assert dialer.deadline is None or dialer.deadline > now
+                assert dialer.get_timer() is None or dialer.get_timer() > now
         for _ in range(20):  # silence: every stage must time out
-            if dialer.deadline is None:
+            if dialer.get_timer() is None:
                 break
-            now = dialer.deadline
+            now = dialer.get_timer()
             dialer.handle_timer(now)
-            dialer.pop_outputs()
-        assert dialer.stage in (Stage.IDLE, Stage.ONLINE) or dialer.deadline is None
+            dialer.drain()
+        assert dialer.stage in (Stage.IDLE, Stage.ONLINE) or dialer.get_timer() is None
         assert len(dialer.parser.pending) <= dialer.parser.max_line
 
 
@@ -156,17 +156,17 @@ def test_chat_scripts_parse_or_fail_cleanly_and_always_finish(
         chat.start(now)
         for chunk in chunks:
             chat.receive_data(chunk, now)
-            chat.pop_outputs()
+            chat.drain()
             now += 0.5
-            if chat.deadline is not None and chat.deadline <= now:
+            if chat.get_timer() is not None and chat.get_timer() <= now:
                 chat.handle_timer(now)
         for _ in range(len(words) + 10):
-            if chat.done or chat.deadline is None:
+            if chat.done or chat.get_timer() is None:
                 break
-            now = max(now, chat.deadline)
+            now = max(now, chat.get_timer())
             chat.handle_timer(now)
-            chat.pop_outputs()
-        assert chat.done or chat.deadline is None
+            chat.drain()
+        assert chat.done or chat.get_timer() is None
         assert chat.exit_code is None or 0 <= chat.exit_code <= 54
 
 

@@ -120,9 +120,9 @@ def test_modem_parsers_memory_is_bounded() -> None:
     def feed(chunk: bytes) -> None:
         parser.feed(chunk)
         dialer.receive_data(chunk, 0.0)
-        dialer.pop_outputs()
+        dialer.drain()
         chat.receive_data(chunk, 0.0)
-        chat.pop_outputs()
+        chat.drain()
 
     with watchdog("memory: 1 MiB into the AT parser, dialer and chat", 120):
         peak = peak_while(feed, modem_never_ends_a_line())

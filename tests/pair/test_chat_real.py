@@ -29,10 +29,10 @@ from wanminiport.mcm import (
     ChatScriptError,
     ModemSignaling,
     Report,
-    Send,
     parse_chat_file,
 )
 from wanminiport.mcm.chat import ChatOutput
+from wanminiport.sansio import Transmit
 from wanminiport.transports.serial_port import SerialTransport
 
 CHAT = shutil.which("chat") or "/usr/sbin/chat"
@@ -300,7 +300,7 @@ def test_send_escapes_match_what_the_real_chat_sends() -> None:
         pty.close()
     ours = ChatInterpreter(script)
     ours.start(0.0)
-    while ours.deadline is not None:  # the \d and \p pauses
-        ours.handle_timer(ours.deadline)
+    while ours.get_timer() is not None:  # the \d and \p pauses
+        ours.handle_timer(ours.get_timer())
     assert ours.exit_code == 0
-    assert b"".join(o.data for o in ours.pop_outputs() if isinstance(o, Send)) == sent
+    assert b"".join(o.data for o in ours.drain() if isinstance(o, Transmit)) == sent

@@ -34,7 +34,8 @@ from wanctl.control import ControlServer
 from wanctl.errors import ProfileError
 from wanctl.pppd_import import import_pppd
 from wanctl.profiles import parse_profile_text
-from wanminiport.mcm import HayesDialer, HayesTimings, HungUp, SendBytes, Stage
+from wanminiport.mcm import HayesDialer, HayesTimings, HungUp, Stage
+from wanminiport.sansio import Transmit
 from wanminiport.transports.lockfile import PortLock, format_lock_contents, parse_lock_contents
 
 
@@ -45,15 +46,15 @@ def test_far_end_dropping_during_the_hangup_guard_time_skips_the_escape() -> Non
     dialer.dial("5551234", now, init=())
     dialer.receive_data(b"\r\nCONNECT 115200\r\n", now)
     assert dialer.online
-    dialer.pop_outputs()
+    dialer.drain()
     dialer.hangup(now, use_dtr=False)
     guarding = dialer.stage
-    dialer.pop_outputs()
+    dialer.drain()
     dialer.receive_data(b"\r\nNO CARRIER\r\n", now + 0.2)
-    assert SendBytes(b"ATH0\r") in dialer.pop_outputs()
+    assert Transmit(b"ATH0\r") in dialer.drain()
     assert (guarding, dialer.stage) == (Stage.HANGUP_GUARD, Stage.HANGUP_ATH)
     dialer.receive_data(b"\r\nOK\r\n", now + 0.25)
-    assert HungUp() in dialer.pop_outputs()
+    assert HungUp() in dialer.drain()
     assert dialer.stage is Stage.IDLE
 
 

@@ -14,10 +14,8 @@ from wanminiport.mcm import (
     ChatScriptError,
     Echo,
     Finished,
-    Log,
     Report,
     Say,
-    Send,
     SendBreak,
     parse_chat_argv,
     parse_chat_file,
@@ -30,6 +28,7 @@ from wanminiport.mcm.chat_script import (
     split_subexpect,
     visible,
 )
+from wanminiport.sansio import LogLine, Transmit
 
 T = TypeVar("T")
 
@@ -45,7 +44,7 @@ class Run:
         self._take()
 
     def _take(self) -> list[ChatOutput]:
-        out = self.chat.pop_outputs()
+        out = self.chat.drain()
         self.outputs += out
         return out
 
@@ -56,15 +55,15 @@ class Run:
     def advance(self, seconds: float) -> list[ChatOutput]:
         """Move the clock, firing every deadline on the way."""
         end = self.now + seconds
-        while self.chat.deadline is not None and self.chat.deadline <= end:
-            self.now = self.chat.deadline
+        while self.chat.get_timer() is not None and self.chat.get_timer() <= end:
+            self.now = self.chat.get_timer()
             self.chat.handle_timer(self.now)
         self.now = end
         return self._take()
 
     @property
     def sent(self) -> bytes:
-        return b"".join(o.data for o in self.outputs if isinstance(o, Send))
+        return b"".join(o.data for o in self.outputs if isinstance(o, Transmit))
 
     @property
     def exit_code(self) -> int | None:
@@ -238,7 +237,7 @@ def test_abort_strings_exit_with_4_plus_their_index(seen: bytes, code: int) -> N
     run.modem(b"\r\n" + seen + b"\r\n")
     assert run.exit_code == code
     assert run.of(Finished)[0].reason == seen.decode()
-    assert Log(f"Failed ({seen.decode()})") in run.outputs
+    assert LogLine(f"Failed ({seen.decode()})") in run.outputs
 
 
 def test_clr_abort_removes_the_string_and_renumbers_the_rest() -> None:
@@ -259,7 +258,7 @@ def test_timeout_keyword_sets_following_expects_and_bad_values_mean_45() -> None
     run = Run(["TIMEOUT", "2", "OK", ""])
     run.advance(2)
     assert run.exit_code == 3
-    assert Log("timeout set to 2 seconds") in run.outputs
+    assert LogLine("timeout set to 2 seconds") in run.outputs
     bad = Run(["TIMEOUT", "soon", "OK", ""])
     bad.advance(44)
     assert bad.exit_code is None
@@ -269,7 +268,7 @@ def test_timeout_keyword_sets_following_expects_and_bad_values_mean_45() -> None
 
 def test_zero_timeout_option_waits_without_an_alarm_as_chat_does() -> None:
     run = Run(["OK", ""], timeout=0)
-    assert run.chat.deadline is None
+    assert run.chat.get_timer() is None
 
 
 def test_report_writes_the_string_and_the_rest_of_its_line() -> None:
@@ -309,7 +308,7 @@ def test_echo_on_shows_modem_output_and_off_hides_it() -> None:
 def test_hangup_on_is_an_io_error_and_off_keeps_waiting() -> None:
     fatal = Run(["OK", ""])
     fatal.chat.hangup(fatal.now)
-    fatal.chat.pop_outputs()
+    fatal.chat.drain()
     assert fatal.exit_code == 2
 
     callback = Run(["HANGUP", "OFF", "OK", "", "HANGUP", "ON", "OK", ""])
@@ -350,8 +349,8 @@ def test_too_long_expect_string_exits_1() -> None:
 
 def test_quiet_send_is_not_logged() -> None:
     run = Run(["", "\\qsecret"])
-    assert Log("send (??????)") in run.outputs
-    assert not any(isinstance(o, Log) and "secret" in o.text for o in run.outputs)
+    assert LogLine("send (??????)") in run.outputs
+    assert not any(isinstance(o, LogLine) and "secret" in o.text for o in run.outputs)
 
 
 def test_at_file_sends_the_file_contents_without_its_newline() -> None:

@@ -24,11 +24,9 @@ from wanminiport.mcm import (
     ResultParser,
     Ring,
     RingingStopped,
-    SendBytes,
     SetDtr,
     Stage,
     Timeout,
-    WaitUntil,
     answer_command,
     auto_answer_command,
     classify_line,
@@ -41,6 +39,7 @@ from wanminiport.mcm import (
     set_register_command,
 )
 from wanminiport.mcm.hayes import Output
+from wanminiport.sansio import Transmit
 
 WORDS = {
     "OK": ResultCode.OK,
@@ -214,12 +213,12 @@ class Harness:
         self.outputs: list[Output] = []
 
     def take(self) -> list[Output]:
-        out = self.dialer.pop_outputs()
+        out = self.dialer.drain()
         self.outputs += out
         return out
 
     def sent(self) -> list[bytes]:
-        return [o.data for o in self.take() if isinstance(o, SendBytes)]
+        return [o.data for o in self.take() if isinstance(o, Transmit)]
 
     def modem(self, data: bytes) -> list[Output]:
         self.dialer.receive_data(data, self.now)
@@ -231,16 +230,14 @@ class Harness:
         return self.take()
 
     def events(self, outputs: list[Output]) -> list[Output]:
-        return [o for o in outputs if not isinstance(o, SendBytes | SetDtr | WaitUntil)]
+        return [o for o in outputs if not isinstance(o, Transmit | SetDtr)]
 
 
 def dial_to_dialing(h: Harness, echo: bool = True) -> None:
     h.dialer.dial("5551234", h.now, init=("ATZ", "ATE1V1"))
     assert h.sent() == [b"ATZ\r"]
-    assert h.modem(b"ATZ\r\r\nOK\r\n" if echo else b"\r\nOK\r\n") == [
-        SendBytes(b"ATE1V1\r"),
-        WaitUntil(h.now + h.dialer.timings.command),
-    ]
+    assert h.modem(b"ATZ\r\r\nOK\r\n" if echo else b"\r\nOK\r\n") == [Transmit(b"ATE1V1\r")]
+    assert h.dialer.get_timer() == h.now + h.dialer.timings.command
     assert h.sent() == []
     h.dialer.receive_data(b"ATE1V1\r\r\nOK\r\n" if echo else b"0\r", h.now)
     assert h.sent() == [b"ATDT5551234\r"]
@@ -289,7 +286,7 @@ def test_init_error_fails_the_dial_before_dialing() -> None:
     h.take()
     (event,) = h.events(h.modem(b"\r\nERROR\r\n"))
     assert isinstance(event, CallFailed) and event.result.code is ResultCode.ERROR
-    assert b"ATDT5551234\r" not in [o.data for o in h.outputs if isinstance(o, SendBytes)]
+    assert b"ATDT5551234\r" not in [o.data for o in h.outputs if isinstance(o, Transmit)]
 
 
 def test_garbage_and_ring_while_dialing_are_ignored() -> None:
@@ -312,7 +309,7 @@ def test_dial_timeout_aborts_with_a_character() -> None:
     h = Harness(dial=30.0)
     dial_to_dialing(h)
     out = h.advance(30.0)
-    assert SendBytes(b"\r") in out
+    assert Transmit(b"\r") in out
     assert h.events(out) == [Timeout(Stage.DIALING)]
 
 
@@ -339,7 +336,7 @@ def test_a_second_request_while_busy_is_our_error() -> None:
 def answer_to_awaiting(h: Harness, auto_rings: int = 0, ring_timeout: float | None = None) -> None:
     h.dialer.answer(h.now, init=("ATZ",), auto_rings=auto_rings, ring_timeout=ring_timeout)
     assert h.sent() == [b"ATZ\r"]
-    assert h.modem(b"\r\nOK\r\n")[0] == SendBytes(f"ATS0={auto_rings}\r".encode())
+    assert h.modem(b"\r\nOK\r\n")[0] == Transmit(f"ATS0={auto_rings}\r".encode())
     h.modem(b"\r\nOK\r\n")
     assert h.dialer.stage is Stage.AWAIT_RING
 
@@ -405,7 +402,7 @@ def test_hangup_with_dtr_drops_dtr_then_sends_ath() -> None:
     h.dialer.hangup(h.now, use_dtr=True)
     assert h.take()[0] == SetDtr(False)
     out = h.advance(0.5)
-    assert out[:2] == [SetDtr(True), SendBytes(b"ATH0\r")]
+    assert out[:2] == [SetDtr(True), Transmit(b"ATH0\r")]
     assert h.events(h.modem(b"\r\nNO CARRIER\r\n\r\nOK\r\n")) == [HungUp()]
     assert h.dialer.stage is Stage.IDLE
 
@@ -415,22 +412,24 @@ def test_hangup_with_dtr_ignored_falls_back_to_escape() -> None:
     online(h)
     h.dialer.hangup(h.now, use_dtr=True)
     h.advance(0.5)
-    assert h.advance(2.0) == [WaitUntil(h.now + 1.0)]  # guard silence before +++
+    assert h.advance(2.0) == []
+    assert h.dialer.get_timer() == h.now + 1.0  # guard silence before +++
     assert h.sent() == []
-    assert SendBytes(b"+++") in h.advance(1.0)
+    assert Transmit(b"+++") in h.advance(1.0)
 
 
 def test_hangup_without_dtr_keeps_guard_times_around_the_escape() -> None:
     h = Harness(guard=1.0, command=3.0)
     online(h)
     h.dialer.hangup(h.now, use_dtr=False)
-    assert h.take() == [WaitUntil(h.now + 1.0)]
+    assert h.take() == []
+    assert h.dialer.get_timer() == h.now + 1.0
     assert h.advance(0.99) == []
     assert h.sent() == []
-    assert SendBytes(b"+++") in h.advance(0.01)
+    assert Transmit(b"+++") in h.advance(0.01)
     # The modem only answers after the guard time; we wait for its OK.
     h.now += 1.0
-    assert h.modem(b"\r\nOK\r\n")[0] == SendBytes(b"ATH0\r")
+    assert h.modem(b"\r\nOK\r\n")[0] == Transmit(b"ATH0\r")
     assert h.events(h.modem(b"ATH0\r\r\nOK\r\n")) == [HungUp()]
 
 
@@ -439,7 +438,7 @@ def test_hangup_escape_without_ok_still_sends_ath() -> None:
     online(h)
     h.dialer.hangup(h.now, use_dtr=False)
     h.advance(1.0)
-    assert SendBytes(b"ATH0\r") in h.advance(4.0)
+    assert Transmit(b"ATH0\r") in h.advance(4.0)
     assert h.events(h.advance(3.0)) == [Timeout(Stage.HANGUP_ATH)]
 
 
@@ -448,7 +447,7 @@ def test_hangup_while_dialing_aborts_then_sends_ath() -> None:
     dial_to_dialing(h)
     h.dialer.hangup(h.now, use_dtr=False)
     assert h.sent() == [b"\r"]
-    assert h.modem(b"\r\nNO CARRIER\r\n")[0] == SendBytes(b"ATH0\r")
+    assert h.modem(b"\r\nNO CARRIER\r\n")[0] == Transmit(b"ATH0\r")
     assert h.events(h.modem(b"\r\nOK\r\n")) == [HungUp()]
 
 

@@ -15,9 +15,9 @@ from hw.lab.modem.engine import (
     ModemEngine,
     ModemState,
     ResultCode,
-    ToDte,
     ToLine,
 )
+from wanminiport.sansio import Transmit
 
 
 class Modem:
@@ -34,13 +34,14 @@ class Modem:
         return self.dte()
 
     def dte(self) -> bytes:
-        out = self.engine.pop_outputs()
+        out = self.engine.drain()
         self.outputs += out
-        return b"".join(o.data for o in out if isinstance(o, ToDte))
+        return b"".join(o.data for o in out if isinstance(o, Transmit))
 
     def requests(self) -> list[EngineOutput]:
         self.dte()
-        found: list[EngineOutput] = [o for o in self.outputs if not isinstance(o, ToDte | ToLine)]
+        data_kinds = Transmit | ToLine
+        found: list[EngineOutput] = [o for o in self.outputs if not isinstance(o, data_kinds)]
         self.outputs.clear()
         return found
 

@@ -16,8 +16,8 @@ codes:
 ==== ========================================================
 
 Feed received bytes with ``receive_data(data, now)``, fire ``handle_timer``
-at ``deadline``, drain ``pop_outputs()`` (``Send``, ``SendBreak``, ``Say``,
-``Report``, ``Echo``, ``Log``, ``Finished``).  Bytes that arrive while
+at ``get_timer()``, drain ``drain()`` (``Transmit``, ``SendBreak``, ``Say``,
+``Report``, ``Echo``, ``LogLine``, ``Finished``).  Bytes that arrive while
 sending or pausing wait for the next expect, as they would in the tty's
 buffer; bytes after the last match are ``leftover`` (the data phase's).
 
@@ -46,6 +46,7 @@ from wanminiport.mcm.chat_script import (
     split_subexpect,
     visible,
 )
+from wanminiport.sansio import LogLine, Transmit
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -55,11 +56,6 @@ EXIT_FIRST_ABORT = 4
 
 #: Bytes kept while nobody expects (the tty buffer's stand-in).
 MAX_PENDING_INPUT = 65536
-
-
-@dataclass(frozen=True)
-class Send:
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -89,19 +85,13 @@ class Echo:
 
 
 @dataclass(frozen=True)
-class Log:
-    """A line of chat's ``-v`` log."""
-
-    text: str
-
-
-@dataclass(frozen=True)
 class Finished:
     exit_code: int
     reason: str = ""
 
 
-ChatOutput = Send | SendBreak | Say | Report | Echo | Log | Finished
+#: ``Transmit``: bytes for the modem; ``LogLine``: a line of chat's ``-v`` log.
+ChatOutput = Transmit | SendBreak | Say | Report | Echo | LogLine | Finished
 
 
 class _State(enum.Enum):
@@ -193,12 +183,13 @@ class ChatInterpreter:
         if self._state is not _State.DONE:
             self._finish(EXIT_IO_ERROR, reason)
 
-    def pop_outputs(self) -> list[ChatOutput]:
+    def drain(self) -> list[ChatOutput]:
+        """Every output since the last call, oldest first."""
         outputs, self._outputs = self._outputs, []
         return outputs
 
-    @property
-    def deadline(self) -> float | None:
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` should next run (a pause or an expect's timeout)."""
         return self._deadline
 
     @property
@@ -299,7 +290,7 @@ class ChatInterpreter:
         while self._send_queue:
             piece = self._send_queue.pop(0)
             if isinstance(piece, bytes):
-                self._emit(Send(piece))
+                self._emit(Transmit(piece))
             elif isinstance(piece, Break):
                 self._emit(SendBreak())
             elif isinstance(piece, Pause):
@@ -441,7 +432,7 @@ class ChatInterpreter:
         self._deadline = deadline
 
     def _log(self, text: str) -> None:
-        self._emit(Log(text))
+        self._emit(LogLine(text))
 
     def _emit(self, output: ChatOutput) -> None:
         self._outputs.append(output)

@@ -3,8 +3,8 @@
 ``HayesDialer`` is a sans-I/O state machine in the style of aioquic: the
 caller feeds it received bytes and the time (``receive_data``), fires its
 timer (``handle_timer``), asks it to act (``dial``, ``answer``, ``accept``,
-``hangup``, ``command``) and drains ``pop_outputs()``: *actions* to perform
-(``SendBytes``, ``SetDtr``, ``WaitUntil``) and *events* that happened
+``hangup``, ``command``) and drains ``drain()``: *actions* to perform
+(``Transmit``, ``SetDtr``) and *events* that happened
 (``Connected``, ``Ring``, ``CallFailed``, ``CarrierLost``, ``Timeout``, ...).
 
 Every wait has a deadline: per command, for the dial, for the answer, for
@@ -22,7 +22,7 @@ Stages and what moves them::
         --OK--> HANGUP_ATH --OK--> IDLE
     DIALING/ANSWERING --hangup--> HANGUP_ABORT --result--> HANGUP_ATH
 
-Protocol core: no I/O.
+Protocol core: no I/O; it speaks ``wanminiport.sansio``'s contract.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from wanminiport.mcm.results import (
     ResultCode,
     ResultParser,
 )
+from wanminiport.sansio import Transmit
 
 #: What ``dial`` and ``answer`` send first: reset, then words, results on,
 #: CD follows the carrier, DTR drop hangs up.
@@ -92,20 +93,8 @@ class HayesTimings:
 
 
 @dataclass(frozen=True)
-class SendBytes:
-    data: bytes
-
-
-@dataclass(frozen=True)
 class SetDtr:
     on: bool
-
-
-@dataclass(frozen=True)
-class WaitUntil:
-    """Call ``handle_timer`` at ``deadline`` (a later one replaces it)."""
-
-    deadline: float
 
 
 # -- events ----------------------------------------------------------------
@@ -162,7 +151,7 @@ class CommandDone:
     info: tuple[str, ...] = ()
 
 
-Action = SendBytes | SetDtr | WaitUntil
+Action = Transmit | SetDtr
 Event = (
     Connected | Ring | RingingStopped | CallFailed | CarrierLost | Timeout | HungUp | CommandDone
 )
@@ -332,12 +321,13 @@ class HayesDialer:
             self._go_idle()
             self._emit(Timeout(stage))
 
-    def pop_outputs(self) -> list[Output]:
+    def drain(self) -> list[Output]:
+        """Every action and event since the last call, oldest first."""
         outputs, self._outputs = self._outputs, []
         return outputs
 
-    @property
-    def deadline(self) -> float | None:
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` should next run: the current wait's deadline."""
         return self._deadline
 
     @property
@@ -475,11 +465,9 @@ class HayesDialer:
 
     def _set_deadline(self, deadline: float | None) -> None:
         self._deadline = deadline
-        if deadline is not None:
-            self._emit(WaitUntil(deadline))
 
     def _send(self, data: bytes) -> None:
-        self._emit(SendBytes(data))
+        self._emit(Transmit(data))
 
     def _emit(self, output: Output) -> None:
         self._outputs.append(output)

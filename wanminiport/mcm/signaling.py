@@ -25,14 +25,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from wanminiport.coretimer import CoreTimer
 from wanminiport.mcm.chat import (
     ChatInterpreter,
     ChatOutput,
     Finished,
-    Log,
     Report,
     Say,
-    Send,
     SendBreak,
 )
 from wanminiport.mcm.chat_script import DEFAULT_TIMEOUT as CHAT_DEFAULT_TIMEOUT
@@ -48,13 +47,12 @@ from wanminiport.mcm.hayes import (
     HungUp,
     Output,
     Ring,
-    SendBytes,
     SetDtr,
     Stage,
     Timeout,
-    WaitUntil,
 )
 from wanminiport.mcm.results import ModemResult
+from wanminiport.sansio import LogLine, Transmit
 from wanminiport.transports.base import LineDownReason, ModemLines, Transport, TransportEvents
 
 log = logging.getLogger(__name__)
@@ -124,7 +122,9 @@ class ModemSignaling:
         #: which chat writes to its stderr whether or not it is verbose.
         self.on_message: Callable[[str], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        #: The dialer's timer; a running chat script has its own (``_chat_timer``).
+        self._dialer_timer = CoreTimer(self.dialer, self._drain)
+        self._chat_timer: CoreTimer | None = None
         self._waiter: asyncio.Future[object] | None = None
         self._chat: ChatInterpreter | None = None
         self._data_mode = False
@@ -141,6 +141,7 @@ class ModemSignaling:
     def start(self) -> None:
         """Take the transport's indications (call once, on the running loop)."""
         self._loop = asyncio.get_running_loop()
+        self._dialer_timer = CoreTimer(self.dialer, self._drain, self._loop)
         self.transport.start(self)
 
     def close(self) -> None:
@@ -234,12 +235,14 @@ class ModemSignaling:
             read_file=read_send_file,
         )
         self._chat = chat
+        self._chat_timer = CoreTimer(chat, self._drain_chat, self._loop)
         chat.start(self._now())
         self._drain_chat()
         try:
             code = await waiter
         finally:
-            self._chat = None
+            self._chat_timer.cancel()
+            self._chat, self._chat_timer = None, None
         assert isinstance(code, int)
         return code
 
@@ -323,21 +326,18 @@ class ModemSignaling:
         return result
 
     def _drain(self) -> None:
-        while True:
-            outputs = self.dialer.pop_outputs()
-            if not outputs:
-                return
+        while outputs := self.dialer.drain():
             for output in outputs:
                 self._perform(output)
+        if not self._down:
+            self._dialer_timer.rearm()
 
     def _perform(self, output: Output) -> None:
-        if isinstance(output, SendBytes):
+        if isinstance(output, Transmit):
             log.info("%s: send (%s)", self.transport.name, visible(output.data))
             self.transport.write(output.data)
         elif isinstance(output, SetDtr):
             self.transport.set_dtr(output.on)
-        elif isinstance(output, WaitUntil):
-            self._arm(output.deadline)
         elif isinstance(output, Connected):
             self._enter_data_mode(output.early_data)
             self._resolve(ConnectResult(output.result.text, output.rate, output.result.details))
@@ -364,8 +364,8 @@ class ModemSignaling:
         chat = self._chat
         if chat is None:
             return
-        for output in chat.pop_outputs():
-            if isinstance(output, Send):
+        for output in chat.drain():
+            if isinstance(output, Transmit):
                 self.transport.write(output.data)
             elif isinstance(output, SendBreak):
                 send_break = getattr(self.transport, "send_break", None)
@@ -375,7 +375,7 @@ class ModemSignaling:
                     log.info(
                         "%s: BREAK requested; the transport cannot send one", self.transport.name
                     )
-            elif isinstance(output, Log):
+            elif isinstance(output, LogLine):
                 log.info("%s: chat: %s", self.transport.name, output.text)
             elif isinstance(output, Say | Report):
                 text = output.text.strip()
@@ -389,8 +389,8 @@ class ModemSignaling:
                 self._resolve(output.exit_code)
             if self.on_chat_output is not None:
                 self.on_chat_output(output)
-        if chat.deadline is not None and not chat.done:
-            self._arm(chat.deadline)
+        if self._chat_timer is not None and not chat.done and not self._down:
+            self._chat_timer.rearm()
 
     def _enter_data_mode(self, early: bytes) -> None:
         self._data_mode = True
@@ -428,25 +428,10 @@ class ModemSignaling:
         if sink is not None:
             sink.line_down(LineDownReason.CARRIER_LOST)
 
-    def _arm(self, deadline: float) -> None:
-        self._cancel_timer()
-        assert self._loop is not None
-        self._timer = self._loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        now = self._now()
-        if self._chat is not None:
-            self._chat.handle_timer(now)
-            self._drain_chat()
-        else:
-            self.dialer.handle_timer(now)
-            self._drain()
-
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._dialer_timer.cancel()
+        if self._chat_timer is not None:
+            self._chat_timer.cancel()
 
     def _resolve(self, value: object) -> None:
         waiter, self._waiter = self._waiter, None

@@ -3,9 +3,10 @@
 ``ModemEngine`` is what a real modem's firmware does between its serial port
 (the DTE: chat, pppd, our stack) and the telephone line (here a virtual
 exchange).  It is sans-I/O: the exchange feeds it DTE bytes, line bytes and
-call progress with the time, fires its timer at ``deadline``, and drains
-``pop_outputs()``: ``ToDte`` bytes, ``ToLine`` bytes, and requests to the
-exchange (``DialRequest``, ``AnswerRequest``, ``HangupRequest``).
+call progress with the time, fires its timer at ``get_timer()``, and drains
+``drain()``: ``Transmit`` (bytes for the DTE, on the modem's serial port),
+``ToLine`` (bytes for the far modem), and requests to the exchange
+(``DialRequest``, ``AnswerRequest``, ``HangupRequest``).
 
 Command state: ``AT`` (any case) starts a command line, S3 (CR) ends it, S5
 (BS) edits it, ``A/`` repeats the last one.  One line may hold several
@@ -26,6 +27,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from wanminiport.sansio import Transmit
 
 FACTORY_REGISTERS: dict[int, int] = {
     0: 0,  # rings before auto-answer (0: never)
@@ -87,12 +90,9 @@ class ModemConfig:
 
 
 @dataclass(frozen=True)
-class ToDte:
-    data: bytes
-
-
-@dataclass(frozen=True)
 class ToLine:
+    """Bytes for the telephone line (the far modem), in data state."""
+
     data: bytes
 
 
@@ -112,7 +112,7 @@ class HangupRequest:
     pass
 
 
-EngineOutput = ToDte | ToLine | DialRequest | AnswerRequest | HangupRequest
+EngineOutput = Transmit | ToLine | DialRequest | AnswerRequest | HangupRequest
 
 
 class _CommandError(Exception):
@@ -146,8 +146,8 @@ class ModemEngine:
 
     # -- properties ----------------------------------------------------------
 
-    @property
-    def deadline(self) -> float | None:
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` should next run (escape guard, S7 carrier wait)."""
         return self._deadline
 
     @property
@@ -165,7 +165,8 @@ class ModemEngine:
     def guard_time(self) -> float:
         return self.register(12) / 50.0 * self.config.time_scale
 
-    def pop_outputs(self) -> list[EngineOutput]:
+    def drain(self) -> list[EngineOutput]:
+        """Every output since the last call, oldest first."""
         outputs, self._outputs = self._outputs, []
         return outputs
 
@@ -275,7 +276,7 @@ class ModemEngine:
 
     def data_from_line(self, data: bytes, now: float) -> None:
         if self.state is ModemState.ONLINE:
-            self._emit(ToDte(data))
+            self._emit(Transmit(data))
         else:
             self.dropped_line_bytes += len(data)
 
@@ -296,7 +297,7 @@ class ModemEngine:
 
     def _command_byte(self, byte: int, now: float) -> None:
         if self.settings["E"]:
-            self._emit(ToDte(bytes([byte])))
+            self._emit(Transmit(bytes([byte])))
         if not self._in_line:
             upper = byte & 0xDF  # ASCII upper case
             if self._prefix_a and upper == ord("T"):
@@ -474,12 +475,12 @@ class ModemEngine:
         if self.settings["Q"]:
             return
         if not self.settings["V"]:
-            self._emit(ToDte(b"1" + self._cr()))
+            self._emit(Transmit(b"1" + self._cr()))
             return
         text = "CONNECT"
         if self.settings["X"] > 0:
             text += f" {self.rate}{self.config.connect_suffix}"
-        self._emit(ToDte(self._framed(text)))
+        self._emit(Transmit(self._framed(text)))
 
     def _result(self, code: ResultCode) -> None:
         if self.settings["Q"]:
@@ -492,15 +493,15 @@ class ModemEngine:
             code = ResultCode.NO_CARRIER  # X0: the basic Hayes set only
         number, word = code.value
         if self.settings["V"]:
-            self._emit(ToDte(self._framed(word)))
+            self._emit(Transmit(self._framed(word)))
         else:
-            self._emit(ToDte(str(number).encode() + self._cr()))
+            self._emit(Transmit(str(number).encode() + self._cr()))
 
     def _info(self, text: str) -> None:
         if self.settings["V"]:
-            self._emit(ToDte(self._framed(text)))
+            self._emit(Transmit(self._framed(text)))
         else:
-            self._emit(ToDte(text.encode() + self._cr() + bytes([self.register(4)])))
+            self._emit(Transmit(text.encode() + self._cr() + bytes([self.register(4)])))
 
     def _framed(self, text: str) -> bytes:
         crlf = self._cr() + bytes([self.register(4)])

@@ -44,11 +44,12 @@ from hw.lab.modem.engine import (
     ModemConfig,
     ModemEngine,
     ResultCode,
-    ToDte,
     ToLine,
 )
 from hw.lab.pacing import LinePacer, Wire
 from hw.lab.ptys import PtyPair, open_pty
+from wanminiport.coretimer import CoreTimer
+from wanminiport.sansio import Transmit
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ class ModemPort:
     out_buffer: bytearray = field(default_factory=bytearray)
     reading: bool = False
     writing: bool = False
-    timer: asyncio.TimerHandle | None = None
+    #: Keeps the engine's timer armed (made on first use, on the exchange's loop).
+    timer: CoreTimer | None = None
     pump_timer: asyncio.TimerHandle | None = None
     poll_timer: asyncio.TimerHandle | None = None
 
@@ -166,7 +168,9 @@ class Exchange:
     def close(self) -> None:
         self._closed = True
         for port in self.modems.values():
-            for handle in (port.timer, port.pump_timer, port.poll_timer):
+            if port.timer is not None:
+                port.timer.cancel()
+            for handle in (port.pump_timer, port.poll_timer):
                 if handle is not None:
                     handle.cancel()
             if port.call is not None and port.call.timer is not None:
@@ -282,9 +286,9 @@ class Exchange:
     def _process(self, port: ModemPort) -> None:
         if self._closed:
             return
-        while outputs := port.engine.pop_outputs():
+        while outputs := port.engine.drain():
             for output in outputs:
-                if isinstance(output, ToDte):
+                if isinstance(output, Transmit):
                     self._write_dte(port, output.data)
                 elif isinstance(output, ToLine):
                     self._to_line(port, output.data)
@@ -297,17 +301,11 @@ class Exchange:
         self._arm(port)
 
     def _arm(self, port: ModemPort) -> None:
-        if port.timer is not None:
-            port.timer.cancel()
-            port.timer = None
-        deadline = port.engine.deadline
-        if deadline is not None and not self._closed:
-            port.timer = self.loop.call_at(deadline, self._on_timer, port)
-
-    def _on_timer(self, port: ModemPort) -> None:
-        port.timer = None
-        port.engine.handle_timer(self.loop.time())
-        self._process(port)
+        if self._closed:
+            return
+        if port.timer is None:
+            port.timer = CoreTimer(port.engine, lambda: self._process(port), self.loop)
+        port.timer.rearm()
 
     def _fail_soon(self, port: ModemPort, code: ResultCode) -> None:
         """Report a failed call attempt, outside the engine call that made it."""
