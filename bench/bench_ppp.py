@@ -7,7 +7,7 @@ simulated wire (``ndiswan.ppp.Wire``, nothing sleeps):
   both ends report IPCP up, CPU time for both ends together, and the number
   of control packets it took;
 * datagrams: ``send_datagram`` on one end, ``receive_frame`` and
-  ``next_event`` on the other, per datagram and per second.
+  ``drain`` on the other, per datagram and per second.
 
 Every figure is the median of ``--runs`` timed runs; each run checks that
 the link came up and that the datagram arrived intact, so a broken core
@@ -80,10 +80,10 @@ def bench_datagrams(runs: int, size: int, count: int) -> None:
             frame = sender.send_datagram(Proto.IP, payload)
             assert frame is not None
             receiver.receive_frame(frame, wire.now)
-            event = receiver.next_event()
+            outputs = receiver.drain()
         per_datagram.append((time.perf_counter() - started) / count)
-        if event != DatagramReceived(Proto.IP, payload):
-            raise SystemExit(f"the datagram arrived damaged: {event!r}")
+        if outputs != [DatagramReceived(Proto.IP, payload)]:
+            raise SystemExit(f"the datagram arrived damaged: {outputs!r}")
     median = statistics.median(per_datagram)
     print(
         f"datagram path, {size}-byte IPv4: median {median * 1e6:.2f} us per datagram,"

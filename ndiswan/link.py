@@ -38,9 +38,11 @@ from ndiswan.ppp.events import (
 from ndiswan.sendpath import VcSendPath
 from ndiswan.tun import ppp_protocol_of
 from wanminiport.callmgr import AddressFamily, AfHandle, CloseReason
+from wanminiport.coretimer import CoreTimer
 from wanminiport.exitcodes import ExitCode
 from wanminiport.framing.ppp_async import LCP_PROTOCOL
 from wanminiport.info import FramingBits, LinkInfo, LinkParams
+from wanminiport.sansio import Transmit
 from wanminiport.transports.base import LineDownReason, ModemLines
 from wanminiport.vc import CallParameters, Vc
 
@@ -123,7 +125,8 @@ class PppLink:
         self.sendpath: VcSendPath | None = None
         self.exit_code: ExitCode | None = None
         self.terminated: asyncio.Event = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
+        #: Keeps the current session's timer armed (one per session).
+        self._timer: CoreTimer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         #: The last upper-edge call still running: the next one waits for it, so an
         #: interface is never deconfigured before its configuration finished.
@@ -155,7 +158,10 @@ class PppLink:
         self.exit_code = None
         self.terminated.clear()
         self.sendpath = VcSendPath(vc, on_backpressure=self._backpressure)
+        if self._timer is not None:
+            self._timer.cancel()
         self.session = PppSession(self.config, secrets=self.secrets)
+        self._timer = CoreTimer(self.session, self._service, self.loop)
         self.state = LinkState(speed=vc.call.transmit.bits_per_second if vc.call else 0)
         for tap in self.taps:
             if tap not in vc.taps:
@@ -232,15 +238,15 @@ class PppLink:
     # -- the session's output --
 
     def _service(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        if self.sendpath is not None:
-            for frame in session.frames_to_send():
-                self.sendpath.send_control(frame)
-        while (event := session.next_event()) is not None:
-            self._handle(event)
-        self._schedule_timer()
+        # Acting on an event may feed the session again: drain until it is quiet.
+        while (session := self.session) is not None and (outputs := session.drain()):
+            for output in outputs:
+                if not isinstance(output, Transmit):
+                    self._handle(output)
+                elif self.sendpath is not None:
+                    self.sendpath.send_control(output.data)
+        if self.session is not None and self._timer is not None:
+            self._timer.rearm()
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, LogLine):
@@ -364,22 +370,6 @@ class PppLink:
         if self.upper is not None:
             self.upper.set_paused(paused)
 
-    def _schedule_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.session is None:
-            return
-        when = self.session.get_timer()
-        if when is not None:
-            self._timer = self.loop.call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self.session is not None:
-            self.session.handle_timer(self.loop.time())
-            self._service()
-
     def _lower_down(self, vc: Vc, exit_code: ExitCode, reason: str) -> None:
         if vc is not self.vc or self.session is None:
             return
@@ -396,7 +386,6 @@ class PppLink:
             self.exit_code = exit_code
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self.terminated.set()
 
     def status(self) -> dict[str, Any]:

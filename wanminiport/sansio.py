@@ -50,7 +50,7 @@ class LogLine:
     """A line for the log, worded as pppd, chat or a modem would print it."""
 
     text: str
-    level: LogLevel = LogLevel.INFO
+    level: LogLevel = LogLevel.DEBUG
 
 
 class TimedCore(Protocol):

@@ -2,8 +2,8 @@
 
 Each authentication machine plays one role (authenticator or peer) for one
 protocol.  Like the automaton it does no I/O: packets (after the protocol
-field) accumulate in ``take_packets()``, log lines in ``take_events()``,
-and the one verdict of an authentication in ``take_signals()``.
+field, as ``Transmit``), log lines and the one verdict of an authentication
+(``AuthOutcome``) come out of one ``drain()``, in order.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import abc
 from dataclasses import dataclass
 
 from ndiswan.ppp.events import AuthRole, LogLevel, LogLine
+from wanminiport.sansio import Transmit
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,16 @@ class AuthOutcome:
     peer_addresses: tuple[str, ...] | None = None
 
 
+#: What ``AuthMachine.drain()`` gives.
+AuthOutput = Transmit | LogLine | AuthOutcome
+
+
 class AuthMachine(abc.ABC):
     protocol_name = ""
     role = AuthRole.PEER
 
     def __init__(self) -> None:
-        self._packets: list[bytes] = []
-        self._events: list[LogLine] = []
-        self._signals: list[AuthOutcome] = []
+        self._outputs: list[AuthOutput] = []
         self._deadline: float | None = None
         #: Received packets ignored: malformed, unexpected or stale.
         self.ignored = 0
@@ -52,16 +55,9 @@ class AuthMachine(abc.ABC):
     @abc.abstractmethod
     def handle_timer(self, now: float) -> None: ...
 
-    def take_packets(self) -> list[bytes]:
-        out, self._packets = self._packets, []
-        return out
-
-    def take_events(self) -> list[LogLine]:
-        out, self._events = self._events, []
-        return out
-
-    def take_signals(self) -> list[AuthOutcome]:
-        out, self._signals = self._signals, []
+    def drain(self) -> list[AuthOutput]:
+        """Packets, log lines and the verdict since the last call, oldest first."""
+        out, self._outputs = self._outputs, []
         return out
 
     def get_timer(self) -> float | None:
@@ -71,8 +67,11 @@ class AuthMachine(abc.ABC):
         """The lower layer went down: forget everything, wait for nothing."""
         self._deadline = None
 
+    def _transmit(self, packet: bytes) -> None:
+        self._outputs.append(Transmit(packet))
+
     def _log(self, level: LogLevel, text: str) -> None:
-        self._events.append(LogLine(text, level))
+        self._outputs.append(LogLine(text, level))
 
     def _finish(
         self,
@@ -84,4 +83,4 @@ class AuthMachine(abc.ABC):
         self._deadline = None
         self.succeeded = success
         outcome = AuthOutcome(self.protocol_name, self.role, success, name, message, peer_addresses)
-        self._signals.append(outcome)
+        self._outputs.append(outcome)

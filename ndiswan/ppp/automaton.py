@@ -5,9 +5,10 @@ LCP, IPCP, IPV6CP and CCP are each one ``Automaton`` with a different
 (RCR+, RCA, RTR, ...), looks the transition up in ``fsm.TRANSITIONS`` and
 performs its actions: counters, the Restart timer, the packets to send.
 
-Sans-I/O: packets go out through ``take_packets()``, upward signals (This-
-Layer-Up and friends) through ``take_signals()``, public events (log lines,
-protocol errors) through ``take_events()``; time is the ``now`` argument and
+Sans-I/O, in ``wanminiport.sansio``'s contract: one ``drain()`` gives, in the
+order they were decided, the packets to send (``Transmit``, after the
+protocol field), upward signals (This-Layer-Up and friends) and public
+events (``LogLine``, ``ProtocolError``); time is the ``now`` argument and
 ``get_timer()`` says when the Restart timer next wants ``handle_timer``.
 """
 
@@ -37,6 +38,7 @@ from ndiswan.ppp.packet import (
     parse_control_packet,
     parse_options,
 )
+from wanminiport.sansio import Transmit
 
 #: Codes whose Code-Reject means the peer cannot run this protocol at all.
 _CATASTROPHIC_CODES: Final = frozenset(range(Code.CONFIGURE_REQUEST, Code.CODE_REJECT + 1))
@@ -119,6 +121,9 @@ Signal = (
     | NegotiationAborted
 )
 
+#: What ``Automaton.drain()`` gives: packets to send, signals upward, events.
+AutomatonOutput = Transmit | Signal | LogLine | ProtocolError
+
 
 @dataclass
 class AutomatonStats:
@@ -163,22 +168,13 @@ class Automaton:
         self._term_reason = b""
         #: Why the layer last finished on its own (shown in LinkTerminated).
         self.finished_reason = ""
-        self._packets: list[bytes] = []
-        self._signals: list[Signal] = []
-        self._events: list[LogLine | ProtocolError] = []
+        self._outputs: list[AutomatonOutput] = []
 
     # -- outputs ----------------------------------------------------------
 
-    def take_packets(self) -> list[bytes]:
-        out, self._packets = self._packets, []
-        return out
-
-    def take_signals(self) -> list[Signal]:
-        out, self._signals = self._signals, []
-        return out
-
-    def take_events(self) -> list[LogLine | ProtocolError]:
-        out, self._events = self._events, []
+    def drain(self) -> list[AutomatonOutput]:
+        """Packets, signals and events since the last call, oldest first."""
+        out, self._outputs = self._outputs, []
         return out
 
     def get_timer(self) -> float | None:
@@ -254,7 +250,7 @@ class Automaton:
             self._receive_protocol_reject(packet, now)
         elif self.link_control and code in _LINK_RXR_CODES:
             if code == Code.ECHO_REPLY and self.state is State.OPENED:
-                self._signals.append(EchoReplyReceived(packet.data))
+                self._outputs.append(EchoReplyReceived(packet.data))
             self.process_input(Input.RXR, now, packet=packet)
         else:
             self.process_input(Input.RUC, now, packet=packet)
@@ -315,7 +311,7 @@ class Automaton:
         reason = self.handler.abort_reason
         if reason is not None:
             self.handler.abort_reason = None
-            self._signals.append(NegotiationAborted(reason))
+            self._outputs.append(NegotiationAborted(reason))
             return
         self.process_input(Input.RCN, now, packet=packet)
 
@@ -342,7 +338,7 @@ class Automaton:
             self.process_input(Input.RXJ_MINUS, now, packet=packet)
             return
         self.process_input(Input.RXJ_PLUS, now, packet=packet)
-        self._signals.append(PeerRejectedProtocol(rejected))
+        self._outputs.append(PeerRejectedProtocol(rejected))
 
     # -- sends the owner asks for (LCP) -----------------------------------
 
@@ -355,7 +351,7 @@ class Automaton:
         if identifier is None:
             identifier = self.next_identifier()
         room = max(0, self.peer_mru - HEADER_LEN)
-        self._packets.append(ControlPacket(code, identifier, data[:room]).encode())
+        self._outputs.append(Transmit(ControlPacket(code, identifier, data[:room]).encode()))
         return identifier
 
     # -- the table and its actions ----------------------------------------
@@ -391,13 +387,13 @@ class Automaton:
         restarted = False
         for action in actions:
             if action is Action.TLU:
-                self._signals.append(LayerUp())
+                self._outputs.append(LayerUp())
             elif action is Action.TLD:
-                self._signals.append(LayerDown())
+                self._outputs.append(LayerDown())
             elif action is Action.TLS:
-                self._signals.append(LayerStarted())
+                self._outputs.append(LayerStarted())
             elif action is Action.TLF:
-                self._signals.append(LayerFinished())
+                self._outputs.append(LayerFinished())
             elif action is Action.IRC:
                 closing = next_state in (State.CLOSING, State.STOPPING)
                 t = self.timing
@@ -452,13 +448,13 @@ class Automaton:
         self._naks_received = 0
 
     def _queue(self, code: int, identifier: int, data: bytes) -> None:
-        self._packets.append(ControlPacket(code, identifier, data).encode())
+        self._outputs.append(Transmit(ControlPacket(code, identifier, data).encode()))
 
     def _log(self, level: LogLevel, text: str) -> None:
-        self._events.append(LogLine(text, level))
+        self._outputs.append(LogLine(text, level))
 
     def _error(self, what: str, *, by_peer: bool) -> None:
-        self._events.append(ProtocolError(self.name, self.state.name, what, by_peer))
+        self._outputs.append(ProtocolError(self.name, self.state.name, what, by_peer))
 
     def _log_terminated_by_peer(self, reason: bytes) -> None:
         text = f"{self.name} terminated by peer"

@@ -83,7 +83,7 @@ class ChapAuthenticator(AuthMachine):
 
     def _send_challenge(self, now: float) -> None:
         body = bytes((len(self._challenge),)) + self._challenge + self._our_name.encode()
-        self._packets.append(ControlPacket(CHALLENGE, self._identifier, body).encode())
+        self._transmit(ControlPacket(CHALLENGE, self._identifier, body).encode())
         self._transmits += 1
         self._deadline = now + self._restart_time
 
@@ -113,7 +113,7 @@ class ChapAuthenticator(AuthMachine):
             # A repeated Response (our verdict was lost): same verdict again.
             message = b"Access granted" if self._last_verdict == SUCCESS else b"Access denied"
             reply = ControlPacket(self._last_verdict, packet.identifier, message)
-            self._packets.append(reply.encode())
+            self._transmit(reply.encode())
             return
         fields = _value_and_name(packet.data)
         if fields is None:
@@ -132,7 +132,7 @@ class ChapAuthenticator(AuthMachine):
         self._challenge_valid = False
         self._last_verdict = SUCCESS if ok else FAILURE
         message = b"Access granted" if ok else b"Access denied"
-        self._packets.append(ControlPacket(self._last_verdict, packet.identifier, message).encode())
+        self._transmit(ControlPacket(self._last_verdict, packet.identifier, message).encode())
         self._deadline = None
         if not ok:
             self._log(LogLevel.WARNING, f"Peer {q_text(name)} failed CHAP authentication")
@@ -205,7 +205,7 @@ class ChapPeer(AuthMachine):
             self._send_response(self._last_response, now)
 
     def _send_response(self, packet: bytes, now: float) -> None:
-        self._packets.append(packet)
+        self._transmit(packet)
         self._transmits += 1
         more = self._transmits < self._max_transmits
         self._repeat_at = now + self._restart_time if more else None
@@ -241,7 +241,7 @@ class ChapPeer(AuthMachine):
             if response != self._last_response:
                 self._last_response, self._transmits = response, 0
             if self._done:
-                self._packets.append(response)  # a re-challenge: answer, no repeats
+                self._transmit(response)  # a re-challenge: answer, no repeats
             else:
                 self._send_response(response, now)
         elif packet.code in (SUCCESS, FAILURE):

@@ -1,9 +1,10 @@
-"""What a PPP session reports: small frozen records, read with ``next_event()``.
+"""What a PPP session reports: small frozen records, read with ``drain()``.
 
 The driver turns them into actions: ``LinkInfoNegotiated`` into
 OID_WAN_CO_SET_LINK_INFO on the miniport, ``NetworkUp`` into addresses on the
 TUN interface, ``DatagramReceived`` into a write to it, ``LinkTerminated``
-into a hang-up and pppd's exit status, ``LogLine`` into the log.
+into a hang-up and pppd's exit status, ``LogLine`` (the contract's, from
+``wanminiport.sansio``) into the log.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from dataclasses import dataclass
 
 from wanminiport.exitcodes import ExitCode
 
+# The contract's log record and levels, re-exported: every PPP part logs with them.
+from wanminiport.sansio import LogLevel as LogLevel
+from wanminiport.sansio import LogLine as LogLine
+
 
 class Phase(enum.Enum):
     """RFC 1661 section 3.2 link phases."""
@@ -23,16 +28,6 @@ class Phase(enum.Enum):
     AUTHENTICATE = "authenticate"
     NETWORK = "network"
     TERMINATE = "terminate"
-
-
-class LogLevel(enum.IntEnum):
-    """pppd's message levels (dbglog, info, notice, warn, error)."""
-
-    DEBUG = 10
-    INFO = 20
-    NOTICE = 25
-    WARNING = 30
-    ERROR = 40
 
 
 class AuthRole(enum.Enum):
@@ -137,12 +132,6 @@ class LinkTerminated:
 
     reason: str
     exit_code: ExitCode
-
-
-@dataclass(frozen=True)
-class LogLine:
-    text: str
-    level: LogLevel = LogLevel.DEBUG
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ class PapPeer(AuthMachine):
         self._next_id = (self._next_id + 1) & 0xFF
         self._sent_ids.add(self._next_id)
         body = _counted(self._user) + _counted(self._password)
-        self._packets.append(ControlPacket(AUTH_REQUEST, self._next_id, body).encode())
+        self._transmit(ControlPacket(AUTH_REQUEST, self._next_id, body).encode())
         self._transmits += 1
         self._deadline = now + self._restart_time
 
@@ -133,7 +133,7 @@ class PapAuthenticator(AuthMachine):
             return
         if self._verdict is not None:
             # A repeated request gets the same answer as the first (RFC 1334).
-            self._packets.append(ControlPacket(self._verdict, packet.identifier, b"\0").encode())
+            self._transmit(ControlPacket(self._verdict, packet.identifier, b"\0").encode())
             return
         fields = _user_password(packet.data)
         if fields is None:
@@ -147,9 +147,7 @@ class PapAuthenticator(AuthMachine):
         ok = secret is not None and hmac.compare_digest(secret.encode(), password_bytes)
         self._verdict = AUTH_ACK if ok else AUTH_NAK
         message = b"Login ok" if ok else b"Login incorrect"
-        self._packets.append(
-            ControlPacket(self._verdict, packet.identifier, _counted(message)).encode()
-        )
+        self._transmit(ControlPacket(self._verdict, packet.identifier, _counted(message)).encode())
         if ok:
             self._log(LogLevel.NOTICE, f"PAP peer authentication succeeded for {q_text(user)}")
         else:

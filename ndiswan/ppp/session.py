@@ -2,10 +2,11 @@
 
 ``PppSession`` is sans-I/O.  The driver feeds it the lower layer's state
 (``lower_up``/``lower_down``), administrative requests (``open``/``close``),
-received frames and the time, and takes from it control frames to transmit
-(``frames_to_send``), events (``next_event``) and the time it next wants
-``handle_timer`` (``get_timer``).  Frames start at the protocol field: the
-framer has removed flags, address/control and FCS.
+received frames and the time; one ``drain()`` gives the control frames to
+transmit (``Transmit``) and then the events, and ``get_timer`` the time it
+next wants ``handle_timer`` -- the contract of ``wanminiport.sansio``.
+Frames start at the protocol field: the framer has removed flags,
+address/control and FCS.
 
 Phases: Dead -> Establish (LCP) -> Authenticate (PAP/CHAP, when negotiated)
 -> Network (IPCP, IPV6CP) -> Terminate -> Dead.  No network-layer datagram
@@ -52,6 +53,7 @@ from ndiswan.ppp.events import (
     NetworkUp,
     Phase,
     PhaseChanged,
+    ProtocolError,
 )
 from ndiswan.ppp.fsm import State, Timing
 from ndiswan.ppp.idle import IdleTimer, counts_as_activity
@@ -62,12 +64,16 @@ from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions
 from ndiswan.ppp.log import packet_line, split_protocol
 from ndiswan.ppp.options import RejectAllHandler
 from wanminiport.exitcodes import ExitCode
+from wanminiport.sansio import Transmit
 
 #: Network-layer protocol -> the NCP that must be Opened before it flows.
 _DATA_NCP: dict[int, int] = {Proto.IP: Proto.IPCP, Proto.IPV6: Proto.IPV6CP}
 _IP_VERSION: dict[int, int] = {Proto.IPCP: 4, Proto.IPV6CP: 6}
 _AUTH_PROTOCOLS = (Proto.PAP, Proto.CHAP)
 _FINISHED_STATES = (State.INITIAL, State.CLOSED, State.STOPPED)
+
+#: What ``PppSession.drain()`` gives: control frames to send, then events.
+SessionOutput = Transmit | Event
 
 
 @dataclass
@@ -143,16 +149,16 @@ class PppSession:
 
     # -- outputs -----------------------------------------------------------
 
-    def frames_to_send(self) -> list[bytes]:
-        """Control frames to transmit, oldest first (protocol field onward)."""
-        out, self._frames = self._frames, []
-        return out
+    def drain(self) -> list[SessionOutput]:
+        """Control frames to send (``Transmit``, protocol field onward), then events.
 
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
-
-    def events(self) -> list[Event]:
-        out = list(self._events)
+        Frames first: what the session decided to send goes on the wire before
+        the driver acts on what it reports (SET_LINK_INFO after the
+        Configure-Ack that agreed to it, as pppd does).
+        """
+        out: list[SessionOutput] = [Transmit(frame) for frame in self._frames]
+        out += self._events
+        self._frames = []
         self._events.clear()
         return out
 
@@ -328,10 +334,17 @@ class PppSession:
             machines += [(p, m) for (p, _), m in self._auth.items()]
             machines += list(self._ncps.items())
             for proto, machine in machines:
-                for packet in machine.take_packets():
-                    self._emit_control(proto, packet)
-                self._events.extend(machine.take_events())
-                for signal in machine.take_signals():
+                # Packets and events in the machine's order; its signals after,
+                # since reacting to one (This-Layer-Up) sends the next layer's packets.
+                signals: list[Signal | AuthOutcome] = []
+                for output in machine.drain():
+                    if isinstance(output, Transmit):
+                        self._emit_control(proto, output.data)
+                    elif isinstance(output, LogLine | ProtocolError):
+                        self._events.append(output)
+                    else:
+                        signals.append(output)
+                for signal in signals:
                     busy = True
                     if isinstance(signal, AuthOutcome):
                         self._on_auth(signal, now)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ndiswan.ppp.events import Event
 from ndiswan.ppp.log import packet_line
 from ndiswan.ppp.session import PppSession
+from wanminiport.sansio import Transmit
 
 #: (sender index, frame, count of frames that sender sent so far) -> drop it?
 DropRule = Callable[[int, bytes, int], bool]
@@ -60,9 +61,11 @@ class Wire:
 
     def _collect(self) -> None:
         for index, end in enumerate(self._distinct()):
-            self.events[index].extend(end.events())
-            for frame in end.frames_to_send():
-                self.send(index, frame)
+            for output in end.drain():
+                if isinstance(output, Transmit):
+                    self.send(index, output.data)
+                else:
+                    self.events[index].append(output)
 
     def send(self, index: int, frame: bytes) -> None:
         """Put one frame from end ``index`` on the wire (data frames too)."""

@@ -34,6 +34,7 @@ from ndiswan.ppp import (
 )
 from tests.fuzz.seeds import capture_frames
 from wanminiport.framing import PppAsyncFramer
+from wanminiport.sansio import Transmit
 
 SECRETS = {("client", "hub"): "s3cret", ("client", "server"): "pap-s3cret"}
 #: One received input may make the endpoint answer with at most this many frames
@@ -144,23 +145,27 @@ class Endpoint:
     framer: PppAsyncFramer = field(default_factory=PppAsyncFramer)
     frames_in: int = 0
     max_replies: int = 0
+    #: Frames the session sent, waiting for ``outgoing``.
+    frames_out: list[bytes] = field(default_factory=list)
 
     def outgoing(self, now: float) -> bytes:
-        frames = self.session.frames_to_send()
+        self._drain()
+        frames, self.frames_out = self.frames_out, []
         self.max_replies = max(self.max_replies, len(frames))
-        self._apply_events()
         return b"".join(self.framer.encode(frame, now) for frame in frames)
 
     def receive(self, data: bytes, now: float) -> None:
         for frame in self.framer.decode(data):
             self.frames_in += 1
             self.session.receive_frame(frame, now)
-            self._apply_events()
+            self._drain()
 
-    def _apply_events(self) -> None:
-        for event in self.session.events():
-            if isinstance(event, LinkInfoNegotiated):
-                self.framer.set_link_info(link_info_for(event))
+    def _drain(self) -> None:
+        for output in self.session.drain():
+            if isinstance(output, Transmit):
+                self.frames_out.append(output.data)
+            elif isinstance(output, LinkInfoNegotiated):
+                self.framer.set_link_info(link_info_for(output))
 
     def fire_timer(self, now: float) -> None:
         self.session.handle_timer(now)

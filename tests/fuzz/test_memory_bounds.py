@@ -90,8 +90,7 @@ def ppp_receive_path() -> Callable[[bytes], None]:
         clock[0] += 0.01
         for frame in framer.decode(chunk):
             session.receive_frame(frame, clock[0])
-        session.frames_to_send()
-        session.events()
+        session.drain()
         timer = session.get_timer()
         if timer is not None and timer <= clock[0]:
             session.handle_timer(clock[0])

@@ -17,6 +17,7 @@ from ndiswan.ppp import (
     SecretsTable,
     Wire,
 )
+from tests.drain import events
 from wanminiport.exitcodes import ExitCode
 
 SECRETS = SecretsTable.from_text('bob hub "s3cret" *\nhub bob hubpass *\n')
@@ -202,7 +203,7 @@ def test_lower_down_gives_exit_16() -> None:
     wire.start()
     assert wire.run(lambda w: all(e.network is not None for e in w.ends), max_time=30)
     client.lower_down(wire.now)
-    end = terminated(client.events())
+    end = terminated(events(client))
     assert end is not None and end.exit_code is ExitCode.HANGUP and end.reason == "Modem hangup"
     assert client.phase is Phase.DEAD
 

@@ -7,9 +7,10 @@ import random
 
 from ndiswan.ppp.auth import AuthMachine, AuthOutcome
 from ndiswan.ppp.chap import ChapAuthenticator, ChapPeer, chap_md5
-from ndiswan.ppp.events import AuthRole
+from ndiswan.ppp.events import AuthRole, LogLine
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
 from ndiswan.ppp.pap import PapAuthenticator, PapPeer
+from tests.drain import frames, take
 
 CHALLENGE, RESPONSE, SUCCESS, FAILURE = 1, 2, 3, 4
 
@@ -20,7 +21,7 @@ def lookup(table: dict[tuple[str, str], str]):  # type: ignore[no-untyped-def]
 
 def sent(machine: AuthMachine) -> list[ControlPacket]:
     out = []
-    for raw in machine.take_packets():
+    for raw in frames(machine):
         parsed = parse_control_packet(raw)
         assert parsed is not None
         out.append(parsed)
@@ -28,7 +29,7 @@ def sent(machine: AuthMachine) -> list[ControlPacket]:
 
 
 def texts(machine: AuthMachine) -> list[str]:
-    return [e.text for e in machine.take_events()]
+    return [e.text for e in take(machine, LogLine)]
 
 
 def authenticator(
@@ -59,11 +60,11 @@ def test_chap_round_trip_succeeds() -> None:
     server.receive(response.encode(), 0.2)
     (verdict,) = sent(server)
     assert (verdict.code, verdict.data) == (SUCCESS, b"Access granted")
-    assert server.take_signals() == [
+    assert take(server, AuthOutcome) == [
         AuthOutcome("CHAP", AuthRole.AUTHENTICATOR, True, "bob", "Access granted")
     ]
     peer.receive(verdict.encode(), 0.3)
-    assert peer.take_signals() == [
+    assert take(peer, AuthOutcome) == [
         AuthOutcome("CHAP", AuthRole.PEER, True, "bob", "Access granted")
     ]
     assert "CHAP authentication succeeded: Access granted" in texts(peer)
@@ -110,7 +111,7 @@ def test_replayed_response_from_an_earlier_challenge_fails() -> None:
     replay = ControlPacket(RESPONSE, new_challenge.identifier, captured.data)
     second.receive(replay.encode(), 0.1)
     assert [p.code for p in sent(second)] == [FAILURE]
-    (outcome,) = second.take_signals()
+    (outcome,) = take(second, AuthOutcome)
     assert not outcome.success
 
 
@@ -121,7 +122,7 @@ def test_response_to_another_identifier_is_ignored() -> None:
         RESPONSE, (challenge.identifier + 1) & 0xFF, bytes((16,)) + bytes(16) + b"bob"
     )
     server.receive(stale.encode(), 0.1)
-    assert sent(server) == [] and server.take_signals() == [] and server.ignored == 1
+    assert sent(server) == [] and take(server, AuthOutcome) == [] and server.ignored == 1
 
 
 def test_repeated_response_gets_the_same_verdict_once_more() -> None:
@@ -133,7 +134,7 @@ def test_repeated_response_gets_the_same_verdict_once_more() -> None:
     server.receive(response.encode(), 0.1)
     server.receive(response.encode(), 0.2)
     assert [p.code for p in sent(server)] == [SUCCESS, SUCCESS]
-    assert len(server.take_signals()) == 1
+    assert len(take(server, AuthOutcome)) == 1
 
 
 def test_long_names_of_255_octets_work_both_ways() -> None:
@@ -168,7 +169,7 @@ def test_challenge_is_retransmitted_then_given_up() -> None:
         server.handle_timer(now)
         challenges += sent(server)
     assert len(challenges) == 3 and len({c.data for c in challenges}) == 1
-    (outcome,) = server.take_signals()
+    (outcome,) = take(server, AuthOutcome)
     assert not outcome.success and now == 9.0
 
 
@@ -189,14 +190,14 @@ def test_verdict_for_an_identifier_we_never_answered_is_ignored() -> None:
     peer = ChapPeer("bob", "pw", None)
     peer.start(0.0)
     peer.receive(ControlPacket(SUCCESS, 9, b"").encode(), 0.0)
-    assert peer.take_signals() == []
+    assert take(peer, AuthOutcome) == []
 
 
 def test_chap_peer_gives_up_waiting() -> None:
     peer = ChapPeer("bob", "pw", None, wait_timeout=60.0)
     peer.start(0.0)
     peer.handle_timer(60.0)
-    (outcome,) = peer.take_signals()
+    (outcome,) = take(peer, AuthOutcome)
     assert not outcome.success and "CHAP authentication timed out" in texts(peer)
 
 
@@ -210,7 +211,7 @@ def test_pap_authenticator_accepts_the_right_password() -> None:
     server.start(0.0)
     server.receive(pap_request(1, b"bob", b"s3cret"), 0.1)
     assert [(p.code, p.data) for p in sent(server)] == [(2, b"\x08Login ok")]
-    assert server.take_signals()[0].success
+    assert take(server, AuthOutcome)[0].success
     assert "PAP peer authentication succeeded for bob" in texts(server)
 
 
@@ -220,7 +221,7 @@ def test_pap_wrong_password_and_repeat_get_nak() -> None:
     server.receive(pap_request(1, b"bob", b"guess"), 0.1)
     server.receive(pap_request(2, b"bob", b"s3cret"), 0.2)
     assert [(p.code, p.identifier) for p in sent(server)] == [(3, 1), (3, 2)]
-    assert len(server.take_signals()) == 1
+    assert len(take(server, AuthOutcome)) == 1
     assert not any("guess" in t or "s3cret" in t for t in texts(server))
 
 
@@ -236,7 +237,7 @@ def test_pap_authenticator_gives_up_waiting() -> None:
     server = PapAuthenticator("hub", None, 30.0)
     server.start(0.0)
     server.handle_timer(30.0)
-    assert not server.take_signals()[0].success
+    assert not take(server, AuthOutcome)[0].success
 
 
 def test_pap_peer_retransmits_with_new_ids_and_accepts_late_ack() -> None:
@@ -246,7 +247,7 @@ def test_pap_peer_retransmits_with_new_ids_and_accepts_late_ack() -> None:
     first, second = sent(peer)
     assert first.identifier != second.identifier and first.data == second.data
     peer.receive(ControlPacket(2, first.identifier, b"\x00").encode(), 3.5)
-    assert peer.take_signals()[0].success
+    assert take(peer, AuthOutcome)[0].success
 
 
 def test_pap_peer_gives_up_after_max_transmits() -> None:
@@ -255,7 +256,7 @@ def test_pap_peer_gives_up_after_max_transmits() -> None:
     while peer.get_timer() is not None:
         peer.handle_timer(peer.get_timer())  # type: ignore[arg-type]
     assert len(sent(peer)) == 10
-    assert not peer.take_signals()[0].success
+    assert not take(peer, AuthOutcome)[0].success
     assert "No response to PAP authenticate-requests" in texts(peer)
 
 
@@ -263,7 +264,7 @@ def test_pap_peer_ignores_answers_to_ids_it_never_sent() -> None:
     peer = PapPeer("bob", "pw")
     peer.start(0.0)
     peer.receive(ControlPacket(2, 99, b"\x00").encode(), 0.1)
-    assert peer.take_signals() == [] and peer.ignored == 1
+    assert take(peer, AuthOutcome) == [] and peer.ignored == 1
 
 
 def test_chap_peer_repeats_its_response_until_the_verdict() -> None:
@@ -279,4 +280,4 @@ def test_chap_peer_repeats_its_response_until_the_verdict() -> None:
     assert [p.encode() for p in repeats] == [first.encode()] * 2
     server.receive(first.encode(), 9.5)
     peer.receive(sent(server)[0].encode(), 9.6)
-    assert peer.take_signals()[0].success and peer.get_timer() is None
+    assert take(peer, AuthOutcome)[0].success and peer.get_timer() is None

@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ndiswan.ppp.automaton import Automaton, LayerFinished, LayerUp
+from ndiswan.ppp.automaton import Automaton, LayerFinished, LayerUp, Signal
 from ndiswan.ppp.constants import Code
-from ndiswan.ppp.events import ProtocolError
+from ndiswan.ppp.events import LogLine, ProtocolError
 from ndiswan.ppp.fsm import TIMER_STATES, TRANSITIONS, Action, Input, State, Timing
 from ndiswan.ppp.options import ACK, REJECT, OptionHandler, OptionVerdict, nak
 from ndiswan.ppp.packet import ControlPacket, Option, parse_control_packet
+from tests.drain import frames, take
 
 
 class OneOption(OptionHandler):
@@ -57,7 +58,7 @@ def automaton(**timing: float) -> Automaton:
 
 def packets(a: Automaton) -> list[ControlPacket]:
     out = []
-    for raw in a.take_packets():
+    for raw in frames(a):
         parsed = parse_control_packet(raw)
         assert parsed is not None
         out.append(parsed)
@@ -114,7 +115,7 @@ def test_every_state_input_pair_is_handled_without_exception(state: State, inp: 
     a.state = state
     a.process_input(inp, 1.0)
     assert isinstance(a.state, State)
-    errors = [e for e in a.take_events() if isinstance(e, ProtocolError)]
+    errors = [e for e in take(a, LogLine | ProtocolError) if isinstance(e, ProtocolError)]
     if (state, inp) in TRANSITIONS:
         assert a.state is TRANSITIONS[state, inp][1] and not errors
     else:
@@ -131,14 +132,14 @@ def test_timer_runs_exactly_in_the_rfc_timer_states(data: st.DataObject) -> None
         now += data.draw(st.floats(0.0, 4.0))
         a.handle_timer(now)
         assert (a.get_timer() is not None) == (a.state in TIMER_STATES)
-        assert not [e for e in a.take_events() if isinstance(e, ProtocolError)]
+        assert not [e for e in take(a, LogLine | ProtocolError) if isinstance(e, ProtocolError)]
 
 
 def test_driver_misuse_is_reported_as_local_protocol_error() -> None:
     a = automaton()
     a.up(0.0)
     a.up(0.0)
-    assert a.take_events() == [ProtocolError("TEST", "CLOSED", "Up", False)]
+    assert take(a, LogLine | ProtocolError) == [ProtocolError("TEST", "CLOSED", "Up", False)]
     assert a.state is State.CLOSED
 
 
@@ -153,7 +154,7 @@ def test_max_configure_requests_then_this_layer_finished() -> None:
         sent += packets(a)
     assert len(sent) == 10
     assert {p.identifier for p in sent} == {first.identifier}  # retransmissions keep the id
-    assert a.state is State.STOPPED and LayerFinished() in a.take_signals()
+    assert a.state is State.STOPPED and LayerFinished() in take(a, Signal)
     assert now == pytest.approx(30.0)
 
 
@@ -224,7 +225,7 @@ def test_acceptable_request_then_ack_opens() -> None:
     assert [p.code for p in packets(a)] == [Code.CONFIGURE_ACK]
     a.receive(ControlPacket(Code.CONFIGURE_ACK, request.identifier, request.data).encode(), 0.2)
     assert a.state is State.OPENED and a.get_timer() is None
-    assert LayerUp() in a.take_signals()
+    assert LayerUp() in take(a, Signal)
 
 
 def test_code_reject_of_configure_request_is_catastrophic() -> None:
@@ -254,7 +255,7 @@ def test_packets_before_lower_layer_up_change_nothing() -> None:
     a = automaton()
     a.receive(ControlPacket(Code.CONFIGURE_REQUEST, 1, b"").encode(), 0.0)
     assert a.state is State.INITIAL and packets(a) == []
-    assert [type(e) for e in a.take_events()] == [ProtocolError]
+    assert [type(e) for e in take(a, LogLine | ProtocolError)] == [ProtocolError]
 
 
 def test_terminate_request_in_opened_waits_one_restart_period() -> None:

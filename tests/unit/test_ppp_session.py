@@ -19,6 +19,7 @@ from ndiswan.ppp import (
     Wire,
 )
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
+from tests.drain import events, frames
 from wanminiport.exitcodes import ExitCode
 
 SECRETS = SecretsTable.from_text("bob hub s3cret *\n")
@@ -31,7 +32,7 @@ def lcp_frame(code: int, ident: int, data: bytes = b"") -> bytes:
 
 def sent_packets(session: PppSession, proto: int) -> list[ControlPacket]:
     out = []
-    for frame in session.frames_to_send():
+    for frame in frames(session):
         if int.from_bytes(frame[:2], "big") == proto:
             parsed = parse_control_packet(frame[2:])
             assert parsed is not None
@@ -40,7 +41,7 @@ def sent_packets(session: PppSession, proto: int) -> list[ControlPacket]:
 
 
 def logs(session: PppSession) -> list[str]:
-    return [e.text for e in session.events() if isinstance(e, LogLine)]
+    return [e.text for e in events(session) if isinstance(e, LogLine)]
 
 
 def lcp_opened(**config: object) -> PppSession:
@@ -52,8 +53,8 @@ def lcp_opened(**config: object) -> PppSession:
     session.receive_frame(lcp_frame(1, 1, bytes.fromhex("05060a0b0c0d")), 0.1)
     session.receive_frame(lcp_frame(2, request.identifier, request.data), 0.1)
     assert session.state_of(Proto.LCP) is State.OPENED
-    session.frames_to_send()
-    session.events()
+    frames(session)
+    events(session)
     return session
 
 
@@ -64,7 +65,7 @@ def test_network_datagrams_are_refused_before_ipcp_opens() -> None:
     session.receive_frame(b"\x00\x21" + IP_PACKET, 0.2)
     session.receive_frame(b"\x21" + IP_PACKET, 0.2)
     assert session.stats.datagrams_dropped == 2 and session.stats.sends_refused == 1
-    assert not [e for e in session.events() if isinstance(e, DatagramReceived)]
+    assert not [e for e in events(session) if isinstance(e, DatagramReceived)]
 
 
 def test_frames_before_lcp_opens_are_dropped_and_counted() -> None:
@@ -96,7 +97,7 @@ def test_ip_injected_during_authentication_is_dropped() -> None:
     hub.receive_frame(b"\x12\x35" + b"junk", wire.now)
     assert hub.stats.dropped_before_network == 3 and hub.stats.datagrams_dropped == 1
     assert hub.stats.protocol_rejects_sent == 0
-    assert not [f for f in hub.frames_to_send() if f[:2] == b"\x80\x21"]
+    assert not [f for f in frames(hub) if f[:2] == b"\x80\x21"]
     assert hub.send_datagram(Proto.IP, IP_PACKET) is None
 
 
@@ -113,7 +114,7 @@ def test_pap_request_is_ignored_when_chap_is_required() -> None:
     request = ControlPacket(1, 1, b"\x03bob\x06s3cret").encode()
     hub.receive_frame(b"\xc0\x23" + request, wire.now)
     assert hub.phase is Phase.AUTHENTICATE
-    assert not [f for f in hub.frames_to_send() if f[:2] == b"\xc0\x23"]
+    assert not [f for f in frames(hub) if f[:2] == b"\xc0\x23"]
 
 
 def test_unknown_protocol_in_network_phase_gets_protocol_reject() -> None:
@@ -131,7 +132,7 @@ def test_protocol_reject_is_cut_to_the_peers_mru() -> None:
     (request,) = sent_packets(session, Proto.LCP)
     session.receive_frame(lcp_frame(1, 1, bytes.fromhex("01040080")), 0.1)  # peer MRU 128
     session.receive_frame(lcp_frame(2, request.identifier, request.data), 0.1)
-    session.frames_to_send()
+    frames(session)
     session.receive_frame(b"\x12\x35" + bytes(1000), 0.2)
     (reject,) = sent_packets(session, Proto.LCP)
     assert len(reject.encode()) == 128
@@ -157,7 +158,7 @@ def test_hundreds_of_options_in_a_configure_request() -> None:
     session = PppSession(PppConfig(), rng=random.Random(1).randbytes)
     session.open(0.0)
     session.lower_up(0.0)
-    session.frames_to_send()
+    frames(session)
     options = b"".join(bytes((100 + i % 100, 2)) for i in range(700))
     session.receive_frame(lcp_frame(1, 5, options), 0.1)
     (reply,) = sent_packets(session, Proto.LCP)
@@ -195,7 +196,7 @@ def test_calling_lower_up_twice_is_reported_not_raised() -> None:
     session = PppSession(PppConfig(), rng=random.Random(1).randbytes)
     session.lower_up(0.0)
     session.lower_up(0.0)
-    errors = [e for e in session.events() if isinstance(e, ProtocolError)]
+    errors = [e for e in events(session) if isinstance(e, ProtocolError)]
     assert errors == [ProtocolError("LCP", "CLOSED", "Up", False)]
 
 
@@ -237,9 +238,9 @@ def test_frames_after_termination_do_not_restart_the_link() -> None:
     (term,) = sent_packets(session, Proto.LCP)
     session.receive_frame(lcp_frame(6, term.identifier), 1.1)
     assert session.phase is Phase.DEAD
-    session.events()
+    events(session)
     session.receive_frame(lcp_frame(1, 7, bytes.fromhex("05060a0b0c0d")), 1.2)
-    assert sent_packets(session, Proto.LCP) == [] and session.events() == []
+    assert sent_packets(session, Proto.LCP) == [] and events(session) == []
     assert session.stats.dropped_after_termination == 1
 
 
@@ -247,18 +248,18 @@ def test_close_before_the_line_comes_up_still_ends_the_link() -> None:
     session = PppSession(PppConfig(), rng=random.Random(1).randbytes)
     session.open(0.0)
     session.close("User request", 0.5)
-    ends = [e for e in session.events() if isinstance(e, LinkTerminated)]
+    ends = [e for e in events(session) if isinstance(e, LinkTerminated)]
     assert ends == [LinkTerminated("User request", ExitCode.USER_REQUEST)]
-    assert session.frames_to_send() == []
+    assert frames(session) == []
 
 
 def test_line_lost_before_it_came_up_is_a_hangup_not_an_error() -> None:
     session = PppSession(PppConfig(), rng=random.Random(1).randbytes)
     session.open(0.0)
     session.lower_down(0.5)
-    events = session.events()
-    assert not [e for e in events if isinstance(e, ProtocolError)]
-    assert [e for e in events if isinstance(e, LinkTerminated)] == [
+    reported = events(session)
+    assert not [e for e in reported if isinstance(e, ProtocolError)]
+    assert [e for e in reported if isinstance(e, LinkTerminated)] == [
         LinkTerminated("Modem hangup", ExitCode.HANGUP)
     ]
 
@@ -266,7 +267,7 @@ def test_line_lost_before_it_came_up_is_a_hangup_not_an_error() -> None:
 def test_session_can_be_reopened_after_hangup() -> None:
     session = lcp_opened()
     session.lower_down(1.0)
-    session.events()
+    events(session)
     session.open(2.0)
     session.lower_up(2.0)
     (request,) = sent_packets(session, Proto.LCP)
