@@ -10,9 +10,14 @@ asyncio or os; the test ``tests/unit/test_sans_io.py`` checks that.
   number (``now``: seconds on any monotonic clock, the same clock for every
   call).  A core never reads a clock.
 * **Out:** small frozen records from one drain, ``drain()``, in the order
-  the core decided them.  Two records are shared by every core:
-  ``Transmit`` (bytes or a frame for the floor below) and ``LogLine``.
-  A core adds its own records for the rest (``Connected``, ``NetworkUp``...).
+  the core decided them (``PppSession`` gives its frames before its events,
+  so a driver sends what was agreed before acting on it).  Two records are
+  shared by every core: ``Transmit`` (bytes or a frame for the floor below)
+  and ``LogLine``.  A core adds its own records for the rest
+  (``Connected``, ``NetworkUp``, the modem engine's ``ToLine``...).
+* **Errors:** asking a core for what its state does not allow raises
+  ``LocalProtocolError`` (or a ``ValueError`` for a bad argument); whatever
+  the peer sends is never raised -- it becomes a record, a count or a Reject.
 * **Time:** ``get_timer()`` says when the core next needs waking (``None``:
   never); the driver calls ``handle_timer(now)`` at or after that moment.
   A call before it is harmless, so a driver never has to be exact.

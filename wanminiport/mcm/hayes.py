@@ -39,7 +39,7 @@ from wanminiport.mcm.results import (
     ResultCode,
     ResultParser,
 )
-from wanminiport.sansio import Transmit
+from wanminiport.sansio import LocalProtocolError, Transmit
 
 #: What ``dial`` and ``answer`` send first: reset, then words, results on,
 #: CD follows the carrier, DTR drop hangs up.
@@ -158,8 +158,12 @@ Event = (
 Output = Action | Event
 
 
-class HayesStateError(RuntimeError):
-    """An operation was asked for in a stage that cannot take it (our mistake)."""
+class HayesStateError(LocalProtocolError):
+    """An operation was asked for in a stage that cannot take it (our mistake).
+
+    What the modem answers is never raised: an unexpected result is an event
+    (``CallFailed``, ``Timeout``) or an ignored line.
+    """
 
 
 class HayesDialer:
