@@ -101,10 +101,15 @@ def _exchange(path: Path, data: bytes, responses: int = 1, timeout: float = 5.0)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(str(path))
-        sock.sendall(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            # A refused client may find the socket closed; the refusal is still readable.
+            sock.sendall(data)
         buf = b""
         while buf.count(b"\n") < responses:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             buf += chunk
