@@ -105,6 +105,15 @@ class EchoReplyReceived:
 
 
 @dataclass(frozen=True)
+class CodeReceived:
+    """A packet of one of the protocol's own codes (CCP's Reset-Request/Ack) in Opened."""
+
+    code: int
+    identifier: int
+    data: bytes
+
+
+@dataclass(frozen=True)
 class NegotiationAborted:
     """The option handler gave up (e.g. looped-back line); the owner closes."""
 
@@ -119,6 +128,7 @@ Signal = (
     | PeerRejectedProtocol
     | EchoReplyReceived
     | NegotiationAborted
+    | CodeReceived
 )
 
 #: What ``Automaton.drain()`` gives: packets to send, signals upward, events.
@@ -145,6 +155,7 @@ class Automaton:
         *,
         link_control: bool = False,
         echo_magic: Callable[[], int] | None = None,
+        extra_codes: tuple[int, ...] = (),
     ) -> None:
         self.protocol = protocol
         self.name = name
@@ -153,6 +164,8 @@ class Automaton:
         #: LCP: also understands Protocol-Reject, Echo, Discard, Identification.
         self.link_control = link_control
         self._echo_magic = echo_magic
+        #: Codes beyond RFC 1661's that this protocol defines (CCP: 14, 15).
+        self.extra_codes = frozenset(extra_codes)
         #: The peer's MRU: Code-Reject and Protocol-Reject are cut to fit it.
         self.peer_mru = DEFAULT_MRU
         self.state = State.INITIAL
@@ -252,6 +265,11 @@ class Automaton:
             if code == Code.ECHO_REPLY and self.state is State.OPENED:
                 self._outputs.append(EchoReplyReceived(packet.data))
             self.process_input(Input.RXR, now, packet=packet)
+        elif code in self.extra_codes:
+            if self.state is State.OPENED:
+                self._outputs.append(CodeReceived(code, packet.identifier, packet.data))
+            else:
+                self.stats.unexpected += 1  # pppd ignores them outside Opened
         else:
             self.process_input(Input.RUC, now, packet=packet)
 
