@@ -52,6 +52,9 @@ class Counter:
     def line_down_indication(self, vc: Vc, reason: LineDownReason) -> None:
         pass
 
+    def fragment_indication(self, vc: Vc) -> None:
+        pass
+
     def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
         pass
 

@@ -198,6 +198,10 @@ class PppLink:
     def incoming_close_call(self, vc: Vc, reason: CloseReason) -> None:
         self._lower_down(vc, ExitCode.HANGUP, f"Connection terminated ({reason.value})")
 
+    def fragment_indication(self, vc: Vc) -> None:
+        if self.session is not None and vc is self.vc:
+            self.session.line_error()
+
     def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
         pppd_log.debug(
             "modem lines: CD=%d DSR=%d CTS=%d RI=%d", lines.cd, lines.dsr, lines.cts, lines.ri

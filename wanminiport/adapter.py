@@ -224,7 +224,8 @@ class WanMiniport(TransportEvents):
             return
         frames = self.framer.decode(data)
         vc.stats.bytes_received += len(data)
-        self._fold_framing_stats(vc)
+        if self._fold_framing_stats(vc):
+            vc.client.fragment_indication(vc)
         # Read a busy line once per frame; indications below may end the call,
         # but the hint is about the line only.
         remaining = self.framer.octets_to_frame_end()
@@ -250,11 +251,12 @@ class WanMiniport(TransportEvents):
         if self._signaling is not None:
             self._signaling.modem_lines_changed(lines)
 
-    def _fold_framing_stats(self, vc: Vc) -> None:
+    def _fold_framing_stats(self, vc: Vc) -> bool:
+        """Add the framer's new receive errors to the VC's; True when there were any."""
         now = self.framer.stats
         errors = now.crc_errors + now.runts + now.aborts + now.oversize
         if errors == self._errors_seen:
-            return  # the common case: nothing new to fold
+            return False  # the common case: nothing new to fold
         self._errors_seen = errors
         seen, stats = self._stats_seen, vc.stats
         stats.crc_errors += now.crc_errors - seen.crc_errors
@@ -262,6 +264,7 @@ class WanMiniport(TransportEvents):
         stats.framing_errors += now.aborts - seen.aborts
         stats.buffer_overrun_errors += now.oversize - seen.oversize
         self._stats_seen = FramingStats(**vars(now))
+        return True
 
 
 class SignalingPort(Transport):

@@ -108,6 +108,10 @@ class VcClient(Protocol):
     def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
         """CD/DSR/CTS/RI changed."""
 
+    def fragment_indication(self, vc: Vc) -> None:
+        """NDIS_STATUS_WAN_CO_FRAGMENT: a frame was lost to a line error (bad FCS,
+        abort, overrun); header compression must not guess at what it carried."""
+
 
 class LineBelow(Protocol):
     """What a VC needs of the miniport under it to send: the line, framed."""

@@ -5,7 +5,8 @@ Field names follow pppd's options where one exists (``asyncmap``, ``mru``,
 for pppd maps onto it directly.  Defaults are pppd's: ``asyncmap 0``, magic
 number, protocol and address/control field compression, MRU 1500, our own
 IPv4 address asked of the peer (0.0.0.0) unless configured, no
-authentication required, no CCP.
+authentication required.  Unlike pppd, compression (CCP, VJ) is off until
+asked for.
 """
 
 from __future__ import annotations
@@ -117,9 +118,22 @@ class PppConfig:
     #: pppd's ``idle``: seconds without a data packet before the link ends (0: never).
     idle: float = 0.0
 
-    # -- CCP --
-    #: True: answer CCP with LCP Protocol-Reject; False: run CCP and refuse every method.
+    # -- compression --
+    #: True: answer CCP with LCP Protocol-Reject; False: run CCP (RFC 1962).
     noccp: bool = True
+    #: pppd's ``deflate R,T``: largest window we decompress with, largest we
+    #: compress with (9..15; 0 turns that direction off).
+    deflate: tuple[int, int] = (0, 0)
+    #: Also offer and accept pppd's old Deflate option number (24).
+    deflate_draft: bool = True
+    #: pppd's ``bsdcomp R,T``: code sizes, as for ``deflate``.
+    bsdcomp: tuple[int, int] = (0, 0)
+    #: Van Jacobson TCP/IP header compression (IPCP option 2).
+    vj: bool = False
+    #: Slots we offer and accept (pppd's ``vj-max-slots``, 2..16).
+    vj_max_slots: int = 16
+    #: Let the slot id be left out when it repeats (pppd's ``novjccomp`` turns it off).
+    vjccomp: bool = True
 
     def __post_init__(self) -> None:
         if not MIN_MRU <= self.mru <= MAX_MRU:
@@ -139,6 +153,11 @@ class PppConfig:
             raise ValueError("echo and re-challenge settings cannot be negative")
         if self.idle < 0:
             raise ValueError("idle cannot be negative")
+        for sizes in (self.deflate, self.bsdcomp):
+            if len(sizes) != 2 or any(size != 0 and not 9 <= size <= 15 for size in sizes):
+                raise ValueError("deflate and bsdcomp sizes are 0 (off) or 9..15")
+        if not 2 <= self.vj_max_slots <= 16:
+            raise ValueError("vj-max-slots is between 2 and 16")
         if len(self.name.encode()) > 255 or len(self.user.encode()) > 255:
             raise ValueError("names are at most 255 octets")
 

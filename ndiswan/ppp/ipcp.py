@@ -4,9 +4,12 @@ IP-Address (3) in both roles: a peer asking for 0.0.0.0 is Nak'd with the
 address configured for it (or rejected when we have none); a peer naming
 an address is accepted unless we insist on another.  Primary and secondary
 DNS (129, 131): given to a peer that asks when configured (``ms_dns``),
-otherwise rejected; asked of the peer with ``usepeerdns``.  IP-Addresses (1,
-obsolete) and IP-Compression-Protocol (2, Van Jacobson) are rejected: we do
-no header compression.  Judging follows pppd 2.4.9's ``ipcp_reqci``.
+otherwise rejected; asked of the peer with ``usepeerdns``.
+IP-Compression-Protocol (2) with Van Jacobson (0x002d, Max-Slot-Id,
+Comp-Slot-Id) when ``vj`` is set: a peer asking for more slots than we keep,
+or for Comp-Slot-Id we refuse, is Nak'd with ours; RFC 1172's old form and
+other protocols are rejected, as is IP-Addresses (1, obsolete).  Judging
+follows pppd 2.4.9's ``ipcp_reqci``.
 
 Once we authenticated the peer with a secrets-file entry, the entry's
 address words limit the peer's address (``restrict_peer_to``): the entry's
@@ -46,6 +49,25 @@ class IpcpPolicy:
     #: DNS servers for a peer that asks: (primary, secondary).
     give_dns: tuple[IPv4 | None, IPv4 | None] = (None, None)
     request_dns: bool = False
+    #: Van Jacobson compression we offer and accept: (Max-Slot-Id, Comp-Slot-Id).
+    vj: tuple[int, bool] | None = None
+
+
+#: One direction's VJ parameters: (Max-Slot-Id, Comp-Slot-Id).
+VjParameters = tuple[int, bool]
+_VJ_PROTOCOL = 0x002D
+
+
+def _vj_option(parameters: VjParameters) -> Option:
+    max_slot_id, comp_slot_id = parameters
+    return Option(IpcpOpt.IP_COMPRESSION, bytes((0x00, 0x2D, max_slot_id, int(comp_slot_id))))
+
+
+def _parse_vj(option: Option) -> VjParameters | None:
+    data = option.data
+    if len(data) != 4 or (data[0] << 8 | data[1]) != _VJ_PROTOCOL:
+        return None
+    return data[2], bool(data[3])
 
 
 class IpcpOptions(OptionHandler):
@@ -63,6 +85,13 @@ class IpcpOptions(OptionHandler):
         self.allowed_remote: AllowedPeerAddresses | None = None
         self._remote = policy.remote or _ZERO
         self._accept_remote = policy.accept_remote
+        self._vj = policy.vj
+        self._acked_vj: VjParameters | None = None
+        self._peer_vj: VjParameters | None = None
+
+    def vj_negotiated(self) -> tuple[VjParameters | None, VjParameters | None]:
+        """(how we compress, how we decompress): the peer's acknowledged VJ, and ours."""
+        return self._peer_vj, self._acked_vj
 
     def restrict_peer_to(self, words: tuple[str, ...] | None) -> list[LogLine]:
         """Limit the peer to a secrets entry's address words (None lifts the limit).
@@ -94,11 +123,14 @@ class IpcpOptions(OptionHandler):
         self._acked_address = None
         self._acked_dns = [None, None]
         self._peer_address = None
+        self._vj = p.vj
+        self._acked_vj = None
+        self._peer_vj = None
 
     # -- our request ------------------------------------------------------
 
     def build_request(self) -> list[Option]:
-        options = []
+        options = [] if self._vj is None else [_vj_option(self._vj)]
         if self._ask_address:
             options.append(_addr_option(IpcpOpt.IP_ADDRESS, self._our))
         for i, kind in enumerate(_DNS_TYPES):
@@ -109,10 +141,14 @@ class IpcpOptions(OptionHandler):
     def apply_ack(self, options: list[Option]) -> None:
         self._acked_address = self._our if self._ask_address else None
         self._acked_dns = [self._dns[i] if self._ask_dns[i] else None for i in range(2)]
+        self._acked_vj = self._vj
 
     def apply_nak(self, options: list[Option], treat_as_reject: bool) -> bool:
         for option in options:
             kind = option.type
+            if kind == IpcpOpt.IP_COMPRESSION:
+                self._vj = self._vj_after_nak(option, treat_as_reject)
+                continue
             if kind not in (IpcpOpt.IP_ADDRESS, *_DNS_TYPES):
                 continue  # suggestions of things we never do
             if len(option.data) != 4:
@@ -133,9 +169,22 @@ class IpcpOptions(OptionHandler):
                     self._ask_dns[i] = True
         return True
 
+    def _vj_after_nak(self, option: Option, treat_as_reject: bool) -> VjParameters | None:
+        # pppd's ipcp_nakci: fewer slots or no Comp-Slot-Id are taken, anything else
+        # (more slots, another protocol) stops the asking.
+        suggested = _parse_vj(option)
+        if self._vj is None or suggested is None or treat_as_reject:
+            return None
+        (ours, our_cflag), (theirs, their_cflag) = self._vj, suggested
+        if theirs > ours or theirs < 1:
+            return None
+        return theirs, our_cflag and their_cflag
+
     def apply_reject(self, options: list[Option]) -> bool:
         for option in options:
-            if option.type == IpcpOpt.IP_ADDRESS:
+            if option.type == IpcpOpt.IP_COMPRESSION:
+                self._vj = None
+            elif option.type == IpcpOpt.IP_ADDRESS:
                 self._ask_address = False
             elif option.type in _DNS_TYPES:
                 self._ask_dns[_DNS_TYPES.index(option.type)] = False
@@ -147,6 +196,7 @@ class IpcpOptions(OptionHandler):
 
     def begin_peer_request(self) -> None:
         self._peer_address = None
+        self._peer_vj = None
 
     def judge_option(self, option: Option) -> OptionVerdict:
         kind, p = option.type, self.policy
@@ -171,8 +221,20 @@ class IpcpOptions(OptionHandler):
             if IPv4(option.data) != ours:
                 return nak(_addr_option(kind, ours))
             return ACK
-        # IP-Addresses, IP-Compression-Protocol (VJ), NBNS and the unknown.
+        if kind == IpcpOpt.IP_COMPRESSION:
+            return self._judge_vj(option)
+        # IP-Addresses, NBNS and the unknown.
         return REJECT
+
+    def _judge_vj(self, option: Option) -> OptionVerdict:
+        ours, theirs = self.policy.vj, _parse_vj(option)
+        if ours is None or theirs is None:
+            return REJECT
+        (max_slot, cflag), (their_max, their_cflag) = ours, theirs
+        if their_max > max_slot or (their_cflag and not cflag):
+            return nak(_vj_option((min(their_max, max_slot), cflag and their_cflag)))
+        self._peer_vj = theirs
+        return ACK
 
     def options_to_add(self, naking: bool) -> list[Option]:
         if self._peer_address is not None or not self._nak_for_missing_address:

@@ -55,6 +55,7 @@ def ipcp_policy(config: PppConfig) -> IpcpPolicy:
         accept_remote=config.remote_ip is None if accept_remote is None else accept_remote,
         give_dns=(dns[0], dns[1]),
         request_dns=config.usepeerdns,
+        vj=(config.vj_max_slots - 1, config.vjccomp) if config.vj else None,
     )
 
 

@@ -24,6 +24,7 @@ from ndiswan.ppp import policies
 from ndiswan.ppp.auth import AuthMachine, AuthOutcome
 from ndiswan.ppp.automaton import (
     Automaton,
+    CodeReceived,
     EchoReplyReceived,
     LayerDown,
     LayerFinished,
@@ -32,6 +33,7 @@ from ndiswan.ppp.automaton import (
     PeerRejectedProtocol,
     Signal,
 )
+from ndiswan.ppp.compression import COMPRESSED_PROTOCOLS, Compression
 from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
 from ndiswan.ppp.constants import (
     Code,
@@ -62,7 +64,6 @@ from ndiswan.ppp.ipv6cp import Ipv6cpOptions
 from ndiswan.ppp.keepalive import EchoKeepalive, EchoTick
 from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions
 from ndiswan.ppp.log import packet_line, split_protocol
-from ndiswan.ppp.options import RejectAllHandler
 from wanminiport.exitcodes import ExitCode
 from wanminiport.sansio import Transmit
 
@@ -93,6 +94,8 @@ class SessionStats:
     #: send_datagram calls refused (NCP not Opened, unknown protocol, too big).
     sends_refused: int = 0
     protocol_rejects_sent: int = 0
+    #: Compressed datagrams (CCP or VJ) that could not be decompressed.
+    decompress_failures: int = 0
     #: Frames that arrived after LinkTerminated.
     dropped_after_termination: int = 0
 
@@ -133,8 +136,9 @@ class PppSession:
             self._ncps[Proto.IPV6CP] = Automaton(
                 Proto.IPV6CP, "IPV6CP", self._ipv6cp_options, timing
             )
-        if not cfg.noccp:
-            self._ncps[Proto.CCP] = Automaton(Proto.CCP, "CCP", RejectAllHandler(), timing)
+        self.compression = Compression(cfg, timing)
+        if self.compression.ccp is not None:
+            self._ncps[Proto.CCP] = self.compression.ccp.automaton
         self._running_ncps: set[int] = set()
         self._auth: dict[tuple[int, AuthRole], AuthMachine] = {}
         self._keepalive = EchoKeepalive(cfg.lcp_echo_interval, cfg.lcp_echo_failure)
@@ -169,6 +173,7 @@ class PppSession:
                 self._lcp.get_timer(),
                 self._keepalive.get_timer(),
                 self._idle.get_timer(),
+                self.compression.get_timer(),
                 *(ncp.get_timer() for ncp in self._ncps.values()),
                 *(machine.get_timer() for machine in self._auth.values()),
             )
@@ -226,6 +231,7 @@ class PppSession:
             ncp.handle_timer(now)
         for machine in list(self._auth.values()):
             machine.handle_timer(now)
+        self.compression.handle_timer(now)
         if self._idle.expired(now):
             self._idle.stop()
             self._log(LogLevel.NOTICE, "Terminating connection due to lack of activity.")
@@ -256,13 +262,10 @@ class PppSession:
             self._log(LogLevel.DEBUG, f"received short packet:{frame[:32].hex(' ')}")
             return
         proto, info = split
-        if proto in _DATA_NCP:
-            ncp = self._ncps.get(_DATA_NCP[proto])
-            if ncp is not None and ncp.state is State.OPENED and self._lcp.state is State.OPENED:
+        if proto in _DATA_NCP or proto in COMPRESSED_PROTOCOLS:
+            if self._network_open(proto):
                 # The hot path: a datagram on an open network protocol.
-                self.stats.datagrams_received += 1
-                self._idle.activity(now)
-                self._events.append(DatagramReceived(proto, info))
+                self._receive_datagram(proto, info, now)
                 return
         else:
             self._log(LogLevel.DEBUG, packet_line("rcvd", proto.to_bytes(2, "big") + info))
@@ -292,18 +295,44 @@ class PppSession:
         if ncp is not None:
             ncp.receive(info, now)
             return
-        data_ncp = self._ncps.get(_DATA_NCP.get(proto, -1))
-        if data_ncp is not None:
-            if data_ncp.is_opened:
-                self.stats.datagrams_received += 1
-                self._idle.activity(now)
-                self._events.append(DatagramReceived(proto, info))
-            else:
-                self.stats.datagrams_dropped += 1
+        if proto in _DATA_NCP or proto in COMPRESSED_PROTOCOLS:
+            self.stats.datagrams_dropped += 1  # its NCP (or IPCP, CCP) is not Opened
             return
         self._log(LogLevel.WARNING, f"Unsupported protocol {protocol_description(proto)} received")
         self.stats.protocol_rejects_sent += 1
         self._lcp.send_code(Code.PROTOCOL_REJECT, proto.to_bytes(2, "big") + info)
+
+    def _network_open(self, proto: int) -> bool:
+        """Whether a frame of this data protocol may pass now (LCP and its NCP Opened)."""
+        if self._lcp.state is not State.OPENED:
+            return False
+        if proto == Proto.COMPRESSED_DATAGRAM:
+            ncp = self._ncps.get(Proto.CCP)
+        elif proto in COMPRESSED_PROTOCOLS:
+            ncp = self._ncps.get(Proto.IPCP)  # VJ rides on IPCP
+        else:
+            ncp = self._ncps.get(_DATA_NCP[proto])
+        return ncp is not None and ncp.state is State.OPENED
+
+    def _receive_datagram(self, proto: int, info: bytes, now: float) -> None:
+        if proto in COMPRESSED_PROTOCOLS or self.compression.ccp is not None:
+            inbound = self.compression.inbound(proto, info, now)
+            if inbound.error:
+                self.stats.decompress_failures += 1
+                self._log(LogLevel.DEBUG, inbound.error)
+                self._pump(now)  # CCP may be sending a Reset-Request
+                return
+            proto, info = inbound.protocol, inbound.payload
+            if proto not in _DATA_NCP or not self._network_open(proto):
+                self.stats.datagrams_dropped += 1
+                return
+        self.stats.datagrams_received += 1
+        self._idle.activity(now)
+        self._events.append(DatagramReceived(proto, info))
+
+    def line_error(self) -> None:
+        """The framer dropped a frame (bad FCS, overrun): VJ must not guess what it was."""
+        self.compression.line_error()
 
     # -- send --------------------------------------------------------------
 
@@ -319,6 +348,7 @@ class PppSession:
         self.stats.frames_sent += 1
         if now is not None and counts_as_activity(proto):
             self._idle.activity(now)
+        proto, payload = self.compression.outbound(proto, payload)
         if link.send_pfc and proto < 0x100:
             return bytes((proto,)) + payload
         return proto.to_bytes(2, "big") + payload
@@ -482,9 +512,10 @@ class PppSession:
 
     def _on_ncp(self, proto: int, signal: Signal, now: float) -> None:
         ncp = self._ncps[proto]
+        if proto == Proto.CCP:
+            self._on_ccp(signal)
+            return
         if isinstance(signal, LayerUp):
-            if proto == Proto.CCP:
-                return
             handler = self._ipcp_options if proto == Proto.IPCP else self._ipv6cp_options
             result = handler.result()
             self._events.extend(result.notes)
@@ -497,6 +528,7 @@ class PppSession:
             self._idle.start(now)  # pppd: the idle check starts with the first NCP
             if isinstance(result.up, NetworkUp):
                 self.network = result.up
+                self.compression.vj_up(*self._ipcp_options.vj_negotiated())
             else:
                 self.ipv6 = result.up
             self._events.append(result.up)
@@ -504,6 +536,7 @@ class PppSession:
             if proto in _IP_VERSION:
                 if proto == Proto.IPCP:
                     self.network = None
+                    self.compression.vj_down()
                 else:
                     self.ipv6 = None
                 self._events.append(NetworkDown(_IP_VERSION[proto]))
@@ -511,6 +544,17 @@ class PppSession:
             self._running_ncps.discard(proto)
             if not self._running_ncps and self._lcp.is_opened:
                 self._close_link("No network protocols running", now)
+
+    def _on_ccp(self, signal: Signal) -> None:
+        ccp = self.compression.ccp
+        assert ccp is not None
+        if isinstance(signal, LayerUp):
+            ccp.mru = self.link.recv_mru if self.link is not None else self.config.mru
+            self._events.append(ccp.up())
+        elif isinstance(signal, LayerDown):
+            ccp.down()
+        elif isinstance(signal, CodeReceived):
+            ccp.code_received(signal)
 
     # -- phases and endings ------------------------------------------------
 

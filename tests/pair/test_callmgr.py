@@ -69,6 +69,9 @@ class Client:
     def line_down_indication(self, vc: Vc, reason: LineDownReason) -> None:
         self.down.append(reason)
 
+    def fragment_indication(self, vc: Vc) -> None:
+        pass
+
     def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
         pass
 

@@ -66,6 +66,9 @@ class Recorder:
         self.down.append(reason)
         self.arrived.set()
 
+    def fragment_indication(self, vc: Vc) -> None:
+        pass
+
     def modem_lines_indication(self, vc: Vc, lines: ModemLines) -> None:
         pass
 

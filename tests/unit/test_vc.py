@@ -96,6 +96,9 @@ class Client:
 
     def link_params_indication(self, vc: Vc, params: object) -> None: ...
 
+    def fragment_indication(self, vc: Vc) -> None:
+        pass
+
     def modem_lines_indication(self, vc: Vc, lines: object) -> None: ...
 
 
