@@ -24,6 +24,7 @@ from typing import Any, Final, Protocol
 
 from ndiswan.loopback import Loopback
 from ndiswan.ppp import Phase, PppConfig, PppSession, SecretLookup
+from ndiswan.ppp.compression import NO_COMPRESSION_STATUS
 from ndiswan.ppp.events import (
     DatagramReceived,
     Event,
@@ -407,6 +408,11 @@ class PppLink:
                 "remote_id": interface_id(state.ipv6_remote),
             },
             "dropped": dropped,
+            "compression": (
+                self.session.compression.status()
+                if self.session is not None
+                else NO_COMPRESSION_STATUS
+            ),
         }
 
     def detach(self) -> None:
@@ -431,6 +437,7 @@ NO_LINK_STATUS: Final[Mapping[str, Any]] = {
     "ipv4": {"local": None, "remote": None},
     "ipv6": {"local_id": None, "remote_id": None},
     "dropped": 0,
+    "compression": NO_COMPRESSION_STATUS,
 }
 
 

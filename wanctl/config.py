@@ -54,6 +54,12 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         ms_dns=options.ms_dns,
         usepeerdns=options.usepeerdns,
         ipv6=options.ipv6,
+        noccp=not options.ccp,
+        deflate=options.deflate,
+        bsdcomp=options.bsdcomp,
+        vj=options.vj,
+        vj_max_slots=options.vj_max_slots,
+        vjccomp=options.vjccomp,
     )
 
 

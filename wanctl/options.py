@@ -267,6 +267,35 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "escape = [0x11, 0x13]",
         metavar="HEX,...",
     ),
+    _bool("ccp", True, "negotiate data compression (CCP)"),
+    OptionSpec(
+        "deflate",
+        v.compression_sizes("deflate"),
+        (15, 15),
+        "Deflate window sizes, receive[,send] (9..15; 0: off); --nodeflate turns it off",
+        'deflate = "15,15"',
+        metavar="R[,T]",
+        consts=(("nodeflate", "0"),),
+    ),
+    OptionSpec(
+        "bsdcomp",
+        v.compression_sizes("bsdcomp"),
+        (15, 15),
+        "BSD-Compress code sizes, receive[,send] (9..15; 0: off); --nobsdcomp turns it off",
+        'bsdcomp = "15,15"',
+        metavar="R[,T]",
+        consts=(("nobsdcomp", "0"),),
+    ),
+    _bool("vj", True, "Van Jacobson TCP/IP header compression"),
+    OptionSpec(
+        "vj-max-slots",
+        v.integer(2, 16, "slots"),
+        16,
+        "VJ connection slots",
+        "vj-max-slots = 16",
+        metavar="N",
+    ),
+    _bool("vjccomp", True, "let VJ leave out a repeated slot id"),
     OptionSpec(
         "lcp-echo-interval",
         v.integer(0, 86400, "seconds"),
@@ -385,6 +414,12 @@ class LinkOptions:
     mtu: int | None = None
     asyncmap: int = 0
     escape: tuple[int, ...] = ()
+    ccp: bool = True
+    deflate: tuple[int, int] = (15, 15)
+    bsdcomp: tuple[int, int] = (15, 15)
+    vj: bool = True
+    vj_max_slots: int = 16
+    vjccomp: bool = True
     lcp_echo_interval: int = 30
     lcp_echo_failure: int = 4
     persist: bool = False

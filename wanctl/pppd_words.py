@@ -122,7 +122,8 @@ def _escape(text: str, i: int) -> tuple[int, str]:
 
 Action = tuple[str, ...] | tuple[str, str, object]
 
-_NO_COMPRESSION = "wanctl has no VJ or CCP compression to turn off"
+_NO_PREDICTOR = "Predictor-1 is not supported (CCP rejects it); deflate and bsdcomp are"
+_NO_MPPE = "wanctl has no MPPE encryption"
 _HOOKS6 = "no wanctl option; the hooks are /etc/ppp/ipv6-up and ipv6-down"
 _NO_MSCHAP = "wanctl has no MS-CHAP or EAP to refuse"
 
@@ -253,28 +254,23 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "-p": (0, _warn("use 'wanctl answer' to wait for the peer")),
     "silent": (0, _warn("use 'wanctl answer' to wait for the peer")),
     # compression
-    **{
-        name: (0, ("note", _NO_COMPRESSION))
-        for name in (
-            "novj",
-            "-vj",
-            "novjccomp",
-            "-vjccomp",
-            "noccp",
-            "-ccp",
-            "nobsdcomp",
-            "nodeflate",
-            "nopredictor1",
-            "nomppe",
-            "nodeflatedraw",
-        )
-    },
-    "bsdcomp": (1, _warn(_NO_COMPRESSION)),
-    "deflate": (1, _warn(_NO_COMPRESSION)),
-    "vj-max-slots": (1, _warn(_NO_COMPRESSION)),
-    "predictor1": (0, _warn(_NO_COMPRESSION)),
-    "require-mppe": (0, _warn(_NO_COMPRESSION)),
-    "mppe": (1, _warn(_NO_COMPRESSION)),
+    "novj": (0, _set("vj", False)),
+    "-vj": (0, _set("vj", False)),
+    "novjccomp": (0, _set("vjccomp", False)),
+    "-vjccomp": (0, _set("vjccomp", False)),
+    "vj-max-slots": (1, _set("vj-max-slots")),
+    "noccp": (0, _set("ccp", False)),
+    "-ccp": (0, _set("ccp", False)),
+    "deflate": (1, _set("deflate")),
+    "nodeflate": (0, _set("deflate", "0")),
+    "bsdcomp": (1, _set("bsdcomp")),
+    "nobsdcomp": (0, _set("bsdcomp", "0")),
+    "nodeflatedraft": (0, _warn("wanctl always offers and accepts Deflate's old number 24")),
+    "predictor1": (0, _warn(_NO_PREDICTOR)),
+    "nopredictor1": (0, ("note", "wanctl has no Predictor-1 to turn off")),
+    "nomppe": (0, ("note", _NO_MPPE)),
+    "require-mppe": (0, _warn(_NO_MPPE)),
+    "mppe": (1, _warn(_NO_MPPE)),
     # link lifetime
     "persist": (0, _set("persist", True)),
     "nopersist": (0, _set("persist", False)),

@@ -334,4 +334,5 @@ class LinkRunner:
             "frames": vc_status["frames"],
             "errors": {**vc_status["errors"], "dropped": link_status["dropped"]},
             "send_window": vc_status["send_window"],
+            "compression": link_status["compression"],
         }

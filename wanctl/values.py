@@ -139,6 +139,37 @@ def integer(lo: int, hi: int, unit: str = "") -> Parser:
     return parse
 
 
+def compression_sizes(method: str) -> Parser:
+    """pppd's ``deflate R,T`` / ``bsdcomp R,T``: sizes we receive and send with (9..15,
+    0 for off); one number is both.  A profile writes ``15``, ``"15,12"``, ``[15, 12]``
+    or ``0``."""
+    fix = f'write {method} = 15, {method} = "15,12" or [15, 12] (receive, send), or 0 (off)'
+
+    def size(text: str) -> int:
+        try:
+            number = int(text.strip(), 10)
+        except ValueError:
+            raise BadValue(f"{text!r} is not a whole number", fix) from None
+        if number != 0 and not 9 <= number <= 15:
+            raise BadValue(f"{number} is outside 9..15", fix)
+        return number
+
+    def parse(value: object, textual: bool) -> tuple[int, int]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        elif isinstance(value, list | tuple) and all(type(item) is int for item in value):
+            value = ",".join(map(str, value))
+        if not isinstance(value, str):
+            raise _wrong_type(value, "a number or a string", fix)
+        parts = value.split(",")
+        if len(parts) > 2:
+            raise BadValue(f"{value!r} has more than two sizes", fix)
+        receive = size(parts[0])
+        return receive, size(parts[1]) if len(parts) == 2 else receive
+
+    return parse
+
+
 def choice(choices: Sequence[str]) -> Parser:
     def parse(value: object, textual: bool) -> str:
         if not isinstance(value, str):

@@ -41,7 +41,25 @@ def _human_status(s: dict[str, object]) -> str:
         f"received {b['received']} bytes / {f['received']} frames\n"
         f"  errors: crc {e['crc']}, framing {e['framing']}, overruns {e['overruns']}, "
         f"dropped {e['dropped']}; send window {w['outstanding']}/{w['size']}"
+        + _human_compression(s.get("compression"))
     )
+
+
+def _human_compression(c: object) -> str:
+    """``compression: Deflate (15) sent (ratio 3.12), Deflate (15) received (2.95); VJ both``."""
+    if not isinstance(c, dict):
+        return ""
+    parts = []
+    for direction, key in (("sent", "send"), ("received", "receive")):
+        figures = c[direction]
+        ratio = figures["before"] / figures["after"] if figures["after"] else 0.0
+        if c[key]:
+            parts.append(f"{c[key]} {direction} (ratio {ratio:.2f})")
+    vj = c["vj"]
+    vj_text = {(True, True): "both ways", (True, False): "sent", (False, True): "received"}
+    if vj["send"] or vj["receive"]:
+        parts.append(f"VJ {vj_text[vj['send'], vj['receive']]}")
+    return "\n  compression: " + (", ".join(parts) if parts else "none")
 
 
 def status(link: str | None, as_json: bool) -> int:

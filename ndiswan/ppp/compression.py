@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ndiswan.ppp.ccp.control import CcpControl
+from ndiswan.ppp.ccp.control import CcpControl, CcpStats
 from ndiswan.ppp.ccp.methods import PROTO_COMPRESSED, DecompressFailed
 from ndiswan.ppp.ccp.negotiation import CcpPolicy
 from ndiswan.ppp.config import PppConfig
@@ -129,34 +129,20 @@ class Compression:
             self.ccp.handle_timer(now)
 
     def status(self) -> dict[str, object]:
-        """Methods per direction and the ratio so far (bytes before / after)."""
-        out: dict[str, object] = {
-            "vj": {
-                "send": self.vj_send is not None,
-                "receive": self.vj_receive is not None,
-                "compressed_sent": self.vj_stats.compressed_sent,
-                "header_bytes_saved": self.vj_stats.bytes_saved,
-                "errors": self.vj_stats.errors,
-            }
+        """Methods per direction and the octets before and after (``wanctl status``)."""
+        ccp = self.ccp
+        sending, receiving = ccp.method_names if ccp is not None else ("", "")
+        stats = ccp.stats if ccp is not None else CcpStats()
+        return {
+            "send": sending or None,
+            "receive": receiving or None,
+            "sent": {"before": stats.bytes_before, "after": stats.bytes_after},
+            "received": {"before": stats.received_after, "after": stats.received_before},
+            "failures": stats.decompress_failures + self.vj_stats.errors,
+            "resets": stats.resets_requested,
+            "vj": {"send": self.vj_send is not None, "receive": self.vj_receive is not None},
         }
-        if self.ccp is not None:
-            sending, receiving = self.ccp.method_names
-            stats = self.ccp.stats
-            out["ccp"] = {
-                "send": sending,
-                "receive": receiving,
-                "send_bytes_before": stats.bytes_before,
-                "send_bytes_after": stats.bytes_after,
-                "send_ratio": _ratio(stats.bytes_before, stats.bytes_after),
-                "receive_bytes_before": stats.received_after,
-                "receive_bytes_after": stats.received_before,
-                "receive_ratio": _ratio(stats.received_after, stats.received_before),
-                "decompress_failures": stats.decompress_failures,
-                "resets_requested": stats.resets_requested,
-                "resets_acked": stats.resets_acked,
-            }
-        return out
 
 
-def _ratio(before: int, after: int) -> float | None:
-    return round(before / after, 3) if after else None
+#: ``Compression.status()`` of a link that has none yet.
+NO_COMPRESSION_STATUS: dict[str, object] = Compression(PppConfig(), Timing()).status()

@@ -46,6 +46,15 @@ def sample_status() -> dict[str, Any]:
         "frames": {"sent": 10, "received": 20},
         "errors": {"crc": 1, "framing": 0, "overruns": 0, "dropped": 2},
         "send_window": {"size": 4, "outstanding": 1},
+        "compression": {
+            "send": "Deflate (15)",
+            "receive": "Deflate (15)",
+            "sent": {"before": 3000, "after": 1000},
+            "received": {"before": 2800, "after": 1400},
+            "failures": 0,
+            "resets": 0,
+            "vj": {"send": True, "receive": True},
+        },
     }
 
 

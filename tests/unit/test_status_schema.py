@@ -24,6 +24,15 @@ def sample_status() -> dict[str, Any]:
         "frames": {"sent": 10, "received": 20},
         "errors": {"crc": 1, "framing": 0, "overruns": 0, "dropped": 2},
         "send_window": {"size": 4, "outstanding": 1},
+        "compression": {
+            "send": "Deflate (15)",
+            "receive": "Deflate (15)",
+            "sent": {"before": 3000, "after": 1000},
+            "received": {"before": 2800, "after": 1400},
+            "failures": 0,
+            "resets": 0,
+            "vj": {"send": True, "receive": True},
+        },
     }
 
 
@@ -61,6 +70,8 @@ def _broken(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         (lambda s: s["errors"].pop("crc"), "$.errors: missing required 'crc'"),
         (lambda s: s["send_window"].update(size=1.5), "$.send_window.size: expected integer"),
         (lambda s: s.update(frames=[]), "$.frames: expected object"),
+        (lambda s: s["compression"]["sent"].pop("after"), "$.compression.sent: missing"),
+        (lambda s: s["compression"]["vj"].update(send=1), "$.compression.vj.send: expected"),
     ],
 )
 def test_status_schema_rejects_each_broken_field(
