@@ -16,6 +16,7 @@ import os
 import select
 import threading
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -26,11 +27,21 @@ _ESCAPE = 0x7D
 _GOOD_FCS = 0xF0B8
 
 
-class CapturingRelay:
-    """Copies bytes both ways between two ptys and records each direction."""
+#: (direction, bytes read) -> bytes to pass on; direction 0 is first to second.
+Tamper = Callable[[int, bytes], bytes]
 
-    def __init__(self, first: str, second: str) -> None:
+
+class CapturingRelay:
+    """Copies bytes both ways between two ptys and records each direction.
+
+    An end is a path to open or an open descriptor (a pty master whose slave
+    another process uses).  ``tamper`` may change what passes (a noisy line);
+    the records keep what was read.
+    """
+
+    def __init__(self, first: str | int, second: str | int, tamper: Tamper | None = None) -> None:
         self.paths = (first, second)
+        self.tamper = tamper
         #: Bytes that went from ``first`` to ``second``, and the other way.
         self.first_to_second = bytearray()
         self.second_to_first = bytearray()
@@ -54,7 +65,11 @@ class CapturingRelay:
 
     def start(self) -> None:
         for path in self.paths:
-            fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            if isinstance(path, int):
+                fd = path
+                os.set_blocking(fd, False)
+            else:
+                fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
             tty.setraw(fd)
             self._fds.append(fd)
         self._thread = threading.Thread(target=self._pump, name="capturing-relay", daemon=True)
@@ -89,6 +104,8 @@ class CapturingRelay:
                         continue
                     with self._lock:
                         record[fd] += data
+                    if self.tamper is not None:
+                        data = self.tamper(0 if fd == first else 1, data)
                     pending[peer[fd]] += data
                 for fd in writable:
                     written = os.write(fd, pending[fd])
