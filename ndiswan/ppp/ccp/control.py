@@ -46,7 +46,8 @@ class CcpStats:
     bytes_before: int = 0
     bytes_after: int = 0
     compressed_received: int = 0
-    #: Octets of compressed packets received, and what they decompressed to.
+    #: Octets of datagrams received while a method was up (compressed or not), and
+    #: what they were once decompressed.
     received_before: int = 0
     received_after: int = 0
     decompress_failures: int = 0
@@ -129,6 +130,8 @@ class CcpControl:
         """An uncompressed datagram arrived: the decompressor's history takes it in."""
         if self.decompressor is not None:
             self.decompressor.incompressible(protocol, payload)
+            self.stats.received_before += len(payload)
+            self.stats.received_after += len(payload)
 
     def decompress(self, data: bytes, now: float) -> Decompressed | DecompressFailed:
         """One 0x00FD packet; a failure asks the peer for a reset where it must."""
