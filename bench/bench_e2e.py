@@ -83,7 +83,9 @@ CRITICAL_PATH = (
 
 
 #: No LCP echoes: nothing but the measured traffic crosses the line.
-QUIET_LINK = ("--lcp-echo-interval", "0", "--lcp-echo-failure", "0")
+#: No echoes, and no compression: these figures are of the link itself
+#: (bench.bench_compression measures what compression adds).
+QUIET_LINK = ("--lcp-echo-interval", "0", "--lcp-echo-failure", "0", "--noccp", "--novj")
 
 
 @dataclass

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from wanctl.lab import in_netns, python_env
 
@@ -230,11 +231,17 @@ class TcpSink:
 
 
 def tcp_source(
-    namespace: str, address: str, port: int, seconds: float, connections: int = 1
+    namespace: str,
+    address: str,
+    port: int,
+    seconds: float,
+    connections: int = 1,
+    payload: str = "random",
 ) -> subprocess.Popen[str]:
-    """Random data to ``address:port`` for ``seconds`` on ``connections`` connections each.
+    """Data to ``address:port`` for ``seconds`` on ``connections`` connections each.
 
-    ``address`` may list several hosts, comma-separated.
+    ``address`` may list several hosts, comma-separated; ``payload`` is
+    "random" or "text" (``text_corpus()``, in order).
     """
     argv = [
         sys.executable,
@@ -245,6 +252,7 @@ def tcp_source(
         str(port),
         str(seconds),
         str(connections),
+        payload,
     ]
     return subprocess.Popen(
         in_netns(namespace, argv),
@@ -296,7 +304,15 @@ def _sink(port: int) -> None:
                     item.close()
 
 
-def _source(hosts: str, port: int, seconds: float, connections: int) -> None:
+#: The text corpus: Debian's license texts (base-files), one after the other.
+LICENSES = Path("/usr/share/common-licenses")
+
+
+def text_corpus() -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(LICENSES.iterdir()) if p.is_file())
+
+
+def _source(hosts: str, port: int, seconds: float, connections: int, payload: str) -> None:
     conns = [
         socket.create_connection((host, port), timeout=30)
         for host in hosts.split(",")
@@ -304,13 +320,20 @@ def _source(hosts: str, port: int, seconds: float, connections: int) -> None:
     ]
     for conn in conns:
         conn.setblocking(False)
-    block = os.urandom(1 << 16)  # random data: escapes as real traffic would
+    if payload == "text":
+        corpus = text_corpus()
+        block = corpus * ((1 << 17) // len(corpus) + 2)  # the text in order, cyclically
+    else:
+        corpus = block = os.urandom(1 << 17)  # random data: escapes as real traffic would
+    offsets = dict.fromkeys(conns, 0)
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         _, writable, _ = select.select([], conns, [], left)
         for conn in writable:
             with contextlib.suppress(BlockingIOError, ConnectionError):
-                conn.send(block[os.urandom(1)[0] :])
+                start = offsets[conn]
+                sent = conn.send(block[start : start + (1 << 16)])
+                offsets[conn] = (start + sent) % len(corpus)
     for conn in conns:
         conn.close()
 
@@ -319,7 +342,8 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["sink"]:
         _sink(int(sys.argv[2]))
     elif sys.argv[1:2] == ["source"]:
-        _source(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
+        payload = sys.argv[6] if len(sys.argv) > 6 else "random"
+        _source(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), payload)
     else:
         print(
             "usage: python -m bench.measure sink PORT | source HOST PORT SECONDS N", file=sys.stderr

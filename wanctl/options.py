@@ -267,7 +267,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "escape = [0x11, 0x13]",
         metavar="HEX,...",
     ),
-    _bool("ccp", True, "negotiate data compression (CCP)"),
+    _bool("ccp", False, "negotiate data compression (CCP: Deflate, BSD-Compress)"),
     OptionSpec(
         "deflate",
         v.compression_sizes("deflate"),
@@ -414,7 +414,7 @@ class LinkOptions:
     mtu: int | None = None
     asyncmap: int = 0
     escape: tuple[int, ...] = ()
-    ccp: bool = True
+    ccp: bool = False
     deflate: tuple[int, int] = (15, 15)
     bsdcomp: tuple[int, int] = (15, 15)
     vj: bool = True

@@ -138,9 +138,9 @@ def _pppd_ccp_args(method: str) -> list[str]:
 #: Our options per case.  BSD-Compress goes one way only, from pppd to us: the
 #: Debian kernel's bsd_comp cannot decompress anything (see the module notes).
 _OURS = {
-    "deflate": ["--nobsdcomp"],
-    "bsdcomp": ["--nodeflate", "--bsdcomp", "15,0"],
-    "bsdcomp-both": ["--nodeflate"],
+    "deflate": ["--ccp", "--nobsdcomp"],
+    "bsdcomp": ["--ccp", "--nodeflate", "--bsdcomp", "15,0"],
+    "bsdcomp-both": ["--ccp", "--nodeflate"],
 }
 _EXPECTED = {
     "deflate": ("Deflate (15) compression enabled", "Deflate (15) compression enabled"),
