@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from ndiswan.ppp.ccp.bsdcomp import CLEAR, BsdCompressor, BsdDecompressor, _Dictionary
+from ndiswan.ppp.ccp.bsdcomp import (
+    CLEAR,
+    FIRST,
+    STORED_STRING,
+    BsdCompressor,
+    BsdDecompressor,
+    _Dictionary,
+)
 from ndiswan.ppp.ccp.methods import Decompressed, DecompressFailed
 
 TEXT = (
@@ -165,7 +172,27 @@ def test_fuzzed_streams_give_a_datagram_or_a_failure_never_an_exception() -> Non
     assert outcomes["ok"] > 100 and outcomes["failed"] > 10
     strings = decomp._dictionary.strings
     assert strings is not None and len(strings) == 1 << 10
-    assert max(map(len, strings)) <= 1502
+    assert max(len(s) for s in strings if s is not None) <= STORED_STRING
+
+
+def test_strings_longer_than_kept_are_rebuilt_from_their_prefixes() -> None:
+    # Zeros grow the dictionary's strings by one octet per code: a receiver
+    # keeping each whole would hold 2**15 strings of up to an MRU each.
+    comp, decomp = BsdCompressor(15), BsdDecompressor(15)
+    for index in range(300):
+        payload = bytes(1400) if index % 2 else bytes(700) + TEXT[:700]
+        wire = comp.compress(0x21, payload)
+        assert wire is not None
+        result = decomp.decompress(wire)
+        assert not isinstance(result, DecompressFailed), result
+        assert (result.protocol, result.payload) == (0x21, payload)
+    strings = decomp._dictionary.strings
+    assert strings is not None
+    rebuilt = [
+        code for code in range(FIRST, decomp._dictionary.max_ent + 1) if strings[code] is None
+    ]
+    assert len(rebuilt) > 100
+    assert max(len(s) for s in strings if s is not None) <= STORED_STRING
 
 
 def test_garbage_never_raises_and_stays_bounded() -> None:

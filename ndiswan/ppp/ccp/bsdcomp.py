@@ -18,8 +18,11 @@ table (Linux's open addressing with double hashing, whose search stops at a
 freed slot and may then add a string twice).  Both sides here keep that same
 table, hash for hash, so that our dictionary stays in step with the kernel's.
 
-Memory: the hash table (at most 35023 slots) and, on the receiving side, each
-code's string (at most 2**15 strings of at most MRU + 1 octets).
+Memory: the hash table (at most 35023 slots) and, on the receiving side, the
+string of each code up to ``STORED_STRING`` octets; a longer one is rebuilt
+from its prefix chain when it is sent, so a peer that grows strings on
+purpose cannot make the receiver hold 2**15 strings of an MRU each.  At 15
+bits that is under 6 MiB per direction (``tests/fuzz/test_memory_bounds.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ _CHECK_GAP = 10000
 _RATIO_SCALE_LOG = 8
 _RATIO_MAX = 0x7FFFFFFF >> _RATIO_SCALE_LOG
 _BAD = (1 << MAX_BITS) - 1  # a "code minus one" no valid slot holds
+#: The longest string the receiving side keeps whole; longer ones are rebuilt.
+STORED_STRING = 48
 #: Hash table size and shift per maximum code width (bsd_comp's table).
 _HASH = {
     9: (5003, 4),
@@ -66,9 +71,10 @@ class _Dictionary:
         # Per code: the hash slot holding it.
         self.cptr = [0] * (self.maxmaxcode + 1)
         # Receiving side only: each code's string.
-        self.strings: list[bytes] | None = None
+        self.strings: list[bytes | None] | None = None
         if strings:
-            self.strings = [bytes((i,)) for i in range(256)] + [b""] * (self.maxmaxcode + 1 - 256)
+            octets: list[bytes | None] = [bytes((i,)) for i in range(256)]
+            self.strings = octets + [b""] * (self.maxmaxcode + 1 - 256)
         self.seq = 0
         self.clear()
 
@@ -158,7 +164,12 @@ class _Dictionary:
                 fcodes[hval] = fcode
                 max_ent += 1
                 if strings is not None:
-                    strings[max_ent] = strings[ent] + bytes((c,))
+                    prefix = strings[ent]
+                    strings[max_ent] = (
+                        prefix + bytes((c,))
+                        if prefix is not None and len(prefix) < STORED_STRING
+                        else None
+                    )
             ent = c
         total_bits += n_bits
         self.max_ent = max_ent
@@ -180,6 +191,20 @@ class _Dictionary:
                 out.append(((acc << (8 - pending)) | (0xFF >> pending)) & 0xFF)
         if max_ent >= mxcode and max_ent < maxmaxcode:
             self.n_bits += 1
+
+
+def _rebuilt(d: _Dictionary, code: int) -> bytes:
+    """A string not kept whole: its kept prefix and the suffixes the hash table records."""
+    assert d.strings is not None
+    suffixes = bytearray()
+    known = d.strings[code]
+    while known is None:
+        entry = d.fcode[d.cptr[code]]  # (suffix << 16) + prefix code
+        suffixes.append(entry >> 16)
+        code = entry & 0xFFFF
+        known = d.strings[code]
+    suffixes.reverse()
+    return known + suffixes
 
 
 class BsdCompressor:
@@ -274,10 +299,10 @@ class BsdDecompressor:
             ):
                 return self._fail(f"bad code {incode:#x} (last {max_ent:#x})")
             if incode > max_ent:  # the KwKwK case: the code being defined right now
-                previous = strings[oldcode]
+                previous = strings[oldcode] or _rebuilt(d, oldcode)
                 string = previous + previous[:1]
             else:
-                string = strings[incode]
+                string = strings[incode] or _rebuilt(d, incode)
             length += len(string)
             if length > limit:
                 return self._fail(f"datagram longer than {limit - 1} octets")
@@ -300,7 +325,12 @@ class BsdDecompressor:
                 codem1[hval] = max_ent
                 fcodes[hval] = (finchar << 16) + oldcode
                 max_ent += 1
-                strings[max_ent] = strings[oldcode] + string[:1]
+                prefix = strings[oldcode]
+                strings[max_ent] = (
+                    prefix + string[:1]
+                    if prefix is not None and len(prefix) < STORED_STRING
+                    else None
+                )
                 if max_ent >= (1 << n_bits) - 1 and max_ent < maxmaxcode:
                     n_bits += 1
             oldcode = incode
