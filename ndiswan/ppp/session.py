@@ -24,7 +24,6 @@ from ndiswan.ppp import policies
 from ndiswan.ppp.auth import AuthMachine, AuthOutcome
 from ndiswan.ppp.automaton import (
     Automaton,
-    CodeReceived,
     EchoReplyReceived,
     LayerDown,
     LayerFinished,
@@ -33,7 +32,7 @@ from ndiswan.ppp.automaton import (
     PeerRejectedProtocol,
     Signal,
 )
-from ndiswan.ppp.compression import COMPRESSED_PROTOCOLS, Compression
+from ndiswan.ppp.compression import COMPRESSED_PROTOCOLS
 from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
 from ndiswan.ppp.constants import (
     Code,
@@ -51,7 +50,6 @@ from ndiswan.ppp.events import (
     LinkTerminated,
     LogLevel,
     LogLine,
-    NetworkDown,
     NetworkUp,
     Phase,
     PhaseChanged,
@@ -59,17 +57,13 @@ from ndiswan.ppp.events import (
 )
 from ndiswan.ppp.fsm import State, Timing
 from ndiswan.ppp.idle import IdleTimer, counts_as_activity
-from ndiswan.ppp.ipcp import IpcpOptions
-from ndiswan.ppp.ipv6cp import Ipv6cpOptions
 from ndiswan.ppp.keepalive import EchoKeepalive, EchoTick
 from ndiswan.ppp.lcp import LOOPBACK_REASON, LcpOptions
 from ndiswan.ppp.log import packet_line, split_protocol
+from ndiswan.ppp.network import DATA_NCP, NetworkPhase
 from wanminiport.exitcodes import ExitCode
 from wanminiport.sansio import Transmit
 
-#: Network-layer protocol -> the NCP that must be Opened before it flows.
-_DATA_NCP: dict[int, int] = {Proto.IP: Proto.IPCP, Proto.IPV6: Proto.IPV6CP}
-_IP_VERSION: dict[int, int] = {Proto.IPCP: 4, Proto.IPV6CP: 6}
 _AUTH_PROTOCOLS = (Proto.PAP, Proto.CHAP)
 _FINISHED_STATES = (State.INITIAL, State.CLOSED, State.STOPPED)
 
@@ -114,8 +108,6 @@ class PppSession:
         self.stats = SessionStats()
         self.phase = Phase.DEAD
         self.link: LinkInfoNegotiated | None = None
-        self.network: NetworkUp | None = None
-        self.ipv6: Ipv6Up | None = None
         self.status = ExitCode.OK
         timing = Timing(cfg.restart_time, cfg.max_configure, cfg.max_terminate, cfg.max_failure)
         self._lcp_options = LcpOptions(policies.lcp_policy(cfg, secrets), rng)
@@ -127,29 +119,37 @@ class PppSession:
             link_control=True,
             echo_magic=lambda: self._lcp_options.local.magic or 0,
         )
-        self._ipcp_options = IpcpOptions(policies.ipcp_policy(cfg))
-        self._ipv6cp_options = Ipv6cpOptions(policies.ipv6cp_policy(cfg), rng)
-        self._ncps: dict[int, Automaton] = {}
-        if cfg.ipv4:
-            self._ncps[Proto.IPCP] = Automaton(Proto.IPCP, "IPCP", self._ipcp_options, timing)
-        if cfg.ipv6:
-            self._ncps[Proto.IPV6CP] = Automaton(
-                Proto.IPV6CP, "IPV6CP", self._ipv6cp_options, timing
-            )
-        self.compression = Compression(cfg, timing)
-        if self.compression.ccp is not None:
-            self._ncps[Proto.CCP] = self.compression.ccp.automaton
-        self._running_ncps: set[int] = set()
+        self._events: deque[Event] = deque()
+        self._network = NetworkPhase(
+            cfg,
+            timing,
+            rng,
+            report=self._events.append,
+            close_link=self._close_link,
+            first_up=self._first_network_up,
+            link_open=lambda: self._lcp.is_opened,
+        )
+        self._ncps = self._network.ncps
+        self.compression = self._network.compression
         self._auth: dict[tuple[int, AuthRole], AuthMachine] = {}
         self._keepalive = EchoKeepalive(cfg.lcp_echo_interval, cfg.lcp_echo_failure)
         self._idle = IdleTimer(cfg.idle)
         self._frames: list[bytes] = []
-        self._events: deque[Event] = deque()
         self._term_reason = ""
         #: Opened or lower-up and not yet terminated: LinkTerminated is owed.
         self._running = False
         #: Terminated: frames are ignored until the next lower_up or open.
         self._finished = False
+
+    @property
+    def network(self) -> NetworkUp | None:
+        """What IPCP agreed, while it is up."""
+        return self._network.network
+
+    @property
+    def ipv6(self) -> Ipv6Up | None:
+        """What IPV6CP agreed, while it is up."""
+        return self._network.ipv6
 
     # -- outputs -----------------------------------------------------------
 
@@ -262,7 +262,7 @@ class PppSession:
             self._log(LogLevel.DEBUG, f"received short packet:{frame[:32].hex(' ')}")
             return
         proto, info = split
-        if proto in _DATA_NCP or proto in COMPRESSED_PROTOCOLS:
+        if proto in DATA_NCP or proto in COMPRESSED_PROTOCOLS:
             if self._network_open(proto):
                 # The hot path: a datagram on an open network protocol.
                 self._receive_datagram(proto, info, now)
@@ -282,7 +282,7 @@ class PppSession:
             return
         if self.phase in (Phase.ESTABLISH, Phase.AUTHENTICATE) and proto not in _AUTH_PROTOCOLS:
             self.stats.dropped_before_network += 1
-            if proto in _DATA_NCP:
+            if proto in DATA_NCP:
                 self.stats.datagrams_dropped += 1
             self._log(LogLevel.DEBUG, f"discarding proto 0x{proto:x} in phase {self.phase.name}")
             return
@@ -295,7 +295,7 @@ class PppSession:
         if ncp is not None:
             ncp.receive(info, now)
             return
-        if proto in _DATA_NCP or proto in COMPRESSED_PROTOCOLS:
+        if proto in DATA_NCP or proto in COMPRESSED_PROTOCOLS:
             self.stats.datagrams_dropped += 1  # its NCP (or IPCP, CCP) is not Opened
             return
         self._log(LogLevel.WARNING, f"Unsupported protocol {protocol_description(proto)} received")
@@ -304,15 +304,7 @@ class PppSession:
 
     def _network_open(self, proto: int) -> bool:
         """Whether a frame of this data protocol may pass now (LCP and its NCP Opened)."""
-        if self._lcp.state is not State.OPENED:
-            return False
-        if proto == Proto.COMPRESSED_DATAGRAM:
-            ncp = self._ncps.get(Proto.CCP)
-        elif proto in COMPRESSED_PROTOCOLS:
-            ncp = self._ncps.get(Proto.IPCP)  # VJ rides on IPCP
-        else:
-            ncp = self._ncps.get(_DATA_NCP[proto])
-        return ncp is not None and ncp.state is State.OPENED
+        return self._lcp.state is State.OPENED and self._network.is_open(proto)
 
     def _receive_datagram(self, proto: int, info: bytes, now: float) -> None:
         if proto in COMPRESSED_PROTOCOLS or self.compression.ccp is not None:
@@ -323,7 +315,7 @@ class PppSession:
                 self._pump(now)  # CCP may be sending a Reset-Request
                 return
             proto, info = inbound.protocol, inbound.payload
-            if proto not in _DATA_NCP or not self._network_open(proto):
+            if proto not in DATA_NCP or not self._network_open(proto):
                 self.stats.datagrams_dropped += 1
                 return
         self.stats.datagrams_received += 1
@@ -339,7 +331,7 @@ class PppSession:
     def send_datagram(self, proto: int, payload: bytes, now: float | None = None) -> bytes | None:
         """The frame for one network-layer datagram, or None when it may not go;
         ``now`` (when the driver knows it) counts the send against ``idle``."""
-        ncp = self._ncps.get(_DATA_NCP.get(proto, -1))
+        ncp = self._ncps.get(DATA_NCP.get(proto, -1))
         link = self.link
         if ncp is None or not ncp.is_opened or link is None or len(payload) > link.send_mru:
             self.stats.sends_refused += 1
@@ -426,6 +418,7 @@ class PppSession:
             peer_magic=peer.magic or 0,
         )
         self._events.append(self.link)
+        self._network.recv_mru = self.link.recv_mru
         for automaton in (self._lcp, *self._ncps.values()):
             automaton.peer_mru = self.link.send_mru
         self._keepalive.start(now)
@@ -434,7 +427,7 @@ class PppSession:
             self.status = ExitCode.PEER_AUTH_FAILED
             self._close_link("peer refused to authenticate", now)
             return
-        self._ipcp_options.restrict_peer_to(None)
+        self._network.ipcp_options.restrict_peer_to(None)
         self._auth = policies.auth_machines(
             self.config,
             check_peer_with=local.auth,
@@ -457,10 +450,7 @@ class PppSession:
         for machine in self._auth.values():
             machine.stop()
         self._auth.clear()
-        for ncp in self._ncps.values():
-            if ncp.state not in (State.INITIAL, State.STARTING):
-                ncp.down(now)
-        self._running_ncps.clear()
+        self._network.lower_down(now)
         closing = self._lcp.state in (State.CLOSING, State.STOPPING)
         self._set_phase(Phase.TERMINATE if closing else Phase.ESTABLISH)
 
@@ -470,7 +460,9 @@ class PppSession:
             if outcome.role is AuthRole.PEER:
                 self._log(LogLevel.NOTICE, f"{outcome.protocol} authentication succeeded")
             else:  # a secrets-file entry limits the peer's IPv4 addresses
-                self._events.extend(self._ipcp_options.restrict_peer_to(outcome.peer_addresses))
+                self._events.extend(
+                    self._network.ipcp_options.restrict_peer_to(outcome.peer_addresses)
+                )
             if self.phase is Phase.AUTHENTICATE and all(m.succeeded for m in self._auth.values()):
                 self._network_phase(now)
             return
@@ -502,59 +494,15 @@ class PppSession:
 
     def _network_phase(self, now: float) -> None:
         self._set_phase(Phase.NETWORK)
-        for proto, ncp in self._ncps.items():
-            if proto != Proto.CCP:
-                self._running_ncps.add(proto)
-            ncp.up(now)
-            ncp.open(now)
-        if not self._running_ncps:
-            self._close_link("No network protocols running", now)
+        self._network.start(now)
 
     def _on_ncp(self, proto: int, signal: Signal, now: float) -> None:
-        ncp = self._ncps[proto]
-        if proto == Proto.CCP:
-            self._on_ccp(signal)
-            return
-        if isinstance(signal, LayerUp):
-            handler = self._ipcp_options if proto == Proto.IPCP else self._ipv6cp_options
-            result = handler.result()
-            self._events.extend(result.notes)
-            if result.up is None:
-                self._log(LogLevel.ERROR, result.error or "")
-                ncp.close(result.close_reason or result.error or "", now)
-                return
-            if self.status in (ExitCode.NEGOTIATION_FAILED, ExitCode.OK):
-                self.status = ExitCode.OK
-            self._idle.start(now)  # pppd: the idle check starts with the first NCP
-            if isinstance(result.up, NetworkUp):
-                self.network = result.up
-                self.compression.vj_up(*self._ipcp_options.vj_negotiated())
-            else:
-                self.ipv6 = result.up
-            self._events.append(result.up)
-        elif isinstance(signal, LayerDown):
-            if proto in _IP_VERSION:
-                if proto == Proto.IPCP:
-                    self.network = None
-                    self.compression.vj_down()
-                else:
-                    self.ipv6 = None
-                self._events.append(NetworkDown(_IP_VERSION[proto]))
-        elif isinstance(signal, LayerFinished) and proto in self._running_ncps:
-            self._running_ncps.discard(proto)
-            if not self._running_ncps and self._lcp.is_opened:
-                self._close_link("No network protocols running", now)
+        self._network.on_signal(proto, signal, now)
 
-    def _on_ccp(self, signal: Signal) -> None:
-        ccp = self.compression.ccp
-        assert ccp is not None
-        if isinstance(signal, LayerUp):
-            ccp.mru = self.link.recv_mru if self.link is not None else self.config.mru
-            self._events.append(ccp.up())
-        elif isinstance(signal, LayerDown):
-            ccp.down()
-        elif isinstance(signal, CodeReceived):
-            ccp.code_received(signal)
+    def _first_network_up(self, now: float) -> None:
+        if self.status in (ExitCode.NEGOTIATION_FAILED, ExitCode.OK):
+            self.status = ExitCode.OK
+        self._idle.start(now)  # pppd: the idle check starts with the first NCP
 
     # -- phases and endings ------------------------------------------------
 
