@@ -14,6 +14,15 @@ an idle line is complete at the far end N x 10 bit times later, never
 sooner, so round-trip times measured over the cable are honest.  Reads and
 writes are chunks sized by the pacer's look-ahead; no Python runs per byte.
 
+With ``follow_termios`` each direction is paced at the speed its sender
+last set on its tty (read back through the pty master, which shares its
+slave's termios), as a UART sends at the rate its driver programmed: a qemu
+USB-serial chip applies the baud its guest driver asks for to its pty, and
+the cable then carries that.  The speed is read again at each wake-up (one
+tcgetattr); a pty nobody has set up says 38400.  With ``overrun`` bytes an
+end's tty has no room for are lost, as in a UART nobody reads, instead of
+holding the sender back (qemu stalls its guest while a chardev write waits).
+
 Faults, as on a real line:
 
 * bit errors: each data bit flips independently with probability ``ber``.
@@ -58,6 +67,14 @@ log = logging.getLogger(__name__)
 DEFAULT_LOOKAHEAD = 0.004
 _DATA_BITS = 8
 END_NAMES = ("a", "b")
+#: termios speed constants back to bit/s, for ``follow_termios``.
+_SPEEDS = {
+    getattr(termios, f"B{rate}"): rate
+    for rate in (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200,
+                 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000,
+                 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
+    if hasattr(termios, f"B{rate}")
+}  # fmt: skip
 
 
 class BitErrors:
@@ -167,9 +184,35 @@ class _Direction:
         # A timer wake-up waits for this many bytes' worth of line time.
         self._wake_chunk = max(1, int(cable.lookahead / 2 / self.pacer.seconds_per_byte))
 
+    @property
+    def baud(self) -> int:
+        return self.pacer.baud
+
+    def retime(self, baud: int) -> None:
+        """Carry bytes at ``baud`` from now on (bytes already on the wire take the new rate)."""
+        if baud == self.pacer.baud:
+            return
+        log.info("cable %s->%s: %d bit/s", self.src.name, self.dst.name, baud)
+        self.pacer.baud = baud
+        self.wire.seconds_per_byte = self.pacer.seconds_per_byte
+        self._wake_chunk = max(1, int(self.cable.lookahead / 2 / self.pacer.seconds_per_byte))
+
+    def _follow_sender(self) -> None:
+        """The sender's tty speed (a pty master reads its slave's termios) paces its bytes."""
+        if not self.src.up:
+            return
+        try:
+            speed = termios.tcgetattr(self.src.fd)[5]
+        except termios.error:
+            return
+        if speed in _SPEEDS:
+            self.retime(_SPEEDS[speed])
+
     def pump(self) -> None:
         loop = self.cable.loop
         now = loop.time()
+        if self.cable.follow_termios:
+            self._follow_sender()
         while True:
             if len(self.wire):
                 arrived = self.wire.take(now)
@@ -183,13 +226,19 @@ class _Direction:
                     try:
                         written = os.write(self.dst.fd, self._pending)
                     except BlockingIOError:
-                        self._wait(write=self.dst.fd)
-                        return
+                        written = 0
+                        if not self.cable.overrun:
+                            self._wait(write=self.dst.fd)
+                            return
                     except OSError as exc:
                         self.cable.end_lost(self.dst, exc)
                         return
                     self.stats.bytes += written
                     self._pending = self._pending[written:]
+                    if self._pending and self.cable.overrun:
+                        # Nobody reads that end: its UART overruns, the sender goes on.
+                        self.stats.dropped += len(self._pending)
+                        self._pending = b""
                     if self._pending:
                         self._wait(write=self.dst.fd)
                         return
@@ -270,12 +319,20 @@ class VirtualCable:
         join_a: str | None = None,
         join_b: str | None = None,
         lookahead: float = DEFAULT_LOOKAHEAD,
+        follow_termios: bool = False,
+        overrun: bool = False,
     ) -> None:
         if baud <= 0:
             raise ValueError(f"baud must be positive, not {baud}")
         if not 0.0 <= ber <= 1.0:
             raise ValueError(f"bit-error rate must be within [0, 1], not {ber}")
         self.baud, self.ber, self.lookahead = baud, ber, lookahead
+        #: Pace each direction at the speed its sender set on its tty (``baud``
+        #: until it sets one): what a UART does with the rate its driver chose.
+        self.follow_termios = follow_termios
+        #: Drop what an end's full tty cannot take (counted as dropped) instead of
+        #: holding the sender back: a receiving UART that nobody reads overruns.
+        self.overrun = overrun
         self.is_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
@@ -370,6 +427,8 @@ class VirtualCable:
             "cut": self.is_cut,
             "a_up": self.ends["a"].up,
             "b_up": self.ends["b"].up,
+            "a_baud": self.a_to_b.baud,
+            "b_baud": self.b_to_a.baud,
         }
 
     def _end(self, name: str) -> CableEnd:

@@ -43,6 +43,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed for the bit errors")
     parser.add_argument("--join-a", metavar="TTY", help="use this tty as end a instead of a pty")
     parser.add_argument("--join-b", metavar="TTY", help="use this tty as end b instead of a pty")
+    parser.add_argument(
+        "--follow-termios",
+        action="store_true",
+        help="pace each direction at the speed its sender sets on its tty",
+    )
+    parser.add_argument(
+        "--overrun",
+        action="store_true",
+        help="drop what an end's full tty cannot take instead of holding the sender back",
+    )
     return parser.parse_args(argv)
 
 
@@ -81,7 +91,13 @@ def _run_command(cable: VirtualCable, line: str) -> tuple[dict[str, Any], bool]:
 async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     cable = VirtualCable(
-        args.baud, ber=args.ber, seed=args.seed, join_a=args.join_a, join_b=args.join_b
+        args.baud,
+        ber=args.ber,
+        seed=args.seed,
+        join_a=args.join_a,
+        join_b=args.join_b,
+        follow_termios=args.follow_termios,
+        overrun=args.overrun,
     )
     finished = loop.create_future()
     pending = bytearray()
@@ -147,6 +163,8 @@ class CableProcess:
         seed: int | None = None,
         join_a: str | None = None,
         join_b: str | None = None,
+        follow_termios: bool = False,
+        overrun: bool = False,
         timeout: float = 10.0,
     ) -> None:
         self.baud = baud
@@ -158,6 +176,10 @@ class CableProcess:
             self.argv += ["--join-a", join_a]
         if join_b is not None:
             self.argv += ["--join-b", join_b]
+        if follow_termios:
+            self.argv.append("--follow-termios")
+        if overrun:
+            self.argv.append("--overrun")
         self.a = ""
         self.b = ""
         self._proc: subprocess.Popen[bytes] | None = None

@@ -7,6 +7,7 @@ import errno
 import os
 import random
 import select
+import termios
 import time
 from collections.abc import Iterator
 
@@ -301,6 +302,46 @@ async def test_joined_tty_relays_like_a_pty_end(ends: list[int]) -> None:
 
 
 # -- the separate process ---------------------------------------------------------
+
+
+def _set_speed(fd: int, speed: int) -> None:
+    attrs = termios.tcgetattr(fd)
+    attrs[4] = attrs[5] = speed
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+@in_loop
+async def test_a_cable_following_termios_paces_each_way_at_its_senders_speed(
+    ends: list[int],
+) -> None:
+    async with VirtualCable(921600, follow_termios=True) as cable:
+        ends += [open_end(cable.a_path), open_end(cable.b_path)]
+        _set_speed(ends[0], termios.B9600)  # what qemu's FTDI chip does for its guest
+        _set_speed(ends[1], termios.B921600)  # (a fresh pty says 38400)
+        started = time.monotonic()
+        await send(ends[0], b"x" * 480)
+        got = await receive(ends[1], 480)
+        slow = time.monotonic() - started
+        started = time.monotonic()
+        await send(ends[1], b"y" * 480)
+        back = await receive(ends[0], 480)
+        fast = time.monotonic() - started
+        stats = cable.stats()
+    assert got == b"x" * 480 and back == b"y" * 480
+    assert (stats["a_baud"], stats["b_baud"]) == (9600, 921600)
+    # 480 octets at 9600 bit/s cannot arrive in under 0.5 s; at 921600 they take 5 ms.
+    assert slow >= 0.45
+    assert fast < slow / 4
+
+
+@in_loop
+async def test_a_cable_not_following_termios_keeps_its_own_rate(ends: list[int]) -> None:
+    async with VirtualCable(921600) as cable:
+        ends += [open_end(cable.a_path), open_end(cable.b_path)]
+        _set_speed(ends[0], termios.B9600)
+        await send(ends[0], b"x" * 100)
+        assert await receive(ends[1], 100) == b"x" * 100
+        assert cable.stats()["a_baud"] == 921600
 
 
 def _read_exactly(fd: int, count: int) -> bytes:
