@@ -124,10 +124,7 @@ class UsbGadgetVm:
         started = time.monotonic()
         initrd = build_usb_initramfs(kernel, self.cache_dir)
         self.timings["initramfs"] = time.monotonic() - started
-        self.machine = _HostRootMachine(
-            initrd, serial_lines=0, memory_mb=self.memory_mb, kernel=kernel,
-            cache_dir=self.cache_dir, boot_timeout=self.boot_timeout,
-        )  # fmt: skip
+        self.machine = self._make_machine(initrd, kernel)
         try:
             self.machine.start()
             self.timings["boot"] = self.machine.boot_seconds or 0.0
@@ -142,6 +139,12 @@ class UsbGadgetVm:
             self.stop()
             raise
         self.timings["total"] = time.monotonic() - started
+
+    def _make_machine(self, initrd: Path, kernel: Kernel) -> _HostRootMachine:
+        return _HostRootMachine(
+            initrd, serial_lines=0, memory_mb=self.memory_mb, kernel=kernel,
+            cache_dir=self.cache_dir, boot_timeout=self.boot_timeout,
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.machine is not None:
