@@ -46,6 +46,8 @@ from wanminiport.transports.usb_port import UsbCdcTransport
 from wanminiport.vc import NO_VC_STATUS, Vc
 
 log = logging.getLogger("wanctl")
+#: How often a persisting link looks for its missing tty (an unplugged adapter).
+DEVICE_POLL_INTERVAL = 0.2
 
 
 @dataclass
@@ -146,6 +148,22 @@ class LinkRunner:
                 await asyncio.wait_for(self._hangup.wait(), holdoff)
             if self._hangup.is_set():
                 return ExitCode.USER_REQUEST
+            await self._wait_for_device()
+            if self._hangup.is_set():
+                return ExitCode.USER_REQUEST
+
+    async def _wait_for_device(self) -> None:
+        """An unplugged adapter's tty (or its stable name) is waited for, not retried blind."""
+        device = self.options.device
+        if device is None or "://" in device or is_usb_spec(device) or os.path.exists(device):
+            return
+        self.progress.step(f"Waiting for {device} to come back")
+        while not os.path.exists(device):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hangup.wait(), DEVICE_POLL_INTERVAL)
+            if self._hangup.is_set():
+                return
+        self.progress.note(f"{device} is back")
 
     def request_hangup(self) -> None:
         """SIGINT, SIGTERM, SIGHUP or the control socket's hangup."""
