@@ -1,6 +1,9 @@
-"""CHAP with MD5, RFC 1994: both roles, optional periodic re-challenge.
+"""CHAP, RFC 1994, with MD5, MS-CHAP (RFC 2433) or MS-CHAPv2 (RFC 2759): both roles.
 
-Response value = MD5(identifier || secret || challenge).  The authenticator
+With MD5 the Response value is MD5(identifier || secret || challenge); the
+Microsoft algorithms are in ``ndiswan.ppp.mschap`` (an 8-octet challenge for
+v1, 16 for v2; a 49-octet Response; for v2 a Success carrying the
+authenticator response, which the peer checks before it believes it).  The authenticator
 draws a fresh challenge (16 to 24 random octets, as pppd) and identifier
 for every challenge, retransmits it every 3 seconds up to 10 times, accepts
 only a Response to the current identifier while that challenge is valid,
@@ -15,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from ndiswan.ppp import mschap
 from ndiswan.ppp.auth import AuthMachine
-from ndiswan.ppp.config import AddressLookup, RandomBytes, SecretLookup
+from ndiswan.ppp.config import AddressLookup, AuthProtocol, RandomBytes, SecretLookup
 from ndiswan.ppp.events import AuthRole, LogLevel
 from ndiswan.ppp.log import q_text, visible
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
@@ -48,6 +52,7 @@ class ChapAuthenticator(AuthMachine):
         secrets: SecretLookup | None,
         rng: RandomBytes,
         *,
+        kind: AuthProtocol = AuthProtocol.CHAP,
         restart_time: float = 3.0,
         max_transmits: int = 10,
         rechallenge_interval: float = 0.0,
@@ -67,13 +72,22 @@ class ChapAuthenticator(AuthMachine):
         self._transmits = 0
         self._authenticated_once = False
         self._last_verdict: int | None = None
+        self._last_message = b""
         self._peer_name = ""
+        self.kind = kind
+        if kind is not AuthProtocol.CHAP:
+            self.protocol_name = "MS-CHAPv2" if kind is AuthProtocol.MSCHAP_V2 else "MS-CHAP"
 
     def start(self, now: float) -> None:
         self._new_challenge(now)
 
     def _new_challenge(self, now: float) -> None:
-        size = MIN_CHALLENGE + self._rng(1)[0] % (MAX_CHALLENGE - MIN_CHALLENGE + 1)
+        if self.kind is AuthProtocol.MSCHAP_V2:
+            size = mschap.V2_CHALLENGE_SIZE
+        elif self.kind is AuthProtocol.MSCHAP:
+            size = mschap.V1_CHALLENGE_SIZE
+        else:
+            size = MIN_CHALLENGE + self._rng(1)[0] % (MAX_CHALLENGE - MIN_CHALLENGE + 1)
         self._challenge = self._rng(size)
         self._identifier = (self._identifier + 1) & 0xFF
         self._challenge_valid = True
@@ -111,8 +125,7 @@ class ChapAuthenticator(AuthMachine):
                 self.ignored += 1
                 return
             # A repeated Response (our verdict was lost): same verdict again.
-            message = b"Access granted" if self._last_verdict == SUCCESS else b"Access denied"
-            reply = ControlPacket(self._last_verdict, packet.identifier, message)
+            reply = ControlPacket(self._last_verdict, packet.identifier, self._last_message)
             self._transmit(reply.encode())
             return
         fields = _value_and_name(packet.data)
@@ -125,18 +138,21 @@ class ChapAuthenticator(AuthMachine):
         secret = self._secrets(name, self._our_name) if self._secrets is not None else None
         if secret is None:
             self._log(LogLevel.ERROR, f"No CHAP secret found for authenticating {q_text(name)}")
-            ok = False
+            success: bytes | None = None
         else:
-            expected = chap_md5(packet.identifier, secret.encode(), self._challenge)
-            ok = hmac.compare_digest(expected, value)
+            success = self._verify(packet.identifier, name, secret, value)
+        ok = success is not None
         self._challenge_valid = False
         self._last_verdict = SUCCESS if ok else FAILURE
-        message = b"Access granted" if ok else b"Access denied"
+        message = success if success is not None else self._failure_message()
+        self._last_message = message
         self._transmit(ControlPacket(self._last_verdict, packet.identifier, message).encode())
         self._deadline = None
         if not ok:
-            self._log(LogLevel.WARNING, f"Peer {q_text(name)} failed CHAP authentication")
-            self._finish(False, name, message.decode())
+            self._log(
+                LogLevel.WARNING, f"Peer {q_text(name)} failed {self.protocol_name} authentication"
+            )
+            self._finish(False, name, "Access denied")
             return
         if not self._authenticated_once:
             # pppd 2.4.9 logs nothing here for CHAP (unlike PAP).
@@ -145,6 +161,37 @@ class ChapAuthenticator(AuthMachine):
             self._finish(True, name, "Access granted", addresses)
         if self._interval > 0:
             self._deadline = now + self._interval  # time of the next challenge
+
+    def _verify(self, identifier: int, name: str, secret: str, value: bytes) -> bytes | None:
+        """The Success message when ``value`` proves ``secret``; None when it does not."""
+        if self.kind is AuthProtocol.CHAP:
+            expected = chap_md5(identifier, secret.encode(), self._challenge)
+            return b"Access granted" if hmac.compare_digest(expected, value) else None
+        if self.kind is AuthProtocol.MSCHAP:
+            v1 = mschap.parse_v1_response(value)
+            if v1 is None or not v1.use_nt:  # LAN Manager responses are not accepted
+                return None
+            expected = mschap.v1_nt_response(self._challenge, secret)
+            return b"Access granted" if hmac.compare_digest(expected, v1.nt_response) else None
+        v2 = mschap.parse_v2_response(value)
+        if v2 is None:
+            return None
+        expected = mschap.generate_nt_response(self._challenge, v2.peer_challenge, name, secret)
+        if not hmac.compare_digest(expected, v2.nt_response):
+            return None
+        proof = mschap.authenticator_response(
+            secret, v2.nt_response, v2.peer_challenge, self._challenge, name
+        )
+        return f"{proof} M=Access granted".encode()
+
+    def _failure_message(self) -> bytes:
+        if self.kind is AuthProtocol.CHAP:
+            return b"Access denied"
+        # No retry offered (R=0): as pppd, one failure ends the link.
+        version = 3 if self.kind is AuthProtocol.MSCHAP_V2 else None
+        return mschap.Failure(
+            mschap.ERROR_AUTHENTICATION_FAILURE, False, self._challenge, version, "Access denied"
+        ).encode()
 
 
 class ChapPeer(AuthMachine):
@@ -168,10 +215,20 @@ class ChapPeer(AuthMachine):
         remote_name: str = "",
         wait_timeout: float = 60.0,
         *,
+        kind: AuthProtocol = AuthProtocol.CHAP,
+        rng: RandomBytes | None = None,
         restart_time: float = 3.0,
         max_transmits: int = 10,
     ) -> None:
         super().__init__()
+        self.kind = kind
+        if kind is not AuthProtocol.CHAP:
+            self.protocol_name = "MS-CHAPv2" if kind is AuthProtocol.MSCHAP_V2 else "MS-CHAP"
+            if rng is None:
+                raise ValueError("MS-CHAP needs random octets for its peer challenge")
+        self._rng = rng
+        # MS-CHAPv2: what the authenticator's proof is computed from, per identifier.
+        self._v2_sent: dict[int, tuple[bytes, bytes, bytes, str]] = {}
         self._user = user
         self._password = password
         self._secrets = secrets
@@ -210,17 +267,43 @@ class ChapPeer(AuthMachine):
         more = self._transmits < self._max_transmits
         self._repeat_at = now + self._restart_time if more else None
 
-    def _secret_for(self, peer_name: str) -> bytes:
+    def _secret_for(self, peer_name: str) -> str:
         if self._password is not None:
-            return self._password.encode()
+            return self._password
         found = self._secrets(self._user, peer_name) if self._secrets is not None else None
         if found is None:
             self._log(
                 LogLevel.WARNING,
                 f"No CHAP secret found for authenticating us to {q_text(peer_name)}",
             )
-            return b""
-        return found.encode()
+            return ""
+        return found
+
+    def _response_value(self, identifier: int, challenge: bytes, secret: str) -> bytes | None:
+        if self.kind is AuthProtocol.CHAP:
+            return chap_md5(identifier, secret.encode(), challenge)
+        assert self._rng is not None
+        if self.kind is AuthProtocol.MSCHAP:
+            if len(challenge) != mschap.V1_CHALLENGE_SIZE:
+                return None
+            nt = mschap.v1_nt_response(challenge, secret)
+            return mschap.V1Response(bytes(24), nt, True).encode()
+        if len(challenge) != mschap.V2_CHALLENGE_SIZE:
+            return None
+        peer_challenge = self._rng(16)
+        nt = mschap.generate_nt_response(challenge, peer_challenge, self._user, secret)
+        self._v2_sent[identifier] = (challenge, peer_challenge, nt, secret)
+        return mschap.V2Response(peer_challenge, nt, 0).encode()
+
+    def _proof_checks(self, identifier: int, message: bytes) -> bool:
+        """MS-CHAPv2: the Success names the authenticator response our password gives."""
+        sent = self._v2_sent.get(identifier)
+        parsed = mschap.parse_success(message)
+        if sent is None or parsed is None:
+            return False
+        challenge, peer_challenge, nt, secret = sent
+        proof = mschap.authenticator_response(secret, nt, peer_challenge, challenge, self._user)
+        return hmac.compare_digest(proof.encode(), parsed[0].encode())
 
     def receive(self, data: bytes, now: float) -> None:
         packet = parse_control_packet(data)
@@ -234,7 +317,14 @@ class ChapPeer(AuthMachine):
                 return
             challenge, name_bytes = fields
             peer_name = visible(name_bytes) or self._remote_name
-            value = chap_md5(packet.identifier, self._secret_for(peer_name), challenge)
+            value = self._response_value(packet.identifier, challenge, self._secret_for(peer_name))
+            if value is None:
+                self.ignored += 1
+                self._log(
+                    LogLevel.WARNING,
+                    f"{self.protocol_name}: challenge of {len(challenge)} octets ignored",
+                )
+                return
             body = bytes((len(value),)) + value + self._user.encode()
             response = ControlPacket(RESPONSE, packet.identifier, body).encode()
             self._responded_ids.add(packet.identifier)
@@ -251,10 +341,29 @@ class ChapPeer(AuthMachine):
             self._done = True
             self._repeat_at = None
             ok = packet.code == SUCCESS
+            v2 = self.kind is AuthProtocol.MSCHAP_V2
+            if ok and v2 and not self._proof_checks(packet.identifier, packet.data):
+                # pppd's words: the server did not prove it knows our password.
+                self._log(LogLevel.ERROR, "MS-CHAPv2 mutual authentication failed.")
+                self._finish(False, self._user, "mutual authentication failed")
+                return
+            detail = self._verdict_text(packet.data)
             text = "CHAP authentication succeeded" if ok else "CHAP authentication failed"
-            self._log(LogLevel.INFO, f"{text}: {visible(packet.data)}" if packet.data else text)
+            self._log(LogLevel.INFO, f"{text}: {detail}" if detail else text)
             if not ok:
                 self._log(LogLevel.ERROR, "CHAP authentication failed")
             self._finish(ok, self._user, packet.data.decode(errors="replace"))
         else:
             self.ignored += 1
+
+    def _verdict_text(self, data: bytes) -> str:
+        """What the verdict says, as pppd prints it (MS-CHAP's M= part, not its codes)."""
+        if self.kind is AuthProtocol.CHAP:
+            return visible(data)
+        success = mschap.parse_success(data)
+        if success is not None:
+            return visible(success[1].encode())
+        failure = mschap.parse_failure(data)
+        if failure is not None:
+            return f"E={failure.error} {visible(failure.message.encode())}".strip()
+        return visible(data)

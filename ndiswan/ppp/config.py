@@ -33,7 +33,16 @@ MAX_MRU = 16384
 
 class AuthProtocol(enum.Enum):
     PAP = "pap"
+    #: CHAP with MD5 (RFC 1994).
     CHAP = "chap"
+    #: CHAP with Microsoft's algorithms: MS-CHAP (RFC 2433) and MS-CHAPv2 (RFC 2759).
+    MSCHAP = "mschap"
+    MSCHAP_V2 = "mschap-v2"
+
+    @property
+    def is_chap(self) -> bool:
+        """Spoken as PPP protocol 0xc223, whatever the algorithm."""
+        return self is not AuthProtocol.PAP
 
 
 class AuthRequirement(enum.Enum):
@@ -44,6 +53,8 @@ class AuthRequirement(enum.Enum):
     CHAP = "chap"
     #: CHAP preferred, PAP accepted when the peer Naks CHAP (pppd's plain ``auth``).
     PAP_OR_CHAP = "pap-or-chap"
+    MSCHAP = "mschap"
+    MSCHAP_V2 = "mschap-v2"
 
     @property
     def protocols(self) -> tuple[AuthProtocol, ...]:
@@ -53,6 +64,8 @@ class AuthRequirement(enum.Enum):
             AuthRequirement.PAP: (AuthProtocol.PAP,),
             AuthRequirement.CHAP: (AuthProtocol.CHAP,),
             AuthRequirement.PAP_OR_CHAP: (AuthProtocol.CHAP, AuthProtocol.PAP),
+            AuthRequirement.MSCHAP: (AuthProtocol.MSCHAP,),
+            AuthRequirement.MSCHAP_V2: (AuthProtocol.MSCHAP_V2,),
         }[self]
 
 
@@ -81,6 +94,8 @@ class PppConfig:
     require_auth: AuthRequirement = AuthRequirement.NONE
     refuse_pap: bool = False
     refuse_chap: bool = False
+    refuse_mschap: bool = False
+    refuse_mschap_v2: bool = False
     #: Our name: sent in CHAP Challenges, the server name in secrets lookups.
     name: str = ""
     #: The name we authenticate as (defaults to ``name``).

@@ -1,12 +1,14 @@
 """LCP's options (RFC 1661 section 6, RFC 1662, RFC 1994): the option handler.
 
-MRU, ACCM, Authentication-Protocol (PAP, CHAP with MD5), Magic-Number, PFC
-and ACFC.  Judging follows pppd 2.4.9 so the two converge the same way:
+MRU, ACCM, Authentication-Protocol (PAP; CHAP with MD5, MS-CHAP or
+MS-CHAPv2), Magic-Number, PFC and ACFC.  Judging follows pppd 2.4.9 so the
+two converge the same way:
 
 * an MRU below 128 is Nak'd up to 128; any larger one is accepted;
 * an ACCM is accepted as it is (we need no characters escaped);
-* an Authentication-Protocol we refuse is Nak'd with one we accept (CHAP
-  MD5 first), or rejected when we accept none;
+* an Authentication-Protocol we refuse is Nak'd with one we accept (the
+  strongest CHAP first: MS-CHAPv2, MS-CHAP, MD5, then PAP), or rejected
+  when we accept none;
 * a Magic-Number equal to ours (or zero) is Nak'd with a fresh random one,
   and that Nak is never turned into a Reject by Max-Failure;
 * a Nak of our Authentication-Protocol moves us only to another protocol we
@@ -22,6 +24,8 @@ from dataclasses import dataclass, replace
 from ndiswan.ppp.config import AuthProtocol, RandomBytes
 from ndiswan.ppp.constants import (
     CHAP_MD5,
+    CHAP_MSCHAP,
+    CHAP_MSCHAP_V2,
     DEFAULT_ACCM,
     DEFAULT_MRU,
     MIN_MRU,
@@ -35,10 +39,33 @@ LOOPBACK_REASON = "Loopback detected"
 
 _PAP_OPTION = Option(LcpOpt.AUTH_PROTOCOL, Proto.PAP.to_bytes(2, "big"))
 _CHAP_OPTION = Option(LcpOpt.AUTH_PROTOCOL, Proto.CHAP.to_bytes(2, "big") + bytes((CHAP_MD5,)))
+#: CHAP's algorithm octet for each kind of CHAP.
+CHAP_ALGORITHMS = {
+    AuthProtocol.CHAP: CHAP_MD5,
+    AuthProtocol.MSCHAP: CHAP_MSCHAP,
+    AuthProtocol.MSCHAP_V2: CHAP_MSCHAP_V2,
+}
+_CHAP_BY_ALGORITHM = {algorithm: kind for kind, algorithm in CHAP_ALGORITHMS.items()}
+#: What we Nak an unacceptable Authentication-Protocol with, as pppd: the
+#: strongest CHAP we allow, then PAP.
+_NAK_ORDER = (AuthProtocol.MSCHAP_V2, AuthProtocol.MSCHAP, AuthProtocol.CHAP, AuthProtocol.PAP)
 
 
 def auth_option(protocol: AuthProtocol) -> Option:
-    return _CHAP_OPTION if protocol is AuthProtocol.CHAP else _PAP_OPTION
+    if protocol is AuthProtocol.PAP:
+        return _PAP_OPTION
+    return Option(
+        LcpOpt.AUTH_PROTOCOL, Proto.CHAP.to_bytes(2, "big") + bytes((CHAP_ALGORITHMS[protocol],))
+    )
+
+
+def auth_protocol_of(data: bytes) -> AuthProtocol | None:
+    """The protocol an Authentication-Protocol option's data names; None if not one we speak."""
+    if data == _PAP_OPTION.data:
+        return AuthProtocol.PAP
+    if len(data) == 3 and int.from_bytes(data[:2], "big") == Proto.CHAP:
+        return _CHAP_BY_ALGORITHM.get(data[2])
+    return None
 
 
 def random_magic(rng: RandomBytes) -> int:
@@ -63,6 +90,17 @@ class LcpPolicy:
     #: Protocols we are willing to authenticate ourselves with.
     allow_pap: bool = True
     allow_chap: bool = True
+    allow_mschap: bool = True
+    allow_mschap_v2: bool = True
+
+    def allows(self, protocol: AuthProtocol) -> bool:
+        return {
+            AuthProtocol.PAP: self.allow_pap,
+            AuthProtocol.CHAP: self.allow_chap,
+            AuthProtocol.MSCHAP: self.allow_mschap,
+            AuthProtocol.MSCHAP_V2: self.allow_mschap_v2,
+        }[protocol]
+
     loopback_fail: int = 10
 
 
@@ -191,11 +229,7 @@ class LcpOptions(OptionHandler):
         if treat_as_reject:
             self._auth_candidates.pop(0)
             return True
-        suggested: AuthProtocol | None = None
-        if option.data == _PAP_OPTION.data:
-            suggested = AuthProtocol.PAP
-        elif option.data == _CHAP_OPTION.data:
-            suggested = AuthProtocol.CHAP
+        suggested = auth_protocol_of(option.data)
         if suggested is current:
             return False  # Nak'd our choice and suggested it back
         # Stop asking for what was refused; a suggestion we also require comes
@@ -267,24 +301,16 @@ class LcpOptions(OptionHandler):
 
     def _judge_auth(self, option: Option) -> OptionVerdict:
         p = self.policy
-        if len(option.data) < 2 or not (p.allow_pap or p.allow_chap):
+        allowed = [kind for kind in _NAK_ORDER if p.allows(kind)]
+        if len(option.data) < 2 or not allowed:
             return REJECT
-        preferred = _CHAP_OPTION if p.allow_chap else _PAP_OPTION
         proto = int.from_bytes(option.data[:2], "big")
-        if proto == Proto.PAP:
-            if len(option.data) != 2:
-                return REJECT
-            if not p.allow_pap:
-                return nak(_CHAP_OPTION)
-            self.peer = replace(self.peer, auth=AuthProtocol.PAP)
+        if proto == Proto.PAP and len(option.data) != 2:
+            return REJECT
+        if proto == Proto.CHAP and len(option.data) != 3:
+            return REJECT
+        asked = auth_protocol_of(option.data)
+        if asked is not None and p.allows(asked):
+            self.peer = replace(self.peer, auth=asked)
             return ACK
-        if proto == Proto.CHAP:
-            if len(option.data) != 3:
-                return REJECT
-            if not p.allow_chap:
-                return nak(_PAP_OPTION)
-            if option.data[2] != CHAP_MD5:
-                return nak(_CHAP_OPTION)
-            self.peer = replace(self.peer, auth=AuthProtocol.CHAP)
-            return ACK
-        return nak(preferred)
+        return nak(auth_option(allowed[0]))

@@ -40,6 +40,8 @@ def lcp_policy(config: PppConfig, secrets: SecretLookup | None) -> LcpPolicy:
         require=config.require_auth.protocols,
         allow_pap=not config.refuse_pap and have_secret,
         allow_chap=not config.refuse_chap and have_secret,
+        allow_mschap=not config.refuse_mschap and have_secret,
+        allow_mschap_v2=not config.refuse_mschap_v2 and have_secret,
         loopback_fail=config.loopback_fail,
     )
 
@@ -80,11 +82,12 @@ def auth_machines(
         machines[Proto.PAP, AuthRole.AUTHENTICATOR] = PapAuthenticator(
             config.name, secrets, config.pap_wait_timeout, addresses
         )
-    elif check_peer_with is AuthProtocol.CHAP:
+    elif check_peer_with is not None:
         machines[Proto.CHAP, AuthRole.AUTHENTICATOR] = ChapAuthenticator(
             config.name,
             secrets,
             rng,
+            kind=check_peer_with,
             restart_time=config.restart_time,
             max_transmits=config.max_configure,
             rechallenge_interval=config.chap_interval,
@@ -97,13 +100,15 @@ def auth_machines(
             config.restart_time,
             config.max_configure,
         )
-    elif prove_ourselves_with is AuthProtocol.CHAP:
+    elif prove_ourselves_with is not None:
         machines[Proto.CHAP, AuthRole.PEER] = ChapPeer(
             config.auth_user,
             config.password,
             secrets,
             config.remote_name,
             config.chap_wait_timeout,
+            kind=prove_ourselves_with,
+            rng=rng,
             restart_time=config.restart_time,
             max_transmits=config.max_configure,
         )

@@ -254,6 +254,18 @@ def test_udev_gives_dialout_the_ttys_and_keeps_modemmanager_off(udev: Guest) -> 
         assert "ID_MM_DEVICE_IGNORE=1" in udev.sh(f"udevadm info -q property -n {tty}")
 
 
+def test_wanctl_ports_shows_the_by_id_and_stable_names_udev_made(udev: Guest) -> None:
+    status, output = udev.vm.python(["-m", "wanctl", "ports", "--json"], 120)
+    assert status == 0, output
+    records = {record["path"]: record for record in json.loads(output)}
+    for number, tty in enumerate(udev.ttys):
+        serial = DONGLE_SERIALS[number]
+        record = records[tty]
+        assert record["stable_name"] == f"/dev/wan/{serial}"
+        assert record["by_id"] is not None and serial in record["by_id"], record
+        assert record["by_id"].startswith("/dev/serial/by-id/usb-")
+
+
 def test_persist_reopens_the_replugged_dongle_by_its_stable_name(udev: Guest) -> None:
     stable_a, stable_b = (f"/dev/wan/{serial}" for serial in DONGLE_SERIALS)
     report = udev.unplugged_report("link_unplug", stable_a, stable_b, "persist", replug_after=2.0)

@@ -24,6 +24,9 @@ SECRETS = SecretsTable.from_text('bob hub "s3cret" *\nhub bob hubpass *\n')
 WRONG = SecretsTable.from_text('bob hub "guess" *\nhub bob hubpass *\n')
 HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
 
+#: Refuse to authenticate with CHAP of any algorithm (pppd: each refuse-* word).
+NO_CHAP = {"refuse_chap": True, "refuse_mschap": True, "refuse_mschap_v2": True}
+
 
 def session(
     name: str, seed: int, secrets: SecretsTable = SECRETS, **overrides: object
@@ -56,7 +59,7 @@ def logs(events: list[object]) -> list[str]:
 
 
 def test_peer_refusing_to_authenticate_fails_with_exit_11() -> None:
-    client = session("bob", 2, refuse_pap=True, refuse_chap=True)
+    client = session("bob", 2, refuse_pap=True, **NO_CHAP)
     server = session("hub", 1, require_auth=AuthRequirement.CHAP)
     wire = Wire((client, server))
     a, b = run_until_both_dead(wire)
@@ -67,7 +70,7 @@ def test_peer_refusing_to_authenticate_fails_with_exit_11() -> None:
 
 
 def test_nak_of_required_chap_cannot_downgrade_to_pap() -> None:
-    client = session("bob", 2, refuse_chap=True)
+    client = session("bob", 2, **NO_CHAP)
     server = session("hub", 1, require_auth=AuthRequirement.CHAP)
     wire = Wire((client, server))
     _, b = run_until_both_dead(wire)
@@ -79,12 +82,13 @@ def test_nak_of_required_chap_cannot_downgrade_to_pap() -> None:
 
 
 def test_both_requiring_what_the_other_refuses_fail_on_both_sides() -> None:
-    client = session("bob", 2, require_auth=AuthRequirement.PAP, refuse_chap=True)
+    client = session("bob", 2, require_auth=AuthRequirement.PAP, **NO_CHAP)
     server = session("hub", 1, require_auth=AuthRequirement.CHAP, refuse_pap=True)
     wire = Wire((client, server))
     a, b = run_until_both_dead(wire)
     assert any("sent [LCP ConfNak id=0x1 <auth pap>]" in t for t in wire.trace)
-    assert any("sent [LCP ConfNak id=0x1 <auth chap MD5>]" in t for t in wire.trace)
+    # The hub Naks PAP with the strongest CHAP it would do, as pppd.
+    assert any("sent [LCP ConfNak id=0x1 <auth chap MS-v2>]" in t for t in wire.trace)
     assert a.exit_code is ExitCode.PEER_AUTH_FAILED
     assert b.exit_code is ExitCode.PEER_AUTH_FAILED
 

@@ -12,6 +12,8 @@ from ndiswan.ppp.packet import Option, encode_options, parse_options
 MRU, ACCM, AUTH, MAGIC, PFC, ACFC = 1, 2, 3, 5, 7, 8
 PAP_OPT = Option(AUTH, b"\xc0\x23")
 CHAP_OPT = Option(AUTH, b"\xc2\x23\x05")
+MSCHAP_V1_OPT = Option(AUTH, b"\xc2\x23\x80")
+MSCHAP_V2_OPT = Option(AUTH, b"\xc2\x23\x81")
 
 
 def lcp(**policy: object) -> LcpOptions:
@@ -56,24 +58,38 @@ def test_peer_accm_is_remembered_for_sending() -> None:
     assert handler.peer.effective_accm == 0x000A0000
 
 
-def test_auth_we_refuse_is_nakd_with_one_we_accept() -> None:
-    assert judge(lcp(allow_pap=False), PAP_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
-    assert judge(lcp(allow_chap=False), CHAP_OPT) == (Code.CONFIGURE_NAK, [PAP_OPT])
+def test_auth_we_refuse_is_nakd_with_the_strongest_we_accept() -> None:
+    # As pppd: MS-CHAPv2, MS-CHAP, CHAP-MD5, then PAP.
+    assert judge(lcp(allow_pap=False), PAP_OPT) == (Code.CONFIGURE_NAK, [MSCHAP_V2_OPT])
+    only_md5 = {"allow_mschap": False, "allow_mschap_v2": False}
+    assert judge(lcp(allow_pap=False, **only_md5), PAP_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+    assert judge(lcp(allow_chap=False, **only_md5), CHAP_OPT) == (Code.CONFIGURE_NAK, [PAP_OPT])
+    no_v2 = lcp(allow_mschap_v2=False)
+    assert judge(no_v2, MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [MSCHAP_V1_OPT])
 
 
-def test_chap_with_another_algorithm_is_nakd_to_md5() -> None:
-    assert judge(lcp(), Option(AUTH, b"\xc2\x23\x81")) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+def test_each_chap_algorithm_we_allow_is_acked() -> None:
+    for option, kind in ((CHAP_OPT, AuthProtocol.CHAP), (MSCHAP_V1_OPT, AuthProtocol.MSCHAP),
+                         (MSCHAP_V2_OPT, AuthProtocol.MSCHAP_V2)):  # fmt: skip
+        handler = lcp()
+        assert judge(handler, option) == (Code.CONFIGURE_ACK, [option])
+        assert handler.peer.auth is kind
+
+
+def test_chap_with_an_algorithm_we_do_not_know_is_nakd_to_the_strongest() -> None:
+    assert judge(lcp(), Option(AUTH, b"\xc2\x23\x06")) == (Code.CONFIGURE_NAK, [MSCHAP_V2_OPT])
+    md5_only = lcp(allow_mschap=False, allow_mschap_v2=False)
+    assert judge(md5_only, MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
 
 
 def test_unknown_auth_protocol_is_nakd_with_chap() -> None:
-    assert judge(lcp(), Option(AUTH, b"\xc2\x27")) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+    assert judge(lcp(), Option(AUTH, b"\xc2\x27")) == (Code.CONFIGURE_NAK, [MSCHAP_V2_OPT])
 
 
 def test_auth_is_rejected_when_we_can_do_none() -> None:
-    assert judge(lcp(allow_pap=False, allow_chap=False), CHAP_OPT) == (
-        Code.CONFIGURE_REJECT,
-        [CHAP_OPT],
-    )
+    none = {"allow_pap": False, "allow_chap": False, "allow_mschap": False,
+            "allow_mschap_v2": False}  # fmt: skip
+    assert judge(lcp(**none), CHAP_OPT) == (Code.CONFIGURE_REJECT, [CHAP_OPT])
 
 
 def test_auth_with_bad_length_is_rejected() -> None:
