@@ -24,6 +24,11 @@ NO_CARRIER_ACCM = (1 << 0x0A) | (1 << 0x0D)
 
 
 def auth_requirement(options: LinkOptions) -> AuthRequirement:
+    # The strongest asked for wins: MS-CHAPv2, MS-CHAP, then CHAP and/or PAP.
+    if options.require_mschap_v2:
+        return AuthRequirement.MSCHAP_V2
+    if options.require_mschap:
+        return AuthRequirement.MSCHAP
     if options.require_chap and options.require_pap:
         return AuthRequirement.PAP_OR_CHAP
     if options.require_chap:
@@ -45,6 +50,8 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         require_auth=auth_requirement(options),
         refuse_pap=options.refuse_pap,
         refuse_chap=options.refuse_chap,
+        refuse_mschap=options.refuse_mschap,
+        refuse_mschap_v2=options.refuse_mschap_v2,
         name=options.name or socket.gethostname(),
         user=options.user or "",
         password=options.password,

@@ -195,9 +195,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="PATH",
     ),
     _bool("require-pap", False, "require the peer to authenticate with PAP"),
-    _bool("require-chap", False, "require the peer to authenticate with CHAP"),
+    _bool("require-chap", False, "require the peer to authenticate with CHAP (MD5)"),
     _bool("refuse-pap", False, "refuse to authenticate ourselves with PAP"),
-    _bool("refuse-chap", False, "refuse to authenticate ourselves with CHAP"),
+    _bool("refuse-chap", False, "refuse to authenticate ourselves with CHAP (MD5)"),
+    _bool("require-mschap", False, "require the peer to authenticate with MS-CHAP"),
+    _bool("require-mschap-v2", False, "require the peer to authenticate with MS-CHAPv2"),
+    _bool("refuse-mschap", False, "refuse to authenticate ourselves with MS-CHAP"),
+    _bool("refuse-mschap-v2", False, "refuse to authenticate ourselves with MS-CHAPv2"),
     _bool("noauth", False, "do not require the peer to authenticate", negative="auth"),
     OptionSpec(
         "local-ip",
@@ -403,6 +407,10 @@ class LinkOptions:
     require_chap: bool = False
     refuse_pap: bool = False
     refuse_chap: bool = False
+    require_mschap: bool = False
+    require_mschap_v2: bool = False
+    refuse_mschap: bool = False
+    refuse_mschap_v2: bool = False
     noauth: bool = False
     local_ip: ipaddress.IPv4Address | None = None
     remote_ip: ipaddress.IPv4Address | None = None
@@ -576,7 +584,7 @@ def _check_combination(
             f"use {v.nearest_baud(opts.baud)} or another standard speed"
             " (any speed is allowed only on a pyserial URL such as socket://)",
         )
-    for proto in ("pap", "chap"):
+    for proto in ("pap", "chap", "mschap", "mschap_v2"):
         if getattr(opts, f"require_{proto}") and getattr(opts, f"refuse_{proto}"):
             # Refusing to authenticate ourselves does not stop us from requiring
             # the peer to, but with the same protocol both ways it is a typo.
@@ -602,7 +610,8 @@ def _check_combination(
                 "SLIP cannot negotiate addresses",
                 'set local-ip and remote-ip (or ip = "LOCAL:REMOTE")',
             )
-        for name in ("require_pap", "require_chap", "ipv6", "usepeerdns"):
+        for name in ("require_pap", "require_chap", "require_mschap", "require_mschap_v2",
+                     "ipv6", "usepeerdns"):  # fmt: skip
             if getattr(opts, name):
                 yield UsageError(
                     where(name),

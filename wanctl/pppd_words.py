@@ -125,7 +125,7 @@ Action = tuple[str, ...] | tuple[str, str, object]
 _NO_PREDICTOR = "Predictor-1 is not supported (CCP rejects it); deflate and bsdcomp are"
 _NO_MPPE = "wanctl has no MPPE encryption"
 _HOOKS6 = "no wanctl option; the hooks are /etc/ppp/ipv6-up and ipv6-down"
-_NO_MSCHAP = "wanctl has no MS-CHAP or EAP to refuse"
+_NO_EAP = "wanctl has no EAP to refuse"
 
 
 def _set(key: str, value: object = None) -> Action:
@@ -164,7 +164,13 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "name": (1, _set("name")),
     "remotename": (1, _set("remotename")),
     "noauth": (0, _set("noauth", True)),
-    "auth": (0, _warn("say which protocol the peer must use: require-pap or require-chap")),
+    "auth": (
+        0,
+        _warn(
+            "say which protocol the peer must use: require-pap, require-chap,"
+            " require-mschap or require-mschap-v2"
+        ),
+    ),
     "require-pap": (0, _set("require-pap", True)),
     "+pap": (0, _set("require-pap", True)),
     "require-chap": (0, _set("require-chap", True)),
@@ -173,11 +179,15 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "-pap": (0, _set("refuse-pap", True)),
     "refuse-chap": (0, _set("refuse-chap", True)),
     "-chap": (0, _set("refuse-chap", True)),
-    "refuse-mschap": (0, ("note", _NO_MSCHAP)),
-    "refuse-mschap-v2": (0, ("note", _NO_MSCHAP)),
-    "refuse-eap": (0, ("note", _NO_MSCHAP)),
-    "require-mschap": (0, _warn("no wanctl option for MS-CHAP; use require-chap")),
-    "require-mschap-v2": (0, _warn("no wanctl option for MS-CHAPv2; use require-chap")),
+    "refuse-mschap": (0, _set("refuse-mschap", True)),
+    "-mschap": (0, _set("refuse-mschap", True)),
+    "refuse-mschap-v2": (0, _set("refuse-mschap-v2", True)),
+    "-mschap-v2": (0, _set("refuse-mschap-v2", True)),
+    "refuse-eap": (0, ("note", _NO_EAP)),
+    "require-mschap": (0, _set("require-mschap", True)),
+    "+mschap": (0, _set("require-mschap", True)),
+    "require-mschap-v2": (0, _set("require-mschap-v2", True)),
+    "+mschap-v2": (0, _set("require-mschap-v2", True)),
     "require-eap": (0, _warn("no wanctl option for EAP; use require-chap")),
     "hide-password": (0, ("note", "pppd's default; no wanctl option")),
     "show-password": (0, _warn("no wanctl option to log passwords")),

@@ -191,6 +191,14 @@ def test_all_bad_flags_are_reported_together() -> None:
             "--require-pap (command line): conflicts with --refuse-pap",
         ),
         (["--noauth", "--require-chap"], "--noauth (command line): conflicts with --require-chap"),
+        (
+            ["--require-mschap-v2", "--refuse-mschap-v2"],
+            "--require-mschap-v2 (command line): conflicts with --refuse-mschap-v2",
+        ),
+        (
+            ["--noauth", "--require-mschap"],
+            "--noauth (command line): conflicts with --require-mschap",
+        ),
         (["--ip", "10.0.0.1:10.0.0.1"], "--ip (command line): is the same as local-ip"),
         (["--lcp-echo-interval", "0"], "lcp-echo-failure (default): has no effect"),
         (["--framing", "slip"], "--framing (command line): SLIP cannot negotiate addresses"),
@@ -260,3 +268,31 @@ def test_connect_script_file_is_read_for_chat_words(tmp_path: Path) -> None:
     script.write_text("'' 'ATZ\n")
     with pytest.raises(UsageError, match=r"unterminated quote .line 1.; close each quote"):
         _options("--connect", str(script)).chat_words()
+
+
+@pytest.mark.parametrize(
+    ("argv", "requirement"),
+    [
+        ([], "none"),
+        (["--require-chap"], "chap"),
+        (["--require-mschap"], "mschap"),
+        (["--require-mschap-v2"], "mschap-v2"),
+        # The strongest asked for is required.
+        (["--require-chap", "--require-mschap-v2"], "mschap-v2"),
+    ],
+)
+def test_auth_requirement_from_the_command_line(argv: list[str], requirement: str) -> None:
+    from wanctl.config import ppp_config
+
+    assert ppp_config(_options(*argv)).require_auth.value == requirement
+
+
+def test_refusing_each_chap_algorithm_reaches_the_ppp_config() -> None:
+    from wanctl.config import ppp_config
+
+    config = ppp_config(_options("--refuse-chap", "--refuse-mschap", "--refuse-mschap-v2"))
+    assert (config.refuse_chap, config.refuse_mschap, config.refuse_mschap_v2) == (True,) * 3
+    config = ppp_config(_options("--refuse-mschap"))
+    assert (config.refuse_chap, config.refuse_mschap, config.refuse_mschap_v2) == (
+        False, True, False,
+    )  # fmt: skip

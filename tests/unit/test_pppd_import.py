@@ -317,3 +317,12 @@ def test_file_with_a_leading_double_slash_is_read_under_the_root(tmp_path: Path)
     (tmp_path / "extra").write_text("mru 1400\n")
     result = import_pppd(_peer(tmp_path, "file //extra\n"), root=tmp_path)
     assert result.values == {"mru": 1400}
+
+
+def test_ms_chap_words_are_translated(tmp_path: Path) -> None:
+    result = import_pppd(_peer(tmp_path, "require-mschap-v2\n+mschap\n", "server"))
+    assert result.values["require-mschap-v2"] is True and result.values["require-mschap"] is True
+    assert result.warnings == []
+    result = import_pppd(_peer(tmp_path, "refuse-mschap\n-mschap-v2\n", "client"))
+    assert result.values["refuse-mschap"] is True and result.values["refuse-mschap-v2"] is True
+    assert result.warnings == []
