@@ -75,9 +75,13 @@ def secrets_for(options: LinkOptions) -> SecretsTable | None:
 
     A file that others can read is refused (exit code 2) rather than used.
     """
-    needed = options.password is None and (
-        options.user is not None or options.require_pap or options.require_chap
+    required = (
+        options.require_pap
+        or options.require_chap
+        or options.require_mschap
+        or options.require_mschap_v2
     )
+    needed = options.password is None and (options.user is not None or required)
     if not needed:
         return None
     paths = [p for p in (options.pap_secrets, options.chap_secrets) if os.path.exists(p)]

@@ -6,8 +6,8 @@ two converge the same way:
 
 * an MRU below 128 is Nak'd up to 128; any larger one is accepted;
 * an ACCM is accepted as it is (we need no characters escaped);
-* an Authentication-Protocol we refuse is Nak'd with one we accept (the
-  strongest CHAP first: MS-CHAPv2, MS-CHAP, MD5, then PAP), or rejected
+* an Authentication-Protocol we refuse is Nak'd with one we accept (in
+  pppd's order: CHAP with MD5, MS-CHAPv2, MS-CHAP, then PAP), or rejected
   when we accept none;
 * a Magic-Number equal to ours (or zero) is Nak'd with a fresh random one,
   and that Nak is never turned into a Reject by Max-Failure;
@@ -46,9 +46,9 @@ CHAP_ALGORITHMS = {
     AuthProtocol.MSCHAP_V2: CHAP_MSCHAP_V2,
 }
 _CHAP_BY_ALGORITHM = {algorithm: kind for kind, algorithm in CHAP_ALGORITHMS.items()}
-#: What we Nak an unacceptable Authentication-Protocol with, as pppd: the
-#: strongest CHAP we allow, then PAP.
-_NAK_ORDER = (AuthProtocol.MSCHAP_V2, AuthProtocol.MSCHAP, AuthProtocol.CHAP, AuthProtocol.PAP)
+#: What we Nak an unacceptable Authentication-Protocol with, in pppd's order
+#: of preference (its CHAP_DIGEST): CHAP with MD5, MS-CHAPv2, MS-CHAP, then PAP.
+_NAK_ORDER = (AuthProtocol.CHAP, AuthProtocol.MSCHAP_V2, AuthProtocol.MSCHAP, AuthProtocol.PAP)
 
 
 def auth_option(protocol: AuthProtocol) -> Option:

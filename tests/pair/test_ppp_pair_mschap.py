@@ -94,11 +94,11 @@ def test_mschap_v2_wrong_password_fails_with_exit_19_and_11() -> None:
 
 
 def test_required_mschap_v2_is_not_downgraded_to_md5_or_pap() -> None:
-    client = session("bob", 2, refuse_mschap_v2=True)  # would do MS-CHAP v1, MD5 or PAP
+    client = session("bob", 2, refuse_mschap_v2=True)  # would do MD5, MS-CHAP v1 or PAP
     server = session("hub", 1, require_auth=AuthRequirement.MSCHAP_V2)
     wire = Wire((client, server))
     run(wire, both_dead)
-    assert any("sent [LCP ConfNak id=0x1 <auth chap MS>]" in t for t in wire.trace)
+    assert any("sent [LCP ConfNak id=0x1 <auth chap MD5>]" in t for t in wire.trace)
     assert not any("[CHAP" in t or "[PAP" in t for t in wire.trace)
     assert terminated(wire.events[1]).exit_code is ExitCode.PEER_AUTH_FAILED
     assert server.network is None

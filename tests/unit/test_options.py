@@ -296,3 +296,15 @@ def test_refusing_each_chap_algorithm_reaches_the_ppp_config() -> None:
     assert (config.refuse_chap, config.refuse_mschap, config.refuse_mschap_v2) == (
         False, True, False,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", ["--require-chap", "--require-mschap", "--require-mschap-v2"])
+def test_an_authenticator_loads_the_chap_secrets_for_each_chap(flag: str, tmp_path: Path) -> None:
+    from wanctl.config import secrets_for
+
+    secrets = tmp_path / "chap-secrets"
+    secrets.write_text("client server s3cret *\n")
+    secrets.chmod(0o600)
+    options = _options(flag, "--chap-secrets", str(secrets), "--pap-secrets", str(tmp_path / "x"))
+    table = secrets_for(options)
+    assert table is not None and table.lookup("client", "server") == "s3cret"

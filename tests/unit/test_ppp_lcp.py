@@ -58,14 +58,16 @@ def test_peer_accm_is_remembered_for_sending() -> None:
     assert handler.peer.effective_accm == 0x000A0000
 
 
-def test_auth_we_refuse_is_nakd_with_the_strongest_we_accept() -> None:
-    # As pppd: MS-CHAPv2, MS-CHAP, CHAP-MD5, then PAP.
-    assert judge(lcp(allow_pap=False), PAP_OPT) == (Code.CONFIGURE_NAK, [MSCHAP_V2_OPT])
-    only_md5 = {"allow_mschap": False, "allow_mschap_v2": False}
-    assert judge(lcp(allow_pap=False, **only_md5), PAP_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
-    assert judge(lcp(allow_chap=False, **only_md5), CHAP_OPT) == (Code.CONFIGURE_NAK, [PAP_OPT])
-    no_v2 = lcp(allow_mschap_v2=False)
-    assert judge(no_v2, MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [MSCHAP_V1_OPT])
+def test_auth_we_refuse_is_nakd_with_one_we_accept_in_pppds_order() -> None:
+    # pppd's CHAP_DIGEST: MD5, MS-CHAPv2, MS-CHAP; then PAP.
+    assert judge(lcp(allow_pap=False), PAP_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+    assert judge(lcp(allow_pap=False, allow_chap=False), PAP_OPT) == (
+        Code.CONFIGURE_NAK, [MSCHAP_V2_OPT],
+    )  # fmt: skip
+    only_pap = {"allow_chap": False, "allow_mschap": False, "allow_mschap_v2": False}
+    assert judge(lcp(**only_pap), CHAP_OPT) == (Code.CONFIGURE_NAK, [PAP_OPT])
+    no_md5_no_v2 = lcp(allow_chap=False, allow_mschap_v2=False)
+    assert judge(no_md5_no_v2, MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [MSCHAP_V1_OPT])
 
 
 def test_each_chap_algorithm_we_allow_is_acked() -> None:
@@ -76,14 +78,13 @@ def test_each_chap_algorithm_we_allow_is_acked() -> None:
         assert handler.peer.auth is kind
 
 
-def test_chap_with_an_algorithm_we_do_not_know_is_nakd_to_the_strongest() -> None:
-    assert judge(lcp(), Option(AUTH, b"\xc2\x23\x06")) == (Code.CONFIGURE_NAK, [MSCHAP_V2_OPT])
-    md5_only = lcp(allow_mschap=False, allow_mschap_v2=False)
-    assert judge(md5_only, MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+def test_chap_with_an_algorithm_we_do_not_know_or_refuse_is_nakd_to_md5() -> None:
+    assert judge(lcp(), Option(AUTH, b"\xc2\x23\x06")) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+    assert judge(lcp(allow_mschap_v2=False), MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
 
 
 def test_unknown_auth_protocol_is_nakd_with_chap() -> None:
-    assert judge(lcp(), Option(AUTH, b"\xc2\x27")) == (Code.CONFIGURE_NAK, [MSCHAP_V2_OPT])
+    assert judge(lcp(), Option(AUTH, b"\xc2\x27")) == (Code.CONFIGURE_NAK, [CHAP_OPT])
 
 
 def test_auth_is_rejected_when_we_can_do_none() -> None:

@@ -1,0 +1,105 @@
+"""MS-CHAP v1 and v2 against the real pppd 2.4.9 in the VM, in both roles.
+
+pppd reads the same chap-secrets line for MS-CHAP as for CHAP-MD5; its log
+names the algorithm LCP agreed on (``<auth chap MS-v2>``) and, as the
+client, checks our authenticator response before it says "CHAP
+authentication succeeded".  Every link that comes up pings both ways.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.interop.test_pppd_interop import (
+    OURS,
+    PPPD,
+    Bench,
+    _secrets_args,
+    _up,
+    bench,
+    namespace,
+)
+
+__all__ = ["bench", "namespace"]  # fixtures shared with test_pppd_interop
+
+#: Our option, pppd's option and the name LCP prints for the algorithm.
+ALGORITHMS = {
+    "mschap-v2": ("MS-CHAPv2", "MS-v2"),
+    "mschap": ("MS-CHAP", "MS"),
+}
+
+
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+def test_pppd_requires_ms_chap_from_us(bench: Bench, algorithm: str) -> None:
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", *_secrets_args(bench)
+    )
+    pppd = bench.pppd("auth", f"require-{algorithm}", "name", "server", f"{PPPD}:{OURS}")
+    _up(ours, pppd)
+    log = pppd.read_log()
+    ours_name, lcp_name = ALGORITHMS[algorithm]
+    assert f"<auth chap {lcp_name}>" in log
+    assert "sent [CHAP Success" in log
+    if algorithm == "mschap-v2":
+        # pppd proves it knows the password: we checked S= before believing it.
+        assert "S=" in log
+    assert f"Authenticated ({ours_name}, peer: client)" in ours.output()
+    bench.ping_both_ways()
+
+
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+def test_we_require_ms_chap_from_pppd(bench: Bench, algorithm: str) -> None:
+    ours = bench.start_ours(
+        "answer", f"--require-{algorithm}", "--name", "server", "--ip", f"{OURS}:{PPPD}",
+        *_secrets_args(bench),
+    )  # fmt: skip
+    pppd = bench.pppd("noauth", "user", "client", "remotename", "server")
+    _up(ours, pppd)
+    log = pppd.read_log()
+    ours_name, lcp_name = ALGORITHMS[algorithm]
+    assert f"<auth chap {lcp_name}>" in log
+    # pppd as the client checks our authenticator response (v2) before this line.
+    assert "CHAP authentication succeeded" in log
+    assert f"Authenticated ({ours_name}, authenticator: client)" in ours.output()
+    bench.ping_both_ways()
+
+
+def test_wrong_password_against_pppds_mschap_v2_fails_on_both_sides(bench: Bench) -> None:
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", "--password", "not-the-secret"
+    )
+    pppd = bench.pppd("auth", "require-mschap-v2", "name", "server", f"{PPPD}:{OURS}")
+    assert ours.wait(40) == 19  # EXIT_AUTH_TOPEER_FAILED
+    assert pppd.wait(40) == 11  # EXIT_PEER_AUTH_FAILED
+    assert "E=691" in pppd.read_log()
+    assert "Authentication failed (MS-CHAPv2)" in ours.output()
+
+
+def test_pppd_with_the_wrong_password_is_refused_by_our_mschap_v2(bench: Bench) -> None:
+    bench.vm.write_file("/etc/ppp/chap-secrets", "client server wrong-secret *\n", mode=0o600)
+    ours = bench.start_ours(
+        "answer", "--require-mschap-v2", "--name", "server", "--ip", f"{OURS}:{PPPD}",
+        *_secrets_args(bench),
+    )  # fmt: skip
+    pppd = bench.pppd("noauth", "user", "client", "remotename", "server")
+    assert pppd.wait(40) == 19
+    assert "E=691" in pppd.read_log()
+    ours.wait_for(r"Authentication failed", 10)
+
+
+def test_pppd_refusing_mschap_v2_cannot_make_us_accept_less(bench: Bench) -> None:
+    ours = bench.start_ours(
+        "answer", "--require-mschap-v2", "--name", "server", "--ip", f"{OURS}:{PPPD}",
+        *_secrets_args(bench),
+    )  # fmt: skip
+    pppd = bench.pppd("noauth", "user", "client", "remotename", "server", "refuse-mschap-v2")
+    # pppd will not do MS-CHAPv2; we take nothing less and end the call (an
+    # answering line then listens again).
+    ours.wait_for(r"peer refused to authenticate", 60)
+    ours.wait_for(r"Link down: .*\(exit code 11\)", 30)
+    pppd.wait(40)
+    log = pppd.read_log()
+    print("\n" + "\n".join(line for line in log.splitlines() if "LCP Conf" in line))
+    assert "LCP terminated by peer (peer refused to authenticate)" in log
+    assert "[CHAP" not in log and "[PAP" not in log
+    assert "Link up" not in ours.output()
