@@ -24,7 +24,9 @@ NO_CARRIER_ACCM = (1 << 0x0A) | (1 << 0x0D)
 
 
 def auth_requirement(options: LinkOptions) -> AuthRequirement:
-    # The strongest asked for wins: MS-CHAPv2, MS-CHAP, then CHAP and/or PAP.
+    # The strongest asked for wins: EAP, MS-CHAPv2, MS-CHAP, then CHAP and/or PAP.
+    if options.require_eap:
+        return AuthRequirement.EAP
     if options.require_mschap_v2:
         return AuthRequirement.MSCHAP_V2
     if options.require_mschap:
@@ -52,6 +54,7 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         refuse_chap=options.refuse_chap,
         refuse_mschap=options.refuse_mschap,
         refuse_mschap_v2=options.refuse_mschap_v2,
+        refuse_eap=options.refuse_eap,
         name=options.name or socket.gethostname(),
         user=options.user or "",
         password=options.password,
@@ -80,6 +83,7 @@ def secrets_for(options: LinkOptions) -> SecretsTable | None:
         or options.require_chap
         or options.require_mschap
         or options.require_mschap_v2
+        or options.require_eap
     )
     needed = options.password is None and (options.user is not None or required)
     if not needed:

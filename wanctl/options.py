@@ -202,6 +202,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _bool("require-mschap-v2", False, "require the peer to authenticate with MS-CHAPv2"),
     _bool("refuse-mschap", False, "refuse to authenticate ourselves with MS-CHAP"),
     _bool("refuse-mschap-v2", False, "refuse to authenticate ourselves with MS-CHAPv2"),
+    _bool("require-eap", False, "require the peer to authenticate with EAP (MD5-Challenge)"),
+    _bool("refuse-eap", False, "refuse to authenticate ourselves with EAP"),
     _bool("noauth", False, "do not require the peer to authenticate", negative="auth"),
     OptionSpec(
         "local-ip",
@@ -411,6 +413,8 @@ class LinkOptions:
     require_mschap_v2: bool = False
     refuse_mschap: bool = False
     refuse_mschap_v2: bool = False
+    require_eap: bool = False
+    refuse_eap: bool = False
     noauth: bool = False
     local_ip: ipaddress.IPv4Address | None = None
     remote_ip: ipaddress.IPv4Address | None = None
@@ -584,7 +588,7 @@ def _check_combination(
             f"use {v.nearest_baud(opts.baud)} or another standard speed"
             " (any speed is allowed only on a pyserial URL such as socket://)",
         )
-    for proto in ("pap", "chap", "mschap", "mschap_v2"):
+    for proto in ("pap", "chap", "mschap", "mschap_v2", "eap"):
         if getattr(opts, f"require_{proto}") and getattr(opts, f"refuse_{proto}"):
             # Refusing to authenticate ourselves does not stop us from requiring
             # the peer to, but with the same protocol both ways it is a typo.
@@ -611,7 +615,7 @@ def _check_combination(
                 'set local-ip and remote-ip (or ip = "LOCAL:REMOTE")',
             )
         for name in ("require_pap", "require_chap", "require_mschap", "require_mschap_v2",
-                     "ipv6", "usepeerdns"):  # fmt: skip
+                     "require_eap", "ipv6", "usepeerdns"):  # fmt: skip
             if getattr(opts, name):
                 yield UsageError(
                     where(name),

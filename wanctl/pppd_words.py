@@ -125,7 +125,6 @@ Action = tuple[str, ...] | tuple[str, str, object]
 _NO_PREDICTOR = "Predictor-1 is not supported (CCP rejects it); deflate and bsdcomp are"
 _NO_MPPE = "wanctl has no MPPE encryption"
 _HOOKS6 = "no wanctl option; the hooks are /etc/ppp/ipv6-up and ipv6-down"
-_NO_EAP = "wanctl has no EAP to refuse"
 
 
 def _set(key: str, value: object = None) -> Action:
@@ -183,12 +182,13 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "-mschap": (0, _set("refuse-mschap", True)),
     "refuse-mschap-v2": (0, _set("refuse-mschap-v2", True)),
     "-mschap-v2": (0, _set("refuse-mschap-v2", True)),
-    "refuse-eap": (0, ("note", _NO_EAP)),
+    "refuse-eap": (0, _set("refuse-eap", True)),
+    "-eap": (0, _set("refuse-eap", True)),
+    "require-eap": (0, _set("require-eap", True)),
     "require-mschap": (0, _set("require-mschap", True)),
     "+mschap": (0, _set("require-mschap", True)),
     "require-mschap-v2": (0, _set("require-mschap-v2", True)),
     "+mschap-v2": (0, _set("require-mschap-v2", True)),
-    "require-eap": (0, _warn("no wanctl option for EAP; use require-chap")),
     "hide-password": (0, ("note", "pppd's default; no wanctl option")),
     "show-password": (0, _warn("no wanctl option to log passwords")),
     "pap-restart": (1, _warn("no wanctl option for PAP timers")),

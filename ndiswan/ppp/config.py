@@ -38,11 +38,13 @@ class AuthProtocol(enum.Enum):
     #: CHAP with Microsoft's algorithms: MS-CHAP (RFC 2433) and MS-CHAPv2 (RFC 2759).
     MSCHAP = "mschap"
     MSCHAP_V2 = "mschap-v2"
+    #: EAP (RFC 3748) with MD5-Challenge.
+    EAP = "eap"
 
     @property
     def is_chap(self) -> bool:
         """Spoken as PPP protocol 0xc223, whatever the algorithm."""
-        return self is not AuthProtocol.PAP
+        return self not in (AuthProtocol.PAP, AuthProtocol.EAP)
 
 
 class AuthRequirement(enum.Enum):
@@ -55,6 +57,7 @@ class AuthRequirement(enum.Enum):
     PAP_OR_CHAP = "pap-or-chap"
     MSCHAP = "mschap"
     MSCHAP_V2 = "mschap-v2"
+    EAP = "eap"
 
     @property
     def protocols(self) -> tuple[AuthProtocol, ...]:
@@ -66,6 +69,7 @@ class AuthRequirement(enum.Enum):
             AuthRequirement.PAP_OR_CHAP: (AuthProtocol.CHAP, AuthProtocol.PAP),
             AuthRequirement.MSCHAP: (AuthProtocol.MSCHAP,),
             AuthRequirement.MSCHAP_V2: (AuthProtocol.MSCHAP_V2,),
+            AuthRequirement.EAP: (AuthProtocol.EAP,),
         }[self]
 
 
@@ -96,6 +100,7 @@ class PppConfig:
     refuse_chap: bool = False
     refuse_mschap: bool = False
     refuse_mschap_v2: bool = False
+    refuse_eap: bool = False
     #: Our name: sent in CHAP Challenges, the server name in secrets lookups.
     name: str = ""
     #: The name we authenticate as (defaults to ``name``).

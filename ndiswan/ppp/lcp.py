@@ -1,14 +1,15 @@
 """LCP's options (RFC 1661 section 6, RFC 1662, RFC 1994): the option handler.
 
 MRU, ACCM, Authentication-Protocol (PAP; CHAP with MD5, MS-CHAP or
-MS-CHAPv2), Magic-Number, PFC and ACFC.  Judging follows pppd 2.4.9 so the
+MS-CHAPv2; EAP), Magic-Number, PFC and ACFC.  Judging follows pppd 2.4.9 so the
 two converge the same way:
 
 * an MRU below 128 is Nak'd up to 128; any larger one is accepted;
 * an ACCM is accepted as it is (we need no characters escaped);
-* an Authentication-Protocol we refuse is Nak'd with one we accept (in
-  pppd's order: CHAP with MD5, MS-CHAPv2, MS-CHAP, then PAP), or rejected
-  when we accept none;
+* an Authentication-Protocol we refuse is Nak'd with one we accept, as
+  pppd does: a CHAP algorithm with the CHAP we prefer (MD5, MS-CHAPv2,
+  MS-CHAP), anything else with EAP, else CHAP, else PAP; rejected when we
+  accept none;
 * a Magic-Number equal to ours (or zero) is Nak'd with a fresh random one,
   and that Nak is never turned into a Reject by Max-Failure;
 * a Nak of our Authentication-Protocol moves us only to another protocol we
@@ -46,14 +47,16 @@ CHAP_ALGORITHMS = {
     AuthProtocol.MSCHAP_V2: CHAP_MSCHAP_V2,
 }
 _CHAP_BY_ALGORITHM = {algorithm: kind for kind, algorithm in CHAP_ALGORITHMS.items()}
-#: What we Nak an unacceptable Authentication-Protocol with, in pppd's order
-#: of preference (its CHAP_DIGEST): CHAP with MD5, MS-CHAPv2, MS-CHAP, then PAP.
-_NAK_ORDER = (AuthProtocol.CHAP, AuthProtocol.MSCHAP_V2, AuthProtocol.MSCHAP, AuthProtocol.PAP)
+_EAP_OPTION = Option(LcpOpt.AUTH_PROTOCOL, Proto.EAP.to_bytes(2, "big"))
+#: pppd's order of preference among CHAP algorithms (its CHAP_DIGEST).
+_CHAP_ORDER = (AuthProtocol.CHAP, AuthProtocol.MSCHAP_V2, AuthProtocol.MSCHAP)
 
 
 def auth_option(protocol: AuthProtocol) -> Option:
     if protocol is AuthProtocol.PAP:
         return _PAP_OPTION
+    if protocol is AuthProtocol.EAP:
+        return _EAP_OPTION
     return Option(
         LcpOpt.AUTH_PROTOCOL, Proto.CHAP.to_bytes(2, "big") + bytes((CHAP_ALGORITHMS[protocol],))
     )
@@ -63,6 +66,8 @@ def auth_protocol_of(data: bytes) -> AuthProtocol | None:
     """The protocol an Authentication-Protocol option's data names; None if not one we speak."""
     if data == _PAP_OPTION.data:
         return AuthProtocol.PAP
+    if data == _EAP_OPTION.data:
+        return AuthProtocol.EAP
     if len(data) == 3 and int.from_bytes(data[:2], "big") == Proto.CHAP:
         return _CHAP_BY_ALGORITHM.get(data[2])
     return None
@@ -92,6 +97,7 @@ class LcpPolicy:
     allow_chap: bool = True
     allow_mschap: bool = True
     allow_mschap_v2: bool = True
+    allow_eap: bool = True
 
     def allows(self, protocol: AuthProtocol) -> bool:
         return {
@@ -99,6 +105,7 @@ class LcpPolicy:
             AuthProtocol.CHAP: self.allow_chap,
             AuthProtocol.MSCHAP: self.allow_mschap,
             AuthProtocol.MSCHAP_V2: self.allow_mschap_v2,
+            AuthProtocol.EAP: self.allow_eap,
         }[protocol]
 
     loopback_fail: int = 10
@@ -301,11 +308,15 @@ class LcpOptions(OptionHandler):
 
     def _judge_auth(self, option: Option) -> OptionVerdict:
         p = self.policy
-        allowed = [kind for kind in _NAK_ORDER if p.allows(kind)]
+        chaps = [kind for kind in _CHAP_ORDER if p.allows(kind)]
+        # As pppd: a CHAP we cannot do is Nak'd with the CHAP we prefer; any
+        # other protocol with EAP, else CHAP, else PAP.
+        others = [AuthProtocol.EAP, *chaps[:1], AuthProtocol.PAP]
+        allowed = [kind for kind in others if p.allows(kind)]
         if len(option.data) < 2 or not allowed:
             return REJECT
         proto = int.from_bytes(option.data[:2], "big")
-        if proto == Proto.PAP and len(option.data) != 2:
+        if proto in (Proto.PAP, Proto.EAP) and len(option.data) != 2:
             return REJECT
         if proto == Proto.CHAP and len(option.data) != 3:
             return REJECT
@@ -313,4 +324,6 @@ class LcpOptions(OptionHandler):
         if asked is not None and p.allows(asked):
             self.peer = replace(self.peer, auth=asked)
             return ACK
-        return nak(auth_option(allowed[0]))
+        if proto == Proto.CHAP and chaps:
+            return nak(auth_option(chaps[0]))
+        return nak(auth_option(next(kind for kind in allowed if kind is not asked)))

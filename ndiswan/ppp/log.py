@@ -298,6 +298,30 @@ def _chap_printer(body: bytes) -> tuple[str, int]:
     return "".join(out), length
 
 
+def _eap_printer(body: bytes) -> tuple[str, int]:
+    header = _header(body)
+    if header is None:
+        return "", 0
+    code, ident, length = header
+    names = {1: "Request", 2: "Response", 3: "Success", 4: "Failure"}
+    out = [f" {names[code]}" if code in names else f" code=0x{code:x}", f" id=0x{ident:x}"]
+    data = body[HEADER_LEN:length]
+    if code in (1, 2) and data:
+        kind, rest = data[0], data[1:]
+        types = {1: "Identity", 2: "Notification", 3: "Nak", 4: "MD5-Challenge"}
+        out.append(" " + types.get(kind, f"type=0x{kind:x}"))
+        if kind in (1, 2) and rest:
+            out.append(f" <{'Name' if code == 2 and kind == 1 else 'Message'} {quoted(rest)}>")
+        elif kind == 3:
+            out.extend(f" <Suggested-type {t:02X}>" for t in rest)
+        elif kind == 4 and rest and len(rest) >= rest[0] + 1:
+            value, name = rest[1 : 1 + rest[0]], rest[1 + rest[0] :]
+            out.append(f" <Value {value.hex()}> <Name {quoted(name)}>")
+        elif rest:
+            out.append(hex_bytes(rest, None))
+    return "".join(out), length
+
+
 _PRINTERS: dict[int, tuple[str, Callable[[bytes], tuple[str, int]]]] = {
     Proto.LCP: ("LCP", _control_printer(dict(enumerate(_LCP_NAMES, 1)), _lcp_option, link=True)),
     Proto.IPCP: ("IPCP", _control_printer(dict(enumerate(_CP_NAMES, 1)), _ipcp_option, link=False)),
@@ -308,6 +332,7 @@ _PRINTERS: dict[int, tuple[str, Callable[[bytes], tuple[str, int]]]] = {
     Proto.CCP: ("CCP", _control_printer(_CCP_NAMES, _ccp_option, link=False, ccp=True)),
     Proto.PAP: ("PAP", _pap_printer),
     Proto.CHAP: ("CHAP", _chap_printer),
+    Proto.EAP: ("EAP", _eap_printer),
 }
 _DATA_NAMES: dict[int, str] = {
     Proto.IP: "IP",

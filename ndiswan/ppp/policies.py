@@ -11,6 +11,7 @@ from ndiswan.ppp.auth import AuthMachine
 from ndiswan.ppp.chap import ChapAuthenticator, ChapPeer
 from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
 from ndiswan.ppp.constants import Proto
+from ndiswan.ppp.eap import EapAuthenticator, EapPeer
 from ndiswan.ppp.events import AuthRole
 from ndiswan.ppp.ipcp import IpcpPolicy
 from ndiswan.ppp.ipv6cp import Ipv6cpPolicy
@@ -42,6 +43,7 @@ def lcp_policy(config: PppConfig, secrets: SecretLookup | None) -> LcpPolicy:
         allow_chap=not config.refuse_chap and have_secret,
         allow_mschap=not config.refuse_mschap and have_secret,
         allow_mschap_v2=not config.refuse_mschap_v2 and have_secret,
+        allow_eap=not config.refuse_eap and have_secret,
         loopback_fail=config.loopback_fail,
     )
 
@@ -82,6 +84,15 @@ def auth_machines(
         machines[Proto.PAP, AuthRole.AUTHENTICATOR] = PapAuthenticator(
             config.name, secrets, config.pap_wait_timeout, addresses
         )
+    elif check_peer_with is AuthProtocol.EAP:
+        machines[Proto.EAP, AuthRole.AUTHENTICATOR] = EapAuthenticator(
+            config.name,
+            secrets,
+            rng,
+            restart_time=config.restart_time,
+            max_transmits=config.max_configure,
+            addresses=addresses,
+        )
     elif check_peer_with is not None:
         machines[Proto.CHAP, AuthRole.AUTHENTICATOR] = ChapAuthenticator(
             config.name,
@@ -99,6 +110,14 @@ def auth_machines(
             our_secret(config, secrets) or "",
             config.restart_time,
             config.max_configure,
+        )
+    elif prove_ourselves_with is AuthProtocol.EAP:
+        machines[Proto.EAP, AuthRole.PEER] = EapPeer(
+            config.auth_user,
+            config.password,
+            secrets,
+            config.remote_name,
+            config.chap_wait_timeout,
         )
     elif prove_ourselves_with is not None:
         machines[Proto.CHAP, AuthRole.PEER] = ChapPeer(

@@ -64,7 +64,7 @@ from ndiswan.ppp.network import DATA_NCP, NetworkPhase
 from wanminiport.exitcodes import ExitCode
 from wanminiport.sansio import Transmit
 
-_AUTH_PROTOCOLS = (Proto.PAP, Proto.CHAP)
+_AUTH_PROTOCOLS = (Proto.PAP, Proto.CHAP, Proto.EAP)
 _FINISHED_STATES = (State.INITIAL, State.CLOSED, State.STOPPED)
 
 #: What ``PppSession.drain()`` gives: control frames to send, then events.

@@ -24,8 +24,8 @@ SECRETS = SecretsTable.from_text('bob hub "s3cret" *\nhub bob hubpass *\n')
 WRONG = SecretsTable.from_text('bob hub "guess" *\nhub bob hubpass *\n')
 HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
 
-#: Refuse to authenticate with CHAP of any algorithm (pppd: each refuse-* word).
-NO_CHAP = {"refuse_chap": True, "refuse_mschap": True, "refuse_mschap_v2": True}
+#: Refuse to authenticate with CHAP of any algorithm and with EAP: PAP only.
+NO_CHAP = {"refuse_chap": True, "refuse_mschap": True, "refuse_mschap_v2": True, "refuse_eap": True}
 
 
 def session(
@@ -87,7 +87,8 @@ def test_both_requiring_what_the_other_refuses_fail_on_both_sides() -> None:
     wire = Wire((client, server))
     a, b = run_until_both_dead(wire)
     assert any("sent [LCP ConfNak id=0x1 <auth pap>]" in t for t in wire.trace)
-    assert any("sent [LCP ConfNak id=0x1 <auth chap MD5>]" in t for t in wire.trace)
+    # The hub Naks PAP with what pppd would suggest first: EAP.
+    assert any("sent [LCP ConfNak id=0x1 <auth eap>]" in t for t in wire.trace)
     assert a.exit_code is ExitCode.PEER_AUTH_FAILED
     assert b.exit_code is ExitCode.PEER_AUTH_FAILED
 

@@ -34,8 +34,8 @@ hub       bob     hubpass     *
 )
 HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
 
-#: Refuse to authenticate with CHAP of any algorithm (pppd: each refuse-* word).
-NO_CHAP = {"refuse_chap": True, "refuse_mschap": True, "refuse_mschap_v2": True}
+#: Refuse to authenticate with CHAP of any algorithm and with EAP: PAP only.
+NO_CHAP = {"refuse_chap": True, "refuse_mschap": True, "refuse_mschap_v2": True, "refuse_eap": True}
 
 
 def seeded(seed: int):  # type: ignore[no-untyped-def]

@@ -199,6 +199,10 @@ def test_all_bad_flags_are_reported_together() -> None:
             ["--noauth", "--require-mschap"],
             "--noauth (command line): conflicts with --require-mschap",
         ),
+        (
+            ["--require-eap", "--refuse-eap"],
+            "--require-eap (command line): conflicts with --refuse-eap",
+        ),
         (["--ip", "10.0.0.1:10.0.0.1"], "--ip (command line): is the same as local-ip"),
         (["--lcp-echo-interval", "0"], "lcp-echo-failure (default): has no effect"),
         (["--framing", "slip"], "--framing (command line): SLIP cannot negotiate addresses"),
@@ -277,8 +281,10 @@ def test_connect_script_file_is_read_for_chat_words(tmp_path: Path) -> None:
         (["--require-chap"], "chap"),
         (["--require-mschap"], "mschap"),
         (["--require-mschap-v2"], "mschap-v2"),
+        (["--require-eap"], "eap"),
         # The strongest asked for is required.
         (["--require-chap", "--require-mschap-v2"], "mschap-v2"),
+        (["--require-mschap-v2", "--require-eap"], "eap"),
     ],
 )
 def test_auth_requirement_from_the_command_line(argv: list[str], requirement: str) -> None:
@@ -298,7 +304,9 @@ def test_refusing_each_chap_algorithm_reaches_the_ppp_config() -> None:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("flag", ["--require-chap", "--require-mschap", "--require-mschap-v2"])
+@pytest.mark.parametrize(
+    "flag", ["--require-chap", "--require-mschap", "--require-mschap-v2", "--require-eap"]
+)
 def test_an_authenticator_loads_the_chap_secrets_for_each_chap(flag: str, tmp_path: Path) -> None:
     from wanctl.config import secrets_for
 

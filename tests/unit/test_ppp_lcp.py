@@ -14,6 +14,7 @@ PAP_OPT = Option(AUTH, b"\xc0\x23")
 CHAP_OPT = Option(AUTH, b"\xc2\x23\x05")
 MSCHAP_V1_OPT = Option(AUTH, b"\xc2\x23\x80")
 MSCHAP_V2_OPT = Option(AUTH, b"\xc2\x23\x81")
+EAP_OPT = Option(AUTH, b"\xc2\x27")
 
 
 def lcp(**policy: object) -> LcpOptions:
@@ -59,15 +60,30 @@ def test_peer_accm_is_remembered_for_sending() -> None:
 
 
 def test_auth_we_refuse_is_nakd_with_one_we_accept_in_pppds_order() -> None:
-    # pppd's CHAP_DIGEST: MD5, MS-CHAPv2, MS-CHAP; then PAP.
-    assert judge(lcp(allow_pap=False), PAP_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
-    assert judge(lcp(allow_pap=False, allow_chap=False), PAP_OPT) == (
+    # pppd: EAP, else CHAP (CHAP_DIGEST: MD5, MS-CHAPv2, MS-CHAP), else PAP.
+    assert judge(lcp(allow_pap=False), PAP_OPT) == (Code.CONFIGURE_NAK, [EAP_OPT])
+    assert judge(lcp(allow_pap=False, allow_eap=False), PAP_OPT) == (
+        Code.CONFIGURE_NAK, [CHAP_OPT],
+    )  # fmt: skip
+    assert judge(lcp(allow_pap=False, allow_chap=False, allow_eap=False), PAP_OPT) == (
         Code.CONFIGURE_NAK, [MSCHAP_V2_OPT],
     )  # fmt: skip
-    only_pap = {"allow_chap": False, "allow_mschap": False, "allow_mschap_v2": False}
+    only_pap = {"allow_chap": False, "allow_mschap": False, "allow_mschap_v2": False,
+                "allow_eap": False}  # fmt: skip
     assert judge(lcp(**only_pap), CHAP_OPT) == (Code.CONFIGURE_NAK, [PAP_OPT])
+    no_chap = {"allow_chap": False, "allow_mschap": False, "allow_mschap_v2": False}
+    assert judge(lcp(**no_chap), CHAP_OPT) == (Code.CONFIGURE_NAK, [EAP_OPT])
+    # A CHAP algorithm we refuse: the CHAP we prefer, even when EAP is allowed.
     no_md5_no_v2 = lcp(allow_chap=False, allow_mschap_v2=False)
     assert judge(no_md5_no_v2, MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [MSCHAP_V1_OPT])
+
+
+def test_eap_is_acked_when_allowed_and_nakd_to_chap_when_refused() -> None:
+    handler = lcp()
+    assert judge(handler, EAP_OPT) == (Code.CONFIGURE_ACK, [EAP_OPT])
+    assert handler.peer.auth is AuthProtocol.EAP
+    assert judge(lcp(allow_eap=False), EAP_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+    assert judge(lcp(), Option(AUTH, b"\xc2\x27\x00"))[0] == Code.CONFIGURE_REJECT
 
 
 def test_each_chap_algorithm_we_allow_is_acked() -> None:
@@ -83,13 +99,15 @@ def test_chap_with_an_algorithm_we_do_not_know_or_refuse_is_nakd_to_md5() -> Non
     assert judge(lcp(allow_mschap_v2=False), MSCHAP_V2_OPT) == (Code.CONFIGURE_NAK, [CHAP_OPT])
 
 
-def test_unknown_auth_protocol_is_nakd_with_chap() -> None:
-    assert judge(lcp(), Option(AUTH, b"\xc2\x27")) == (Code.CONFIGURE_NAK, [CHAP_OPT])
+def test_unknown_auth_protocol_is_nakd_with_eap_then_chap() -> None:
+    unknown = Option(AUTH, b"\xc2\x81")
+    assert judge(lcp(), unknown) == (Code.CONFIGURE_NAK, [EAP_OPT])
+    assert judge(lcp(allow_eap=False), unknown) == (Code.CONFIGURE_NAK, [CHAP_OPT])
 
 
 def test_auth_is_rejected_when_we_can_do_none() -> None:
     none = {"allow_pap": False, "allow_chap": False, "allow_mschap": False,
-            "allow_mschap_v2": False}  # fmt: skip
+            "allow_mschap_v2": False, "allow_eap": False}  # fmt: skip
     assert judge(lcp(**none), CHAP_OPT) == (Code.CONFIGURE_REJECT, [CHAP_OPT])
 
 

@@ -326,3 +326,10 @@ def test_ms_chap_words_are_translated(tmp_path: Path) -> None:
     result = import_pppd(_peer(tmp_path, "refuse-mschap\n-mschap-v2\n", "client"))
     assert result.values["refuse-mschap"] is True and result.values["refuse-mschap-v2"] is True
     assert result.warnings == []
+
+
+def test_eap_words_are_translated(tmp_path: Path) -> None:
+    result = import_pppd(_peer(tmp_path, "require-eap\n", "server"))
+    assert result.values["require-eap"] is True and result.warnings == []
+    result = import_pppd(_peer(tmp_path, "-eap\n", "client"))
+    assert result.values["refuse-eap"] is True and result.warnings == []
