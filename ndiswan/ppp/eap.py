@@ -199,7 +199,7 @@ class EapPeer(AuthMachine):
         code, identifier, eap_type, body = parsed
         if code == REQUEST:
             self._answer(identifier, eap_type, body)
-        elif code in (SUCCESS, FAILURE) and identifier == self._answered:
+        elif code in (SUCCESS, FAILURE) and self._answers_ours(identifier):
             self._done = True
             self._deadline = None
             ok = code == SUCCESS
@@ -208,6 +208,12 @@ class EapPeer(AuthMachine):
             self._finish(ok, self._user, "" if ok else "Access denied")
         else:
             self.ignored += 1
+
+    def _answers_ours(self, identifier: int) -> bool:
+        """RFC 3748 wants the identifier of our Response; pppd numbers its verdict one past it."""
+        if self._answered is None:
+            return False
+        return identifier in (self._answered, (self._answered + 1) & 0xFF)
 
     def _answer(self, identifier: int, eap_type: int | None, body: bytes) -> None:
         if eap_type == TYPE_IDENTITY:

@@ -1,4 +1,4 @@
-"""MS-CHAP v1 and v2 against the real pppd 2.4.9 in the VM, in both roles.
+"""MS-CHAP v1 and v2, and EAP-MD5, against the real pppd 2.4.9 in the VM, in both roles.
 
 pppd reads the same chap-secrets line for MS-CHAP as for CHAP-MD5; its log
 names the algorithm LCP agreed on (``<auth chap MS-v2>``) and, as the
@@ -103,3 +103,42 @@ def test_pppd_refusing_mschap_v2_cannot_make_us_accept_less(bench: Bench) -> Non
     assert "LCP terminated by peer (peer refused to authenticate)" in log
     assert "[CHAP" not in log and "[PAP" not in log
     assert "Link up" not in ours.output()
+
+
+# -- EAP (MD5-Challenge) ----------------------------------------------------------
+
+
+def test_pppd_requires_eap_from_us(bench: Bench) -> None:
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", *_secrets_args(bench)
+    )
+    pppd = bench.pppd("auth", "require-eap", "name", "server", f"{PPPD}:{OURS}")
+    _up(ours, pppd)
+    log = pppd.read_log()
+    assert "<auth eap>" in log and "MD5-Challenge" in log
+    assert "sent [EAP Success" in log
+    assert "Authenticated (EAP, peer: client)" in ours.output()
+    bench.ping_both_ways()
+
+
+def test_we_require_eap_from_pppd(bench: Bench) -> None:
+    ours = bench.start_ours(
+        "answer", "--require-eap", "--name", "server", "--ip", f"{OURS}:{PPPD}",
+        *_secrets_args(bench),
+    )  # fmt: skip
+    pppd = bench.pppd("noauth", "user", "client", "remotename", "server")
+    _up(ours, pppd)
+    log = pppd.read_log()
+    assert "<auth eap>" in log and "rcvd [EAP Success" in log
+    assert "Authenticated (EAP, authenticator: client)" in ours.output()
+    bench.ping_both_ways()
+
+
+def test_wrong_password_against_pppds_eap_fails_on_both_sides(bench: Bench) -> None:
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", "--password", "not-the-secret"
+    )
+    pppd = bench.pppd("auth", "require-eap", "name", "server", f"{PPPD}:{OURS}")
+    assert ours.wait(40) == 19
+    assert pppd.wait(40) == 11
+    assert "sent [EAP Failure" in pppd.read_log()

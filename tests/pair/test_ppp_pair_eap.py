@@ -166,10 +166,18 @@ def test_the_peer_believes_only_a_success_for_its_own_response() -> None:
     peer.receive(eap.encode(eap.SUCCESS, 1), 0.1)  # before any Response: ignored
     assert _sent(peer) == ([], [])
     peer.receive(eap.encode(eap.REQUEST, 3, eap.TYPE_IDENTITY), 0.2)
-    peer.receive(eap.encode(eap.SUCCESS, 4), 0.3)  # not the identifier we answered
+    peer.receive(eap.encode(eap.SUCCESS, 9), 0.3)  # not for the Response we sent
     assert _sent(peer)[1] == [] and peer.ignored == 2
     peer.receive(eap.encode(eap.SUCCESS, 3), 0.4)
     assert _sent(peer)[1][0].success
+
+
+def test_the_peer_takes_pppds_success_numbered_one_past_its_response() -> None:
+    peer = eap.EapPeer("bob", "eap s3cret", None)
+    peer.start(0.0)
+    peer.receive(eap.encode(eap.REQUEST, 0xFF, eap.TYPE_IDENTITY), 0.1)
+    peer.receive(eap.encode(eap.SUCCESS, 0x00), 0.2)  # pppd: the Response's id + 1
+    assert _sent(peer)[1][-1].success
 
 
 @pytest.mark.parametrize(
