@@ -115,6 +115,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "hub requiring MS-CHAPv2",
+        PppConfig(
+            name="hub", require_auth=AuthRequirement.MSCHAP_V2, local_ip=HUB_IP, remote_ip=CLIENT_IP
+        ),
+        PppConfig(user="client", remote_name="hub"),
+    ),
+    Scenario(
+        "client answering MS-CHAPv2",
+        PppConfig(user="client", remote_name="hub"),
+        PppConfig(
+            name="hub", require_auth=AuthRequirement.MSCHAP_V2, local_ip=HUB_IP, remote_ip=CLIENT_IP
+        ),
+    ),
+    Scenario(
+        "hub requiring EAP",
+        PppConfig(
+            name="hub", require_auth=AuthRequirement.EAP, local_ip=HUB_IP, remote_ip=CLIENT_IP
+        ),
+        PppConfig(user="client", remote_name="hub"),
+    ),
+    Scenario(
+        "client answering EAP",
+        PppConfig(user="client", remote_name="hub"),
+        PppConfig(
+            name="hub", require_auth=AuthRequirement.EAP, local_ip=HUB_IP, remote_ip=CLIENT_IP
+        ),
+    ),
+    Scenario(
         "no authentication, IPv6 only",
         PppConfig(ipv4=False, ipv6=True, mru=1400),
         PppConfig(ipv4=False, ipv6=True),
