@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from ipaddress import IPv4Address
 
 import pytest
 
@@ -11,51 +10,25 @@ from ndiswan.ppp import (
     AuthRequirement,
     AuthRole,
     AuthSucceeded,
-    LinkTerminated,
-    PppConfig,
-    PppSession,
     SecretsTable,
     Wire,
     eap,
 )
 from ndiswan.ppp.auth import AuthOutcome
 from ndiswan.ppp.chap import chap_md5
+from tests.pair.auth_pairs import both_dead, both_up, exit_code, run, session
 from wanminiport.exitcodes import ExitCode
 from wanminiport.sansio import Transmit
 
 SECRETS = SecretsTable.from_text('bob hub "eap s3cret" *\n')
 WRONG = SecretsTable.from_text('bob hub "guess" *\n')
-HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
-
-
-def session(
-    name: str, seed: int, secrets: SecretsTable = SECRETS, **overrides: object
-) -> PppSession:
-    if name == "hub":
-        overrides = {"local_ip": HUB_IP, "remote_ip": BOB_IP, **overrides}
-    config = PppConfig(name=name, **overrides)  # type: ignore[arg-type]
-    return PppSession(config, secrets=secrets, rng=random.Random(seed).randbytes)
-
-
-def run(wire: Wire, done: object) -> None:
-    wire.start()
-    assert wire.run(done, max_time=200), "\n".join(wire.trace)  # type: ignore[arg-type]
-
-
-def both_up(wire: Wire) -> bool:
-    return all(end.network is not None for end in wire.ends)
-
-
-def both_dead(wire: Wire) -> bool:
-    return all(any(isinstance(e, LinkTerminated) for e in ev) for ev in wire.events)
-
-
-def exit_code(events: list[object]) -> ExitCode:
-    return next(e for e in events if isinstance(e, LinkTerminated)).exit_code
 
 
 def test_eap_md5_pair_authenticates_and_opens_ipcp() -> None:
-    client, server = session("bob", 2), session("hub", 1, require_auth=AuthRequirement.EAP)
+    client, server = (
+        session("bob", 2, SECRETS),
+        session("hub", 1, SECRETS, require_auth=AuthRequirement.EAP),
+    )
     wire = Wire((client, server))
     run(wire, both_up)
     assert any("<auth eap>" in t for t in wire.trace)
@@ -69,7 +42,7 @@ def test_eap_md5_pair_authenticates_and_opens_ipcp() -> None:
 
 def test_eap_wrong_secret_fails_with_exit_19_and_11() -> None:
     client = session("bob", 2, secrets=WRONG)
-    server = session("hub", 1, require_auth=AuthRequirement.EAP)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.EAP)
     wire = Wire((client, server))
     run(wire, both_dead)
     assert exit_code(wire.events[0]) is ExitCode.AUTH_TOPEER_FAILED
@@ -79,8 +52,8 @@ def test_eap_wrong_secret_fails_with_exit_19_and_11() -> None:
 
 
 def test_required_eap_is_not_downgraded_when_the_peer_refuses_it() -> None:
-    client = session("bob", 2, refuse_eap=True)
-    server = session("hub", 1, require_auth=AuthRequirement.EAP)
+    client = session("bob", 2, SECRETS, refuse_eap=True)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.EAP)
     wire = Wire((client, server))
     run(wire, both_dead)
     assert any("sent [LCP ConfNak id=0x1 <auth chap MD5>]" in t for t in wire.trace)

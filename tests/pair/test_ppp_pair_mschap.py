@@ -9,16 +9,12 @@ authenticator response, a replayed Response, malformed values.
 from __future__ import annotations
 
 import random
-from ipaddress import IPv4Address
 
 from ndiswan.ppp import (
     AuthFailed,
     AuthRequirement,
     AuthRole,
     AuthSucceeded,
-    LinkTerminated,
-    PppConfig,
-    PppSession,
     SecretsTable,
     Wire,
     mschap,
@@ -27,43 +23,20 @@ from ndiswan.ppp.auth import AuthOutcome
 from ndiswan.ppp.chap import CHALLENGE, FAILURE, RESPONSE, SUCCESS, ChapAuthenticator, ChapPeer
 from ndiswan.ppp.config import AuthProtocol
 from ndiswan.ppp.packet import ControlPacket, parse_control_packet
+from tests.pair.auth_pairs import both_dead, both_up, exit_code, run, session
 from wanminiport.exitcodes import ExitCode
 from wanminiport.sansio import Transmit
 
 PASSWORD = "clientPass"
 SECRETS = SecretsTable.from_text(f'bob hub "{PASSWORD}" *\n')
 WRONG = SecretsTable.from_text('bob hub "clientPasS" *\n')
-HUB_IP, BOB_IP = IPv4Address("10.7.0.1"), IPv4Address("10.7.0.2")
-
-
-def session(
-    name: str, seed: int, secrets: SecretsTable = SECRETS, **overrides: object
-) -> PppSession:
-    if name == "hub":
-        overrides = {"local_ip": HUB_IP, "remote_ip": BOB_IP, **overrides}
-    config = PppConfig(name=name, **overrides)  # type: ignore[arg-type]
-    return PppSession(config, secrets=secrets, rng=random.Random(seed).randbytes)
-
-
-def run(wire: Wire, done: object, max_time: float = 200.0) -> None:
-    wire.start()
-    assert wire.run(done, max_time=max_time), "\n".join(wire.trace)  # type: ignore[arg-type]
-
-
-def both_up(wire: Wire) -> bool:
-    return all(end.network is not None for end in wire.ends)
-
-
-def both_dead(wire: Wire) -> bool:
-    return all(any(isinstance(e, LinkTerminated) for e in ev) for ev in wire.events)
-
-
-def terminated(events: list[object]) -> LinkTerminated:
-    return next(e for e in events if isinstance(e, LinkTerminated))
 
 
 def test_mschap_v2_pair_authenticates_and_opens_ipcp() -> None:
-    client, server = session("bob", 2), session("hub", 1, require_auth=AuthRequirement.MSCHAP_V2)
+    client, server = (
+        session("bob", 2, SECRETS),
+        session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2),
+    )
     wire = Wire((client, server))
     run(wire, both_up)
     assert any("<auth chap MS-v2>" in t for t in wire.trace)
@@ -75,7 +48,10 @@ def test_mschap_v2_pair_authenticates_and_opens_ipcp() -> None:
 
 
 def test_mschap_v1_pair_authenticates() -> None:
-    client, server = session("bob", 2), session("hub", 1, require_auth=AuthRequirement.MSCHAP)
+    client, server = (
+        session("bob", 2, SECRETS),
+        session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP),
+    )
     wire = Wire((client, server))
     run(wire, both_up)
     assert any("<auth chap MS>" in t for t in wire.trace)
@@ -84,23 +60,23 @@ def test_mschap_v1_pair_authenticates() -> None:
 
 def test_mschap_v2_wrong_password_fails_with_exit_19_and_11() -> None:
     client = session("bob", 2, secrets=WRONG)
-    server = session("hub", 1, require_auth=AuthRequirement.MSCHAP_V2)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2)
     wire = Wire((client, server))
     run(wire, both_dead)
-    assert terminated(wire.events[0]).exit_code is ExitCode.AUTH_TOPEER_FAILED
-    assert terminated(wire.events[1]).exit_code is ExitCode.PEER_AUTH_FAILED
+    assert exit_code(wire.events[0]) is ExitCode.AUTH_TOPEER_FAILED
+    assert exit_code(wire.events[1]) is ExitCode.PEER_AUTH_FAILED
     assert any("sent [CHAP Failure" in t and "E=691 R=0" in t for t in wire.trace)
     assert client.network is None and server.network is None
 
 
 def test_required_mschap_v2_is_not_downgraded_to_md5_or_pap() -> None:
-    client = session("bob", 2, refuse_mschap_v2=True)  # would do MD5, MS-CHAP v1 or PAP
-    server = session("hub", 1, require_auth=AuthRequirement.MSCHAP_V2)
+    client = session("bob", 2, SECRETS, refuse_mschap_v2=True)  # would do MD5, MS-CHAP v1 or PAP
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2)
     wire = Wire((client, server))
     run(wire, both_dead)
     assert any("sent [LCP ConfNak id=0x1 <auth chap MD5>]" in t for t in wire.trace)
     assert not any("[CHAP" in t or "[PAP" in t for t in wire.trace)
-    assert terminated(wire.events[1]).exit_code is ExitCode.PEER_AUTH_FAILED
+    assert exit_code(wire.events[1]) is ExitCode.PEER_AUTH_FAILED
     assert server.network is None
 
 
@@ -246,7 +222,7 @@ def test_peer_failure_message_is_reported_as_pppd_would() -> None:
 
 def test_auth_failed_event_carries_no_secret() -> None:
     client = session("bob", 2, secrets=WRONG)
-    server = session("hub", 1, require_auth=AuthRequirement.MSCHAP_V2)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2)
     wire = Wire((client, server))
     run(wire, both_dead)
     failed = [e for e in wire.events[0] if isinstance(e, AuthFailed)]

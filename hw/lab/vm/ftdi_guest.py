@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from hw.lab.vm.usb_peer import Recorder
+from hw.lab.vm.usb_peer import Recorder, completions
 from wanctl.lab import LinkProcess, in_netns, namespaces, ping, python_env, tcp_transfer
 from wanminiport.transports.serial_port import SerialTransport
 
@@ -139,11 +139,7 @@ async def transport_unplug(tty: str, count_text: str = "64") -> dict[str, Any]:
     result["seconds_to_line_down"] = time.monotonic() - started if went_down else None
     await asyncio.sleep(0.5)  # room for a second indication, which must not come
     result["line_downs"] = recorder.downs
-    result["completion_counts"] = sorted({len(r) for r in results.values()})
-    flat = [r[0] for _, r in sorted(results.items()) if r]
-    result["completed_true"] = sum(flat)
-    result["completed_false"] = len(flat) - sum(flat)
-    result["true_before_false"] = flat == sorted(flat, reverse=True)
+    result.update(completions(results))
     result["buffered_after"] = transport.buffered
     late: list[bool] = []
     transport.write(b"late", late.append)

@@ -32,6 +32,7 @@ from hw.lab.vm.usb_peer import (
     Streamer,
     UsbMonitor,
     chunked,
+    completions,
     path_gone,
     write_all,
 )
@@ -228,11 +229,7 @@ async def unplug(spec: str, method: str) -> dict[str, Any]:
     result["seconds_to_line_down"] = time.monotonic() - started if went_down else None
     await asyncio.sleep(0.5)  # room for a second indication, which must not come
     result["line_downs"] = recorder.downs
-    result["completion_counts"] = sorted({len(r) for r in results.values()})
-    flat = [r[0] for _, r in sorted(results.items()) if r]
-    result["completed_true"] = sum(flat)
-    result["completed_false"] = len(flat) - sum(flat)
-    result["true_before_false"] = flat == sorted(flat, reverse=True)
+    result.update(completions(results))
     result["buffered_after"] = transport.buffered
     result["is_open_after"] = transport.is_open
     result["failure"] = transport.failure

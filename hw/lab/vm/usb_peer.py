@@ -18,11 +18,23 @@ import threading
 import time
 import tty
 from collections.abc import Callable
+from typing import Any
 
 from wanminiport.transports.base import LineDownReason, ModemLines
 from wanminiport.transports.usb_port import UsbCdcTransport
 
 GADGET_TTY = "/dev/ttyGS0"
+
+
+def completions(results: dict[int, list[bool]]) -> dict[str, Any]:
+    """How the writes numbered in ``results`` completed: each exactly once, True first."""
+    flat = [r[0] for _, r in sorted(results.items()) if r]
+    return {
+        "completion_counts": sorted({len(r) for r in results.values()}),
+        "completed_true": sum(flat),
+        "completed_false": len(flat) - sum(flat),
+        "true_before_false": flat == sorted(flat, reverse=True),
+    }
 
 
 class Recorder:
