@@ -40,8 +40,24 @@ def auth_requirement(options: LinkOptions) -> AuthRequirement:
     return AuthRequirement.NONE
 
 
+def mppe_strengths(options: LinkOptions) -> tuple[int, ...]:
+    """The MPPE strengths required, strongest first; () when MPPE is not required.
+
+    As pppd, MPPE (and then only MPPE: no Deflate or BSD-Compress beside it)
+    runs when it is required; without ``require-mppe*`` it is not offered.
+    """
+    if options.require_mppe_128:
+        return (128,)
+    if options.require_mppe_40:
+        return (40,)
+    if options.require_mppe:
+        return tuple(bits for bits in (128, 40) if not getattr(options, f"nomppe_{bits}"))
+    return ()
+
+
 def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> PppConfig:
     """The PPP engine's configuration for these options."""
+    mppe = mppe_strengths(options)
     asyncmap = options.asyncmap | (NO_CARRIER_ACCM if text_carrier_detect else 0)
     return PppConfig(
         mru=options.mru,
@@ -64,9 +80,12 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         ms_dns=options.ms_dns,
         usepeerdns=options.usepeerdns,
         ipv6=options.ipv6,
-        noccp=not options.ccp,
-        deflate=options.deflate,
-        bsdcomp=options.bsdcomp,
+        noccp=not (options.ccp or bool(mppe)),
+        deflate=(0, 0) if mppe else options.deflate,
+        bsdcomp=(0, 0) if mppe else options.bsdcomp,
+        mppe=mppe,
+        mppe_stateful=options.mppe_stateful,
+        require_mppe=bool(mppe),
         vj=options.vj,
         vj_max_slots=options.vj_max_slots,
         vjccomp=options.vjccomp,

@@ -274,6 +274,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="HEX,...",
     ),
     _bool("ccp", False, "negotiate data compression (CCP: Deflate, BSD-Compress)"),
+    _bool("require-mppe", False, "require MPPE encryption, 40 or 128-bit (needs MS-CHAPv2)"),
+    _bool("require-mppe-128", False, "require 128-bit MPPE encryption (needs MS-CHAPv2)"),
+    _bool("require-mppe-40", False, "require 40-bit MPPE encryption (needs MS-CHAPv2)"),
+    _bool("nomppe-40", False, "refuse 40-bit MPPE"),
+    _bool("nomppe-128", False, "refuse 128-bit MPPE"),
+    _bool("mppe-stateful", False, "allow stateful MPPE (a key change every 256 packets)"),
     OptionSpec(
         "deflate",
         v.compression_sizes("deflate"),
@@ -427,6 +433,12 @@ class LinkOptions:
     asyncmap: int = 0
     escape: tuple[int, ...] = ()
     ccp: bool = False
+    require_mppe: bool = False
+    require_mppe_128: bool = False
+    require_mppe_40: bool = False
+    nomppe_40: bool = False
+    nomppe_128: bool = False
+    mppe_stateful: bool = False
     deflate: tuple[int, int] = (15, 15)
     bsdcomp: tuple[int, int] = (15, 15)
     vj: bool = True
@@ -595,6 +607,11 @@ def _check_combination(
             yield conflict(f"require_{proto}", f"refuse_{proto}")
         if opts.noauth and getattr(opts, f"require_{proto}"):
             yield conflict("noauth", f"require_{proto}")
+    for bits in (40, 128):
+        if getattr(opts, f"require_mppe_{bits}") and getattr(opts, f"nomppe_{bits}"):
+            yield conflict(f"require_mppe_{bits}", f"nomppe_{bits}")
+    if opts.require_mppe and opts.nomppe_40 and opts.nomppe_128:
+        yield conflict("require_mppe", "nomppe_128")
     if opts.local_ip is not None and opts.local_ip == opts.remote_ip:
         yield UsageError(
             where("remote_ip"),

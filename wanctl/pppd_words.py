@@ -123,7 +123,6 @@ def _escape(text: str, i: int) -> tuple[int, str]:
 Action = tuple[str, ...] | tuple[str, str, object]
 
 _NO_PREDICTOR = "Predictor-1 is not supported (CCP rejects it); deflate and bsdcomp are"
-_NO_MPPE = "wanctl has no MPPE encryption"
 _HOOKS6 = "no wanctl option; the hooks are /etc/ppp/ipv6-up and ipv6-down"
 
 
@@ -278,9 +277,18 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "nodeflatedraft": (0, _warn("wanctl always offers and accepts Deflate's old number 24")),
     "predictor1": (0, _warn(_NO_PREDICTOR)),
     "nopredictor1": (0, ("note", "wanctl has no Predictor-1 to turn off")),
-    "nomppe": (0, ("note", _NO_MPPE)),
-    "require-mppe": (0, _warn(_NO_MPPE)),
-    "mppe": (1, _warn(_NO_MPPE)),
+    "nomppe": (0, ("note", "wanctl offers MPPE only with require-mppe")),
+    "require-mppe": (0, _set("require-mppe", True)),
+    "+mppe": (0, _set("require-mppe", True)),
+    "require-mppe-128": (0, _set("require-mppe-128", True)),
+    "require-mppe-40": (0, _set("require-mppe-40", True)),
+    "nomppe-40": (0, _set("nomppe-40", True)),
+    "-mppe-40": (0, _set("nomppe-40", True)),
+    "nomppe-128": (0, _set("nomppe-128", True)),
+    "-mppe-128": (0, _set("nomppe-128", True)),
+    "mppe-stateful": (0, _set("mppe-stateful", True)),
+    "nomppe-stateful": (0, _set("mppe-stateful", False)),
+    "mppe": (1, _warn("write pppd's require-mppe, require-mppe-128, nomppe-40 words instead")),
     # link lifetime
     "persist": (0, _set("persist", True)),
     "nopersist": (0, _set("persist", False)),

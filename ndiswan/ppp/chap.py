@@ -20,6 +20,7 @@ import hmac
 
 from ndiswan.ppp import mschap
 from ndiswan.ppp.auth import AuthMachine
+from ndiswan.ppp.ccp.mppe import master_key
 from ndiswan.ppp.config import AddressLookup, AuthProtocol, RandomBytes, SecretLookup
 from ndiswan.ppp.events import AuthRole, LogLevel
 from ndiswan.ppp.log import q_text, visible
@@ -77,6 +78,8 @@ class ChapAuthenticator(AuthMachine):
         self.kind = kind
         if kind is not AuthProtocol.CHAP:
             self.protocol_name = "MS-CHAPv2" if kind is AuthProtocol.MSCHAP_V2 else "MS-CHAP"
+        #: MS-CHAPv2: MPPE's master key (RFC 3079) once the peer proved its password.
+        self.mppe_master: bytes | None = None
 
     def start(self, now: float) -> None:
         self._new_challenge(now)
@@ -182,6 +185,7 @@ class ChapAuthenticator(AuthMachine):
         proof = mschap.authenticator_response(
             secret, v2.nt_response, v2.peer_challenge, self._challenge, name
         )
+        self.mppe_master = master_key(mschap.password_hash_hash(secret), v2.nt_response)
         return f"{proof} M=Access granted".encode()
 
     def _failure_message(self) -> bytes:
@@ -229,6 +233,8 @@ class ChapPeer(AuthMachine):
         self._rng = rng
         # MS-CHAPv2: what the authenticator's proof is computed from, per identifier.
         self._v2_sent: dict[int, tuple[bytes, bytes, bytes, str]] = {}
+        #: MS-CHAPv2: MPPE's master key (RFC 3079) once the server proved it knows ours.
+        self.mppe_master: bytes | None = None
         self._user = user
         self._password = password
         self._secrets = secrets
@@ -303,7 +309,10 @@ class ChapPeer(AuthMachine):
             return False
         challenge, peer_challenge, nt, secret = sent
         proof = mschap.authenticator_response(secret, nt, peer_challenge, challenge, self._user)
-        return hmac.compare_digest(proof.encode(), parsed[0].encode())
+        if not hmac.compare_digest(proof.encode(), parsed[0].encode()):
+            return False
+        self.mppe_master = master_key(mschap.password_hash_hash(secret), nt)
+        return True
 
     def receive(self, data: bytes, now: float) -> None:
         packet = parse_control_packet(data)

@@ -29,7 +29,9 @@ _VJ_PROTOCOLS = (Proto.VJ_COMPRESSED, Proto.VJ_UNCOMPRESSED)
 
 
 def ccp_policy(config: PppConfig) -> CcpPolicy:
-    return CcpPolicy(config.deflate, config.deflate_draft, config.bsdcomp)
+    return CcpPolicy(
+        config.deflate, config.deflate_draft, config.bsdcomp, config.mppe, config.mppe_stateful
+    )
 
 
 @dataclass
@@ -61,6 +63,10 @@ class Compression:
         self.vj_send: VjCompressor | None = None
         self.vj_receive: VjDecompressor | None = None
         self.vj_stats = VjStats()
+        #: pppd's require-mppe (the kernel's SC_MUST_COMP): nothing passes in the clear.
+        self.must_encrypt = config.require_mppe
+        #: Datagrams dropped because they would have crossed unencrypted.
+        self.dropped_unencrypted = 0
 
     # -- VJ's life (IPCP) --------------------------------------------------
 
@@ -79,8 +85,12 @@ class Compression:
 
     # -- the data path -----------------------------------------------------
 
-    def outbound(self, protocol: int, payload: bytes) -> tuple[int, bytes]:
-        """The protocol and information field to send one datagram as."""
+    def outbound(self, protocol: int, payload: bytes) -> tuple[int, bytes] | None:
+        """The protocol and information field to send one datagram as; None: drop it
+        (MPPE is required and not up)."""
+        if self.must_encrypt and (self.ccp is None or not self.ccp.encrypting):
+            self.dropped_unencrypted += 1
+            return None
         vj = self.vj_send
         if vj is not None and protocol == Proto.IP:
             before = len(payload)
@@ -97,6 +107,11 @@ class Compression:
     def inbound(self, protocol: int, payload: bytes, now: float) -> Inbound:
         """One received frame of a network or compressed protocol, decompressed."""
         ccp = self.ccp
+        if self.must_encrypt and (
+            protocol != PROTO_COMPRESSED or ccp is None or not ccp.encrypting
+        ):
+            self.dropped_unencrypted += 1
+            return Inbound(protocol, b"", "unencrypted datagram while MPPE is required")
         if protocol == PROTO_COMPRESSED:
             if ccp is None:
                 return Inbound(protocol, b"", "compressed packet without CCP")

@@ -148,6 +148,14 @@ class PppConfig:
     deflate_draft: bool = True
     #: pppd's ``bsdcomp R,T``: code sizes, as for ``deflate``.
     bsdcomp: tuple[int, int] = (0, 0)
+    #: MPPE (RFC 3078, CCP option 18) key strengths we accept, strongest first
+    #: (128 and/or 40); empty: no MPPE.  Keys come from MS-CHAPv2.
+    mppe: tuple[int, ...] = ()
+    #: Allow stateful MPPE (pppd's ``mppe-stateful``); stateless otherwise.
+    mppe_stateful: bool = False
+    #: pppd's ``require-mppe``: no datagram passes unencrypted, and the link ends
+    #: when MPPE does not come up.
+    require_mppe: bool = False
     #: Van Jacobson TCP/IP header compression (IPCP option 2).
     vj: bool = False
     #: Slots we offer and accept (pppd's ``vj-max-slots``, 2..16).
@@ -176,6 +184,12 @@ class PppConfig:
         for sizes in (self.deflate, self.bsdcomp):
             if len(sizes) != 2 or any(size != 0 and not 9 <= size <= 15 for size in sizes):
                 raise ValueError("deflate and bsdcomp sizes are 0 (off) or 9..15")
+        if any(bits not in (40, 128) for bits in self.mppe) or len(set(self.mppe)) != len(
+            self.mppe
+        ):
+            raise ValueError("mppe strengths are 40 and/or 128")
+        if self.require_mppe and (not self.mppe or self.noccp):
+            raise ValueError("require-mppe needs an MPPE strength and CCP")
         if not 2 <= self.vj_max_slots <= 16:
             raise ValueError("vj-max-slots is between 2 and 16")
         if len(self.name.encode()) > 255 or len(self.user.encode()) > 255:

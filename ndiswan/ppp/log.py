@@ -181,6 +181,10 @@ def _ccp_option(kind: int, opt: bytes) -> tuple[str, int]:
         return f"bsd v{opt[2] >> 5} {opt[2] & 0x1F}", 3
     if kind in (1, 2) and n >= 2:
         return f"predictor {kind}", 2
+    if kind == 18 and n >= 6:  # pppd: <mppe +H -M +S -L -D -C>
+        bits = int.from_bytes(opt[2:6], "big")
+        flags = (("H", 0x01000000), ("M", 0x80), ("S", 0x40), ("L", 0x20), ("D", 0x10), ("C", 1))
+        return "mppe " + " ".join(("+" if bits & bit else "-") + name for name, bit in flags), 6
     return "", 0
 
 

@@ -37,6 +37,11 @@ def nt_password_hash(password: str) -> bytes:
     return MD4.new(password.encode("utf-16-le")).digest()
 
 
+def password_hash_hash(password: str) -> bytes:
+    """MD4 of the NT password hash: what MPPE's master key is made from (RFC 3079)."""
+    return MD4.new(nt_password_hash(password)).digest()
+
+
 def _des_key(seven: bytes) -> bytes:
     """Spread 56 key bits over 8 octets (the low bit of each is parity, ignored by DES)."""
     bits = int.from_bytes(seven, "big")
@@ -75,7 +80,7 @@ def authenticator_response(
     name: str,
 ) -> str:
     """RFC 2759 §8.7: ``S=`` and 40 upper-case hex digits."""
-    hash_hash = MD4.new(nt_password_hash(password)).digest()
+    hash_hash = password_hash_hash(password)
     digest = hashlib.sha1(hash_hash + nt_response + _MAGIC1).digest()
     challenge = challenge_hash(peer_challenge, authenticator_challenge, name)
     return "S=" + hashlib.sha1(digest + challenge + _MAGIC2).hexdigest().upper()

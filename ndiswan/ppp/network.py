@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from ndiswan.ppp import policies
 from ndiswan.ppp.automaton import Automaton, CodeReceived, LayerDown, LayerFinished, LayerUp, Signal
+from ndiswan.ppp.ccp.negotiation import MppeKeys
 from ndiswan.ppp.compression import COMPRESSED_PROTOCOLS, Compression
 from ndiswan.ppp.config import PppConfig, RandomBytes
 from ndiswan.ppp.constants import Proto
@@ -95,7 +96,7 @@ class NetworkPhase:
         """What one NCP's automaton signalled: up, down, finished (or CCP's resets)."""
         ncp = self.ncps[proto]
         if proto == Proto.CCP:
-            self._on_ccp(signal)
+            self._on_ccp(signal, now)
             return
         if isinstance(signal, LayerUp):
             handler = self.ipcp_options if proto == Proto.IPCP else self.ipv6cp_options
@@ -126,13 +127,28 @@ class NetworkPhase:
             if not self.running and self._link_open():
                 self._close_link("No network protocols running", now)
 
-    def _on_ccp(self, signal: Signal) -> None:
+    def _on_ccp(self, signal: Signal, now: float) -> None:
         ccp = self.compression.ccp
         assert ccp is not None
         if isinstance(signal, LayerUp):
             ccp.mru = self.recv_mru
             self._report(ccp.up())
+            if self.config.require_mppe and not ccp.encrypting:
+                self._mppe_failed(now)
         elif isinstance(signal, LayerDown):
             ccp.down()
+        elif isinstance(signal, LayerFinished) and self.config.require_mppe:
+            self._mppe_failed(now)
         elif isinstance(signal, CodeReceived):
             ccp.code_received(signal)
+
+    def _mppe_failed(self, now: float) -> None:
+        # pppd's words; the link ends rather than carry anything in the clear.
+        self._report(LogLine("MPPE required but peer negotiation failed", LogLevel.ERROR))
+        if self._link_open():
+            self._close_link("MPPE required but peer negotiation failed", now)
+
+    def set_mppe_keys(self, keys: MppeKeys | None) -> None:
+        """MS-CHAPv2 succeeded: CCP may now offer and accept MPPE with these keys."""
+        if self.compression.ccp is not None:
+            self.compression.ccp.options.mppe_keys = keys

@@ -32,6 +32,7 @@ from ndiswan.ppp.automaton import (
     PeerRejectedProtocol,
     Signal,
 )
+from ndiswan.ppp.ccp.negotiation import MppeKeys
 from ndiswan.ppp.compression import COMPRESSED_PROTOCOLS
 from ndiswan.ppp.config import AuthProtocol, PppConfig, RandomBytes, SecretLookup
 from ndiswan.ppp.constants import (
@@ -336,11 +337,15 @@ class PppSession:
         if ncp is None or not ncp.is_opened or link is None or len(payload) > link.send_mru:
             self.stats.sends_refused += 1
             return None
+        sent = self.compression.outbound(proto, payload)
+        if sent is None:  # MPPE is required and not up
+            self.stats.sends_refused += 1
+            return None
         self.stats.datagrams_sent += 1
         self.stats.frames_sent += 1
         if now is not None and counts_as_activity(proto):
             self._idle.activity(now)
-        proto, payload = self.compression.outbound(proto, payload)
+        proto, payload = sent
         if link.send_pfc and proto < 0x100:
             return bytes((proto,)) + payload
         return proto.to_bytes(2, "big") + payload
@@ -494,7 +499,17 @@ class PppSession:
 
     def _network_phase(self, now: float) -> None:
         self._set_phase(Phase.NETWORK)
+        self._network.set_mppe_keys(self._mppe_keys())
         self._network.start(now)
+
+    def _mppe_keys(self) -> MppeKeys | None:
+        """MS-CHAPv2's MPPE keys: as its authenticator we are the server, else the client."""
+        for role in (AuthRole.AUTHENTICATOR, AuthRole.PEER):
+            machine = self._auth.get((Proto.CHAP, role))
+            master = getattr(machine, "mppe_master", None)
+            if master is not None:
+                return MppeKeys(master, server=role is AuthRole.AUTHENTICATOR)
+        return None
 
     def _on_ncp(self, proto: int, signal: Signal, now: float) -> None:
         self._network.on_signal(proto, signal, now)

@@ -25,7 +25,7 @@ from ndiswan.ppp.ccp.methods import (
     DecompressFailed,
     Decompressor,
 )
-from ndiswan.ppp.ccp.negotiation import CcpOptions, CcpPolicy
+from ndiswan.ppp.ccp.negotiation import MPPE, CcpOptions, CcpPolicy
 from ndiswan.ppp.constants import Proto
 from ndiswan.ppp.events import LogLevel, LogLine
 from ndiswan.ppp.fsm import Timing
@@ -78,8 +78,9 @@ class CcpControl:
     def up(self) -> LogLine:
         """CCP opened: make the methods; pppd's notice saying what is enabled."""
         sending, receiving = self.options.transmit, self.options.receive
-        self.compressor = sending.compressor() if sending else None
-        self.decompressor = receiving.decompressor(self.mru) if receiving else None
+        keys = self.options.mppe_keys
+        self.compressor = sending.compressor(keys) if sending else None
+        self.decompressor = receiving.decompressor(self.mru, keys) if receiving else None
         self._reset_id, self._reset_deadline, self._repeat_reset = None, None, False
         if sending and receiving:
             if sending.kind == receiving.kind and sending.size == receiving.size:
@@ -93,6 +94,18 @@ class CcpControl:
         else:
             text = "CCP is up with no compression method"
         return LogLine(text, LogLevel.NOTICE)
+
+    @property
+    def encrypting(self) -> bool:
+        """MPPE is up both ways."""
+        sending, receiving = self.options.transmit, self.options.receive
+        return (
+            self.compressor is not None
+            and self.decompressor is not None
+            and sending is not None
+            and receiving is not None
+            and sending.kind == receiving.kind == MPPE
+        )
 
     def down(self) -> None:
         """CCP left Opened: datagrams go uncompressed both ways."""

@@ -1,0 +1,72 @@
+"""MPPE between two engines on the fake clock: keys from MS-CHAPv2, CCP option 18, the gate."""
+
+from __future__ import annotations
+
+from ndiswan.ppp import AuthRequirement, LogLine, SecretsTable, Wire
+from ndiswan.ppp.ccp.methods import PROTO_COMPRESSED
+from ndiswan.ppp.constants import Proto
+from tests.pair.auth_pairs import both_dead, both_up, exit_code, run, session
+from wanminiport.exitcodes import ExitCode
+
+SECRETS = SecretsTable.from_text('bob hub "clientPass" *\n')
+MPPE_128 = {"noccp": False, "mppe": (128,), "require_mppe": True}
+
+
+def test_mppe_128_stateless_comes_up_both_ways_after_ms_chap_v2() -> None:
+    client = session("bob", 2, SECRETS, **MPPE_128)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2, **MPPE_128)
+    wire = Wire((client, server))
+    run(wire, lambda w: both_up(w) and all(e.compression.ccp.encrypting for e in w.ends))  # type: ignore[union-attr]
+    assert any("<mppe +H -M +S -L -D -C>" in t for t in wire.trace), "\n".join(wire.trace)
+    notes = [e.text for e in wire.events[0] if isinstance(e, LogLine)]
+    assert "MPPE 128-bit stateless compression enabled" in notes
+    # A datagram goes out as 0x00fd, encrypted, and comes back as it was.
+    frame = client.send_datagram(Proto.IP, b"\x45" + bytes(27))
+    assert frame is not None and frame[0] == PROTO_COMPRESSED  # PFC: one octet
+    assert b"\x45" + bytes(27) not in frame
+    inbound = server.compression.inbound(PROTO_COMPRESSED, frame[1:], wire.now)
+    assert (inbound.protocol, inbound.payload) == (Proto.IP, b"\x45" + bytes(27))
+
+
+def test_stateful_mppe_when_both_allow_it() -> None:
+    stateful = {**MPPE_128, "mppe_stateful": True}
+    client = session("bob", 2, SECRETS, **stateful)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2, **stateful)
+    wire = Wire((client, server))
+    run(wire, lambda w: both_up(w) and all(e.compression.ccp.encrypting for e in w.ends))  # type: ignore[union-attr]
+    assert any("<mppe -H -M +S -L -D -C>" in t for t in wire.trace)
+
+
+def test_a_side_offering_40_and_128_is_nakd_to_the_strongest_both_allow() -> None:
+    client = session("bob", 2, SECRETS, noccp=False, mppe=(128, 40), require_mppe=True)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2, noccp=False,
+                     mppe=(40,), require_mppe=True)  # fmt: skip
+    wire = Wire((client, server))
+    run(wire, lambda w: both_up(w) and all(e.compression.ccp.encrypting for e in w.ends))  # type: ignore[union-attr]
+    assert any("ConfNak" in t and "<mppe +H -M -S +L -D -C>" in t for t in wire.trace)
+    notes = [e.text for e in wire.events[1] if isinstance(e, LogLine)]
+    assert "MPPE 40-bit stateless compression enabled" in notes
+
+
+def test_required_mppe_without_ms_chap_v2_ends_the_link_and_passes_no_ip() -> None:
+    client = session("bob", 2, SECRETS, **MPPE_128)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.CHAP, **MPPE_128)
+    wire = Wire((client, server))
+    run(wire, both_dead)
+    assert exit_code(wire.events[0]) is not ExitCode.OK
+    logs = [e.text for e in wire.events[0] if isinstance(e, LogLine)]
+    assert "MPPE required but peer negotiation failed" in logs
+    assert client.stats.datagrams_sent == 0
+    assert client.send_datagram(Proto.IP, b"\x45" + bytes(27)) is None
+
+
+def test_no_datagram_crosses_in_the_clear_before_mppe_is_up() -> None:
+    client = session("bob", 2, SECRETS, **MPPE_128)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2, **MPPE_128)
+    wire = Wire((client, server))
+    run(wire, both_up)  # IPCP can open before CCP does
+    if not client.compression.ccp.encrypting:  # type: ignore[union-attr]
+        assert client.send_datagram(Proto.IP, b"\x45" + bytes(27)) is None
+    plain = server.compression.inbound(Proto.IP, b"\x45" + bytes(27), wire.now)
+    assert plain.error == "unencrypted datagram while MPPE is required"
+    assert server.compression.dropped_unencrypted >= 1
