@@ -142,3 +142,42 @@ def test_wrong_password_against_pppds_eap_fails_on_both_sides(bench: Bench) -> N
     assert ours.wait(40) == 19
     assert pppd.wait(40) == 11
     assert "sent [EAP Failure" in pppd.read_log()
+
+
+# -- MPPE (keys from MS-CHAPv2; the kernel's ppp_mppe on pppd's side) -----------------
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_we_dial_pppd_requiring_mschap_v2_and_mppe_128(bench: Bench, stateful: bool) -> None:
+    extra = ["--mppe-stateful"] if stateful else []
+    ours = bench.start_ours(
+        "dial", "--user", "client", "--remotename", "server", "--require-mppe-128", *extra,
+        *_secrets_args(bench),
+    )  # fmt: skip
+    pppd_extra = ["mppe-stateful"] if stateful else []
+    pppd = bench.pppd("auth", "require-mschap-v2", "require-mppe-128", *pppd_extra, "name",
+                      "server", f"{PPPD}:{OURS}")  # fmt: skip
+    _up(ours, pppd)
+    log = pppd.wait_for_log("compression enabled", timeout=30)
+    print("\n" + "\n".join(line for line in log.splitlines() if "CCP" in line or "MPPE" in line))
+    # pppd always asks for stateless MPPE; mppe-stateful only lets it accept our
+    # stateful request, so with it what pppd sends us is stateful.
+    assert "MPPE 128-bit stateless compression enabled" in log
+    expected = (
+        "MPPE 128-bit stateful / MPPE 128-bit stateless compression enabled"
+        if stateful
+        else "MPPE 128-bit stateless compression enabled"
+    )
+    assert expected in ours.output()
+    bench.ping_both_ways()
+
+
+def test_pppd_dials_us_requiring_mppe_128(bench: Bench) -> None:
+    ours = bench.start_ours(
+        "answer", "--require-mschap-v2", "--require-mppe-128", "--name", "server",
+        "--ip", f"{OURS}:{PPPD}", *_secrets_args(bench),
+    )  # fmt: skip
+    pppd = bench.pppd("noauth", "user", "client", "remotename", "server", "require-mppe-128")
+    _up(ours, pppd)
+    pppd.wait_for_log("MPPE 128-bit stateless compression enabled", timeout=30)
+    bench.ping_both_ways()

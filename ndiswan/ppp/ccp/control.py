@@ -83,7 +83,7 @@ class CcpControl:
         self.decompressor = receiving.decompressor(self.mru, keys) if receiving else None
         self._reset_id, self._reset_deadline, self._repeat_reset = None, None, False
         if sending and receiving:
-            if sending.kind == receiving.kind and sending.size == receiving.size:
+            if sending == receiving:
                 text = f"{sending.description} compression enabled"
             else:
                 text = f"{receiving.description} / {sending.description} compression enabled"
