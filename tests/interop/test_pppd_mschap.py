@@ -8,8 +8,11 @@ authentication succeeded".  Every link that comes up pings both ways.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from tests.interop.test_pppd_compression import fetch_from_guest, push_to_guest
 from tests.interop.test_pppd_interop import (
     OURS,
     PPPD,
@@ -170,6 +173,11 @@ def test_we_dial_pppd_requiring_mschap_v2_and_mppe_128(bench: Bench, stateful: b
     )
     assert expected in ours.output()
     bench.ping_both_ways()
+    if not stateful:
+        # 1 MiB of random octets each way through MPPE, SHA-256 compared.
+        data = os.urandom(1 << 20)
+        push_to_guest(bench, data)
+        fetch_from_guest(bench, "/run/received.bin")
 
 
 def test_pppd_dials_us_requiring_mppe_128(bench: Bench) -> None:
