@@ -10,14 +10,21 @@ from ndiswan.ppp.ccp.negotiation import (
     BSD_COMPRESS,
     DEFLATE,
     DEFLATE_DRAFT,
+    MPPE,
+    MPPE_C,
+    MPPE_H,
+    MPPE_L,
+    MPPE_M,
+    MPPE_S,
     CcpOptions,
     CcpPolicy,
     Method,
+    MppeKeys,
     method_option,
 )
 from ndiswan.ppp.fsm import Timing
 from ndiswan.ppp.ipcp import IpcpOptions, IpcpPolicy
-from ndiswan.ppp.options import ACK, REJECT, Verdict
+from ndiswan.ppp.options import ACK, REJECT, Verdict, nak
 from ndiswan.ppp.packet import Option
 from wanminiport.sansio import Transmit
 
@@ -191,3 +198,58 @@ def test_ipcp_without_vj_rejects_it() -> None:
     handler = IpcpOptions(IpcpPolicy())
     handler.begin_peer_request()
     assert handler.judge_option(vj_option(0x2D, 15, 1)) == REJECT
+
+
+# -- MPPE (option 18) ----------------------------------------------------------------
+
+MPPE_POLICY = CcpPolicy(mppe=(128, 40))
+KEYS = MppeKeys(bytes(16), server=True)
+
+
+def mppe_option(bits: int) -> Option:
+    return Option(MPPE, bits.to_bytes(4, "big"))
+
+
+def mppe_handler(policy: CcpPolicy = MPPE_POLICY, keys: MppeKeys | None = KEYS) -> CcpOptions:
+    handler = CcpOptions(policy)
+    handler.mppe_keys = keys
+    handler.reset()
+    handler.begin_peer_request()
+    return handler
+
+
+def test_mppe_is_offered_alone_and_only_with_keys() -> None:
+    policy = CcpPolicy(deflate=(15, 15), mppe=(128,))
+    assert mppe_handler(policy).build_request() == [mppe_option(MPPE_H | MPPE_S)]
+    assert mppe_handler(policy, keys=None).build_request() == []
+
+
+def test_mppe_requests_are_judged_as_pppd_does() -> None:
+    handler = mppe_handler()
+    assert handler.judge_option(mppe_option(MPPE_H | MPPE_S)) == ACK
+    assert handler.transmit == Method(MPPE, 128)
+    # Several strengths: Nak'd with the strongest we allow; MPPC and stateful dropped.
+    for asked in (MPPE_H | MPPE_S | MPPE_L, MPPE_H | MPPE_S | MPPE_C, MPPE_S):
+        verdict = mppe_handler().judge_option(mppe_option(asked))
+        assert verdict == nak(mppe_option(MPPE_H | MPPE_S))
+    only_40 = mppe_handler(CcpPolicy(mppe=(40,)))
+    assert only_40.judge_option(mppe_option(MPPE_H | MPPE_S)) == nak(mppe_option(MPPE_H | MPPE_L))
+    stateful = mppe_handler(CcpPolicy(mppe=(128,), mppe_stateful=True))
+    assert stateful.judge_option(mppe_option(MPPE_S)) == ACK
+    assert stateful.transmit == Method(MPPE, 128, stateful=True)
+
+
+def test_mppe_without_keys_or_policy_and_malformed_mppe_are_rejected() -> None:
+    assert mppe_handler(keys=None).judge_option(mppe_option(MPPE_H | MPPE_S)) == REJECT
+    assert judged(BOTH, mppe_option(MPPE_H | MPPE_S)) == [REJECT]
+    assert mppe_handler().judge_option(Option(MPPE, b"\x01\x00\x00")) == REJECT
+    # Beside MPPE nothing else is accepted.
+    assert mppe_handler().judge_option(method_option(Method(DEFLATE, 15))) == REJECT
+
+
+def test_a_nak_moves_our_mppe_request_to_a_strength_we_allow() -> None:
+    handler = mppe_handler()
+    handler.apply_nak([mppe_option(MPPE_H | MPPE_L)], treat_as_reject=False)
+    assert handler.build_request() == [mppe_option(MPPE_H | MPPE_L)]
+    handler.apply_nak([mppe_option(MPPE_H | MPPE_M)], treat_as_reject=False)  # 56: not ours
+    assert handler.build_request() == []
