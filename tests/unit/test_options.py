@@ -316,3 +316,35 @@ def test_an_authenticator_loads_the_chap_secrets_for_each_chap(flag: str, tmp_pa
     options = _options(flag, "--chap-secrets", str(secrets), "--pap-secrets", str(tmp_path / "x"))
     table = secrets_for(options)
     assert table is not None and table.lookup("client", "server") == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("argv", "strengths"),
+    [
+        ([], ()),
+        (["--require-mppe"], (128, 40)),
+        (["--require-mppe", "--nomppe-128"], (40,)),
+        (["--require-mppe", "--nomppe-40"], (128,)),
+        (["--require-mppe-128"], (128,)),
+        (["--require-mppe-40"], (40,)),
+    ],
+)
+def test_mppe_options_reach_the_ppp_config(argv: list[str], strengths: tuple[int, ...]) -> None:
+    from wanctl.config import ppp_config
+
+    config = ppp_config(_options(*argv, "--deflate", "15,15"))
+    assert config.mppe == strengths and config.require_mppe == bool(strengths)
+    if strengths:  # CCP runs, with MPPE alone
+        assert not config.noccp and config.deflate == (0, 0)
+    assert ppp_config(_options("--require-mppe", "--mppe-stateful")).mppe_stateful
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--require-mppe-128", "--nomppe-128"], "--require-mppe-128 (command line): conflicts"),
+        (["--require-mppe", "--nomppe-40", "--nomppe-128"], "--require-mppe (command line)"),
+    ],
+)
+def test_contradictory_mppe_options_are_refused(argv: list[str], expected: str) -> None:
+    assert any(line.startswith(expected) for line in _errors(*argv)), _errors(*argv)

@@ -333,3 +333,12 @@ def test_eap_words_are_translated(tmp_path: Path) -> None:
     assert result.values["require-eap"] is True and result.warnings == []
     result = import_pppd(_peer(tmp_path, "-eap\n", "client"))
     assert result.values["refuse-eap"] is True and result.warnings == []
+
+
+def test_mppe_words_are_translated(tmp_path: Path) -> None:
+    words = "require-mppe-128\nmppe-stateful\n"
+    result = import_pppd(_peer(tmp_path, words, "vpn"))
+    assert result.values["require-mppe-128"] is True and result.values["mppe-stateful"] is True
+    assert result.warnings == []
+    result = import_pppd(_peer(tmp_path, "require-mppe\nnomppe-40\n", "vpn40"))
+    assert result.values["require-mppe"] is True and result.values["nomppe-40"] is True
