@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         prefix_chars="\0",
     )
 
+    sub.add_parser(
+        "peer",
+        help="run a real pppd in a VM as a peer for your PPP: peer pppd [PORT] -- OPTIONS",
+        add_help=False,
+        prefix_chars="\0",
+    )
+
     demo = sub.add_parser("demo", help="two namespaces, a virtual cable, PPP, ping, throughput")
     demo.add_argument("--baud", type=int, default=115200)
     demo.add_argument(
@@ -226,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         from hw.lab.cable_process import main as cable_main
 
         return cable_main(argv[1:])
+    if argv and argv[0] == "peer":
+        from wanctl.peer import main as peer_main
+
+        return peer_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:
