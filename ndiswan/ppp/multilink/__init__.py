@@ -1,0 +1,42 @@
+"""Multilink PPP (RFC 1990): the sans-I/O core of NDISWAN's bundles.
+
+``header`` reads and writes the 0x003d fragment header, ``endpoint`` the
+Endpoint Discriminator of LCP option 19 (and pppd's ``endpoint`` syntax).
+
+How a bundle will wire this to its member links: the bundle object in
+``ndiswan/`` will own one fragmenter and one reassembler, and each member
+``PppLink`` (one per VC, LCP and authentication its own) will hand the bundle
+every 0x003d frame it receives, tagged with the member's name.  When the
+bundle sends, it will ask the fragmenter to split the packet over the members
+whose send windows are open, using each VC's speed and SendWindow from the
+miniport's WAN_CO_LINKPARAMS indication, and pass each fragment down its
+member's VC.  A member that goes down will be removed from both objects, so
+the reassembler's minimum sequence number M stops waiting for it and the
+fragmenter stops choosing it.
+"""
+
+from ndiswan.ppp.multilink.endpoint import (
+    EndpointClass,
+    EndpointDiscriminator,
+    MalformedEndpoint,
+    endpoint_text,
+    parse_endpoint,
+)
+from ndiswan.ppp.multilink.header import (
+    PROTOCOL_MULTILINK,
+    Fragment,
+    parse_fragment,
+    sequence_distance,
+)
+
+__all__ = [
+    "PROTOCOL_MULTILINK",
+    "EndpointClass",
+    "EndpointDiscriminator",
+    "Fragment",
+    "MalformedEndpoint",
+    "endpoint_text",
+    "parse_endpoint",
+    "parse_fragment",
+    "sequence_distance",
+]
