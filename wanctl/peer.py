@@ -63,7 +63,9 @@ def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
             exit_request
         )
     if args.baud <= 0:
-        raise PeerError(f"--baud must be positive, not {args.baud}", exit_code=ExitCode.OPTION_ERROR)
+        raise PeerError(
+            f"--baud must be positive, not {args.baud}", exit_code=ExitCode.OPTION_ERROR
+        )
     return args, argv[split + 1 :]
 
 
@@ -192,7 +194,7 @@ def run_peer_pppd(argv: Sequence[str]) -> int:
             if args.port:
                 _say(f"pppd's line is bridged to {args.port}")
             else:
-                _say(f"pppd's line is {cable.user_path}: point your PPP at it")
+                _say(f"pppd is on {cable.user_path}: point your PPP at it")
             status = _stream_until_exit(vm, pppd)
             _say(f"pppd exited with status {status}")
             return status
