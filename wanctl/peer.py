@@ -98,7 +98,10 @@ def _prepare_image() -> None:
     cached = default_cache_dir() / f"initramfs-{kernel.release}-{plan.digest()}.cpio.gz"
     if not cached.exists():
         _say("building the VM image (first run)...")
-    build_initramfs(kernel)
+    try:
+        build_initramfs(kernel)
+    except VmUnavailable as absent:  # pppd or chat missing on the host: name the package
+        raise PeerError(str(absent), exit_code=ExitCode.FATAL_ERROR) from absent
 
 
 class _CableThread:
