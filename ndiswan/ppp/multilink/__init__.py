@@ -1,7 +1,8 @@
 """Multilink PPP (RFC 1990): the sans-I/O core of NDISWAN's bundles.
 
 ``header`` reads and writes the 0x003d fragment header, ``endpoint`` the
-Endpoint Discriminator of LCP option 19 (and pppd's ``endpoint`` syntax).
+Endpoint Discriminator of LCP option 19 (and pppd's ``endpoint`` syntax),
+``fragmenter`` splits a packet over members by speed and send window.
 
 How a bundle will wire this to its member links: the bundle object in
 ``ndiswan/`` will own one fragmenter and one reassembler, and each member
@@ -22,6 +23,7 @@ from ndiswan.ppp.multilink.endpoint import (
     endpoint_text,
     parse_endpoint,
 )
+from ndiswan.ppp.multilink.fragmenter import MIN_FRAGMENT, Fragmenter, MemberLink
 from ndiswan.ppp.multilink.header import (
     PROTOCOL_MULTILINK,
     Fragment,
@@ -30,6 +32,9 @@ from ndiswan.ppp.multilink.header import (
 )
 
 __all__ = [
+    "MIN_FRAGMENT",
+    "Fragmenter",
+    "MemberLink",
     "PROTOCOL_MULTILINK",
     "EndpointClass",
     "EndpointDiscriminator",
