@@ -33,13 +33,13 @@ from ndiswan.ppp.multilink.header import (
 
 __all__ = [
     "MIN_FRAGMENT",
-    "Fragmenter",
-    "MemberLink",
     "PROTOCOL_MULTILINK",
     "EndpointClass",
     "EndpointDiscriminator",
     "Fragment",
+    "Fragmenter",
     "MalformedEndpoint",
+    "MemberLink",
     "endpoint_text",
     "parse_endpoint",
     "parse_fragment",
