@@ -2,7 +2,8 @@
 
 ``header`` reads and writes the 0x003d fragment header, ``endpoint`` the
 Endpoint Discriminator of LCP option 19 (and pppd's ``endpoint`` syntax),
-``fragmenter`` splits a packet over members by speed and send window.
+``fragmenter`` splits a packet over members by speed and send window, and
+``reassembler`` puts fragments back together with RFC 1990's loss detection.
 
 How a bundle will wire this to its member links: the bundle object in
 ``ndiswan/`` will own one fragmenter and one reassembler, and each member
@@ -30,6 +31,7 @@ from ndiswan.ppp.multilink.header import (
     parse_fragment,
     sequence_distance,
 )
+from ndiswan.ppp.multilink.reassembler import Reassembler, ReassemblyCounters
 
 __all__ = [
     "MIN_FRAGMENT",
@@ -40,6 +42,8 @@ __all__ = [
     "Fragmenter",
     "MalformedEndpoint",
     "MemberLink",
+    "Reassembler",
+    "ReassemblyCounters",
     "endpoint_text",
     "parse_endpoint",
     "parse_fragment",
