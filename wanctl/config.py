@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
+import stat
 
 from ndiswan.edges import TunOptions
 from ndiswan.ppp import AuthRequirement, PppConfig
+from ndiswan.ppp.eap_tls import tls_context
 from ndiswan.ppp.secrets_format import SecretsTable
 from ndiswan.secrets import SecretsFileError, load_secrets
 from wanctl.errors import UsageError
@@ -58,6 +61,7 @@ def mppe_strengths(options: LinkOptions) -> tuple[int, ...]:
 def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> PppConfig:
     """The PPP engine's configuration for these options."""
     mppe = mppe_strengths(options)
+    tls_server, tls_client = eap_tls_contexts(options)
     asyncmap = options.asyncmap | (NO_CARRIER_ACCM if text_carrier_detect else 0)
     return PppConfig(
         mru=options.mru,
@@ -75,6 +79,8 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         user=options.user or "",
         password=options.password,
         remote_name=options.remotename or "",
+        eap_tls_server=tls_server,
+        eap_tls_client=tls_client,
         local_ip=options.local_ip,
         remote_ip=options.remote_ip,
         ms_dns=options.ms_dns,
@@ -90,6 +96,32 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         vj_max_slots=options.vj_max_slots,
         vjccomp=options.vjccomp,
     )
+
+
+def eap_tls_contexts(options: LinkOptions) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """EAP-TLS contexts for (checking the peer, proving ourselves), from pppd's ca/cert/key.
+
+    Like a secrets file, a private key that others can read is refused.
+    """
+    given = {name: getattr(options, name) for name in ("ca", "cert", "key")}
+    if not any(given.values()):
+        return None, None
+    missing = [f"--{name}" for name, path in given.items() if not path]
+    if missing:
+        raise UsageError(
+            "cert", f"EAP-TLS needs --ca, --cert and --key; missing {' '.join(missing)}"
+        )
+    ca, cert, key = str(given["ca"]), str(given["cert"]), str(given["key"])
+    try:
+        if os.stat(key).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise UsageError("key", f"{key} is readable by others: chmod 600 it")
+        contexts = tuple(
+            tls_context(server=server, ca_file=ca, cert_file=cert, key_file=key)
+            for server in (True, False)
+        )
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError("cert", f"EAP-TLS certificates: {error}") from None
+    return contexts[0], contexts[1]
 
 
 def secrets_for(options: LinkOptions) -> SecretsTable | None:

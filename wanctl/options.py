@@ -194,6 +194,30 @@ OPTIONS: tuple[OptionSpec, ...] = (
         'chap-secrets = "/etc/ppp/chap-secrets"',
         metavar="PATH",
     ),
+    OptionSpec(
+        "ca",
+        v.text("path", 4096),
+        None,
+        "EAP-TLS: CA certificates (PEM) the peer's certificate must chain to",
+        'ca = "/etc/ppp/ca.crt"',
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "cert",
+        v.text("path", 4096),
+        None,
+        "EAP-TLS: our certificate (PEM), shown to the peer",
+        'cert = "/etc/ppp/client.crt"',
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "key",
+        v.text("path", 4096),
+        None,
+        "EAP-TLS: the private key (PEM) of our certificate",
+        'key = "/etc/ppp/client.key"',
+        metavar="PATH",
+    ),
     _bool("require-pap", False, "require the peer to authenticate with PAP"),
     _bool("require-chap", False, "require the peer to authenticate with CHAP (MD5)"),
     _bool("refuse-pap", False, "refuse to authenticate ourselves with PAP"),
@@ -202,7 +226,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _bool("require-mschap-v2", False, "require the peer to authenticate with MS-CHAPv2"),
     _bool("refuse-mschap", False, "refuse to authenticate ourselves with MS-CHAP"),
     _bool("refuse-mschap-v2", False, "refuse to authenticate ourselves with MS-CHAPv2"),
-    _bool("require-eap", False, "require the peer to authenticate with EAP (MD5-Challenge)"),
+    _bool(
+        "require-eap", False, "require the peer to authenticate with EAP (MD5, or TLS with --cert)"
+    ),
     _bool("refuse-eap", False, "refuse to authenticate ourselves with EAP"),
     _bool("noauth", False, "do not require the peer to authenticate", negative="auth"),
     OptionSpec(
@@ -411,6 +437,9 @@ class LinkOptions:
     password: str | None = field(default=None, repr=False)
     pap_secrets: str = "/etc/ppp/pap-secrets"
     chap_secrets: str = "/etc/ppp/chap-secrets"
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
     require_pap: bool = False
     require_chap: bool = False
     refuse_pap: bool = False

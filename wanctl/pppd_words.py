@@ -161,6 +161,9 @@ PPPD_OPTIONS: dict[str, tuple[int, Action]] = {
     "password": (1, _set("password")),
     "name": (1, _set("name")),
     "remotename": (1, _set("remotename")),
+    "ca": (1, _set("ca")),
+    "cert": (1, _set("cert")),
+    "key": (1, _set("key")),
     "noauth": (0, _set("noauth", True)),
     "auth": (
         0,

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ndiswan.ppp.constants import DEFAULT_MRU, MIN_MRU
 
@@ -115,6 +116,11 @@ class PppConfig:
     pap_wait_timeout: float = 30.0
     #: How long we wait for the peer's CHAP Challenge and verdict.
     chap_wait_timeout: float = 60.0
+    #: EAP-TLS (RFC 5216) contexts, built by the caller from pppd's ca/cert/key:
+    #: with one, the authenticator asks for TLS instead of MD5-Challenge, and the
+    #: peer answers TLS Requests.  None: no EAP-TLS in that role.
+    eap_tls_server: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
+    eap_tls_client: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
     # -- IPCP --
     ipv4: bool = True

@@ -1,4 +1,4 @@
-"""EAP (RFC 3748) over PPP with the MD5-Challenge method: both roles.
+"""EAP (RFC 3748) over PPP with the MD5-Challenge and TLS methods: both roles.
 
 A packet is Code, Identifier, Length, then for a Request or Response a Type
 and its data.  The authenticator asks the peer's Identity, then sends an
@@ -9,23 +9,26 @@ does not have answers with a Nak naming MD5-Challenge, the one we speak;
 an authenticator whose peer Naks MD5 without offering it fails the peer.
 Requests are retransmitted like CHAP Challenges; a Response that does not
 answer the current Request is ignored, so replies to old challenges never
-count.
+count.  Given a TLS context, the authenticator asks for EAP-TLS instead
+of MD5-Challenge and a peer answers EAP-TLS Requests (``eap_tls``).
 """
 
 from __future__ import annotations
 
 import hmac
+import ssl
 
 from ndiswan.ppp.auth import AuthMachine
 from ndiswan.ppp.chap import MAX_CHALLENGE, MIN_CHALLENGE, chap_md5
 from ndiswan.ppp.config import AddressLookup, RandomBytes, SecretLookup
+from ndiswan.ppp.eap_tls import FLAG_START, TYPE_TLS, EapTlsError, TlsExchange
 from ndiswan.ppp.events import AuthRole, LogLevel
 from ndiswan.ppp.log import q_text, visible
 
 REQUEST, RESPONSE, SUCCESS, FAILURE = 1, 2, 3, 4
 TYPE_IDENTITY, TYPE_NOTIFICATION, TYPE_NAK, TYPE_MD5 = 1, 2, 3, 4
 TYPE_NAMES = {TYPE_IDENTITY: "Identity", TYPE_NOTIFICATION: "Notification", TYPE_NAK: "Nak",
-              TYPE_MD5: "MD5-Challenge", 13: "TLS", 20: "SRP"}  # fmt: skip
+              TYPE_MD5: "MD5-Challenge", TYPE_TLS: "TLS", 20: "SRP"}  # fmt: skip
 HEADER = 4
 
 
@@ -59,16 +62,19 @@ def _md5_fields(data: bytes) -> tuple[bytes, bytes] | None:
 
 
 class EapAuthenticator(AuthMachine):
-    """We authenticate the peer: Identity, then MD5-Challenge."""
+    """We authenticate the peer: Identity, then MD5-Challenge (or TLS, given a context)."""
 
     protocol_name = "EAP"
     role = AuthRole.AUTHENTICATOR
 
     def __init__(self, our_name: str, secrets: SecretLookup | None, rng: RandomBytes, *,
                  restart_time: float = 3.0, max_transmits: int = 10,
-                 addresses: AddressLookup | None = None) -> None:  # fmt: skip
+                 addresses: AddressLookup | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
         super().__init__()
         self._our_name = our_name
+        self._tls_context = tls
+        self._tls: TlsExchange | None = None
         self._secrets = secrets
         self._rng = rng
         self._addresses = addresses
@@ -117,14 +123,21 @@ class EapAuthenticator(AuthMachine):
             return
         if eap_type == TYPE_IDENTITY and self._request_type == TYPE_IDENTITY:
             self._peer_name = visible(body)
+            if self._tls_context is not None:
+                self._tls = TlsExchange(self._tls_context, server=True)
+                self._send_request(TYPE_TLS, bytes((FLAG_START,)), now)
+                return
             size = MIN_CHALLENGE + self._rng(1)[0] % (MAX_CHALLENGE - MIN_CHALLENGE + 1)
             self._challenge = self._rng(size)
             challenge = bytes((size,)) + self._challenge + self._our_name.encode()
             self._send_request(TYPE_MD5, challenge, now)
-        elif eap_type == TYPE_NAK and self._request_type == TYPE_MD5:
+        elif eap_type == TYPE_NAK and self._request_type in (TYPE_MD5, TYPE_TLS):
             offered = ", ".join(TYPE_NAMES.get(t, str(t)) for t in body) or "nothing"
-            self._log(LogLevel.WARNING, f"EAP: peer Naks MD5-Challenge, offers {offered}")
+            asked = TYPE_NAMES[self._request_type]
+            self._log(LogLevel.WARNING, f"EAP: peer Naks {asked}, offers {offered}")
             self._verdict(False, "no common EAP method")
+        elif eap_type == TYPE_TLS and self._request_type == TYPE_TLS:
+            self._tls_step(body, now)
         elif eap_type == TYPE_MD5 and self._request_type == TYPE_MD5:
             fields = _md5_fields(body)
             if fields is None:
@@ -142,6 +155,26 @@ class EapAuthenticator(AuthMachine):
         else:
             self.ignored += 1
 
+    def _tls_step(self, body: bytes, now: float) -> None:
+        assert self._tls is not None
+        try:
+            reply = self._tls.receive(body)
+        except EapTlsError as error:
+            self._log(LogLevel.ERROR, str(error))
+            self._verdict(False, "EAP-TLS failed")
+            return
+        if reply is not None:
+            self._send_request(TYPE_TLS, reply, now)
+        elif not self._tls.handshake_done:
+            self._log(LogLevel.ERROR, "EAP-TLS: the peer stopped before the handshake ended")
+            self._verdict(False, "EAP-TLS failed")
+        elif self._tls.peer_name != self._peer_name:
+            cn, name = q_text(self._tls.peer_name), q_text(self._peer_name)
+            self._log(LogLevel.ERROR, f"EAP-TLS: certificate is for {cn}, not {name}")
+            self._verdict(False, "certificate name mismatch")
+        else:
+            self._verdict(True, "")
+
     def _verdict(self, ok: bool, why: str) -> None:
         self._done = True
         self._deadline = None
@@ -156,14 +189,18 @@ class EapAuthenticator(AuthMachine):
 
 
 class EapPeer(AuthMachine):
-    """We answer the authenticator's Requests: Identity, Notification, MD5-Challenge."""
+    """We answer the authenticator's Requests: Identity, Notification, MD5-Challenge, TLS."""
 
     protocol_name = "EAP"
     role = AuthRole.PEER
 
     def __init__(self, user: str, password: str | None, secrets: SecretLookup | None,
-                 remote_name: str = "", wait_timeout: float = 60.0) -> None:  # fmt: skip
+                 remote_name: str = "", wait_timeout: float = 60.0,
+                 tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
         super().__init__()
+        self._tls_context = tls
+        self._tls: TlsExchange | None = None
+        self._last_reply = b""
         self._user = user
         self._password = password
         self._secrets = secrets
@@ -197,12 +234,19 @@ class EapPeer(AuthMachine):
             self.ignored += 1
             return
         code, identifier, eap_type, body = parsed
-        if code == REQUEST:
+        if code == REQUEST and identifier == self._answered and self._last_reply:
+            self._transmit(self._last_reply)  # a retransmission: the same answer (RFC 3748 4.1)
+        elif code == REQUEST:
             self._answer(identifier, eap_type, body)
         elif code in (SUCCESS, FAILURE) and self._answers_ours(identifier):
             self._done = True
             self._deadline = None
             ok = code == SUCCESS
+            if ok and self._tls is not None and not self._tls.handshake_done:
+                # Success must not short-cut the server's proof of its certificate.
+                self._log(LogLevel.ERROR, "EAP-TLS: Success before the TLS handshake ended")
+                self._finish(False, self._user, "EAP-TLS incomplete")
+                return
             text = "EAP authentication succeeded" if ok else "EAP authentication failed"
             self._log(LogLevel.INFO if ok else LogLevel.ERROR, text)
             self._finish(ok, self._user, "" if ok else "Access denied")
@@ -231,13 +275,44 @@ class EapPeer(AuthMachine):
             value = chap_md5(identifier, self._secret_for(peer_name).encode(), challenge)
             reply = encode(RESPONSE, identifier, TYPE_MD5,
                            bytes((len(value),)) + value + self._user.encode())  # fmt: skip
+        elif eap_type == TYPE_TLS and self._tls_context is not None:
+            tls_reply = self._tls_answer(identifier, body)
+            if tls_reply is None:
+                return
+            reply = tls_reply
         elif eap_type == TYPE_NAK:
             self.ignored += 1  # a Nak is never a Request
             return
         else:
             # A method we do not have (TLS, SRP...): say which one we do.
             asked = TYPE_NAMES.get(eap_type or 0, str(eap_type))
-            self._log(LogLevel.NOTICE, f"EAP: Nak of {asked}, asking for MD5-Challenge")
-            reply = encode(RESPONSE, identifier, TYPE_NAK, bytes((TYPE_MD5,)))
+            ours = TYPE_TLS if self._tls_context is not None else TYPE_MD5
+            self._log(LogLevel.NOTICE, f"EAP: Nak of {asked}, asking for {TYPE_NAMES[ours]}")
+            reply = encode(RESPONSE, identifier, TYPE_NAK, bytes((ours,)))
         self._answered = identifier
+        self._last_reply = reply
         self._transmit(reply)
+
+    def _tls_answer(self, identifier: int, body: bytes) -> bytes | None:
+        """Our Response to an EAP-TLS Request; None when the exchange failed."""
+        assert self._tls_context is not None
+        if self._tls is None or (body[:1] and body[0] & FLAG_START):
+            self._tls = TlsExchange(self._tls_context, server=False)
+        was_done = self._tls.handshake_done
+        try:
+            data = self._tls.receive(body)
+        except EapTlsError as error:
+            self._log(LogLevel.ERROR, str(error))
+            self._done = True
+            self._deadline = None
+            self._finish(False, self._user, "EAP-TLS failed")
+            return None
+        just_done = self._tls.handshake_done and not was_done
+        if just_done and self._remote_name and self._tls.peer_name != self._remote_name:
+            cn, name = q_text(self._tls.peer_name), q_text(self._remote_name)
+            self._log(LogLevel.ERROR, f"EAP-TLS: server certificate is for {cn}, not {name}")
+            self._done = True
+            self._deadline = None
+            self._finish(False, self._user, "certificate name mismatch")
+            return None
+        return encode(RESPONSE, identifier, TYPE_TLS, data if data is not None else b"\x00")

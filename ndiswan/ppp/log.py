@@ -312,7 +312,7 @@ def _eap_printer(body: bytes) -> tuple[str, int]:
     data = body[HEADER_LEN:length]
     if code in (1, 2) and data:
         kind, rest = data[0], data[1:]
-        types = {1: "Identity", 2: "Notification", 3: "Nak", 4: "MD5-Challenge"}
+        types = {1: "Identity", 2: "Notification", 3: "Nak", 4: "MD5-Challenge", 13: "TLS"}
         out.append(" " + types.get(kind, f"type=0x{kind:x}"))
         if kind in (1, 2) and rest:
             out.append(f" <{'Name' if code == 2 and kind == 1 else 'Message'} {quoted(rest)}>")
@@ -321,6 +321,12 @@ def _eap_printer(body: bytes) -> tuple[str, int]:
         elif kind == 4 and rest and len(rest) >= rest[0] + 1:
             value, name = rest[1 : 1 + rest[0]], rest[1 + rest[0] :]
             out.append(f" <Value {value.hex()}> <Name {quoted(name)}>")
+        elif kind == 13 and rest:
+            # TLS records would fill the log: their flags and size tell the story.
+            flags = "".join(
+                f for bit, f in ((0x80, "L"), (0x40, "M"), (0x20, "S")) if rest[0] & bit
+            )
+            out.append(f" <flags {flags or '-'}> <{len(rest) - 1} octets>")
         elif rest:
             out.append(hex_bytes(rest, None))
     return "".join(out), length

@@ -43,7 +43,7 @@ def lcp_policy(config: PppConfig, secrets: SecretLookup | None) -> LcpPolicy:
         allow_chap=not config.refuse_chap and have_secret,
         allow_mschap=not config.refuse_mschap and have_secret,
         allow_mschap_v2=not config.refuse_mschap_v2 and have_secret,
-        allow_eap=not config.refuse_eap and have_secret,
+        allow_eap=not config.refuse_eap and (have_secret or config.eap_tls_client is not None),
         loopback_fail=config.loopback_fail,
     )
 
@@ -92,6 +92,7 @@ def auth_machines(
             restart_time=config.restart_time,
             max_transmits=config.max_configure,
             addresses=addresses,
+            tls=config.eap_tls_server,
         )
     elif check_peer_with is not None:
         machines[Proto.CHAP, AuthRole.AUTHENTICATOR] = ChapAuthenticator(
@@ -118,6 +119,7 @@ def auth_machines(
             secrets,
             config.remote_name,
             config.chap_wait_timeout,
+            tls=config.eap_tls_client,
         )
     elif prove_ourselves_with is not None:
         machines[Proto.CHAP, AuthRole.PEER] = ChapPeer(

@@ -342,3 +342,12 @@ def test_mppe_words_are_translated(tmp_path: Path) -> None:
     assert result.warnings == []
     result = import_pppd(_peer(tmp_path, "require-mppe\nnomppe-40\n", "vpn40"))
     assert result.values["require-mppe"] is True and result.values["nomppe-40"] is True
+
+
+def test_eap_tls_files_are_imported_under_pppds_names(tmp_path: Path) -> None:
+    peer = _peer(tmp_path, "require-eap\nca /etc/ppp/ca.crt\ncert /etc/ppp/bob.crt\n"
+                           "key /etc/ppp/bob.key\nremotename hub\n")  # fmt: skip
+    values = import_pppd(peer, root=tmp_path).values
+    assert (values["ca"], values["cert"], values["key"]) == (
+        "/etc/ppp/ca.crt", "/etc/ppp/bob.crt", "/etc/ppp/bob.key")  # fmt: skip
+    assert values["require-eap"] is True
