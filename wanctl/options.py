@@ -300,9 +300,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="HEX,...",
     ),
     _bool("ccp", False, "negotiate data compression (CCP: Deflate, BSD-Compress)"),
-    _bool("require-mppe", False, "require MPPE encryption, 40 or 128-bit (needs MS-CHAPv2)"),
-    _bool("require-mppe-128", False, "require 128-bit MPPE encryption (needs MS-CHAPv2)"),
-    _bool("require-mppe-40", False, "require 40-bit MPPE encryption (needs MS-CHAPv2)"),
+    _bool(
+        "require-mppe", False, "require MPPE encryption, 40 or 128-bit (needs MS-CHAP or MS-CHAPv2)"
+    ),
+    _bool(
+        "require-mppe-128", False, "require 128-bit MPPE encryption (needs MS-CHAP or MS-CHAPv2)"
+    ),
+    _bool("require-mppe-40", False, "require 40-bit MPPE encryption (needs MS-CHAP or MS-CHAPv2)"),
     _bool("nomppe-40", False, "refuse 40-bit MPPE"),
     _bool("nomppe-128", False, "refuse 128-bit MPPE"),
     _bool("mppe-stateful", False, "allow stateful MPPE (a key change every 256 packets)"),

@@ -20,7 +20,7 @@ import hmac
 
 from ndiswan.ppp import mschap
 from ndiswan.ppp.auth import AuthMachine
-from ndiswan.ppp.ccp.mppe import master_key
+from ndiswan.ppp.ccp.mppe import master_key, v1_start_key
 from ndiswan.ppp.config import AddressLookup, AuthProtocol, RandomBytes, SecretLookup
 from ndiswan.ppp.events import AuthRole, LogLevel
 from ndiswan.ppp.log import q_text, visible
@@ -78,7 +78,7 @@ class ChapAuthenticator(AuthMachine):
         self.kind = kind
         if kind is not AuthProtocol.CHAP:
             self.protocol_name = "MS-CHAPv2" if kind is AuthProtocol.MSCHAP_V2 else "MS-CHAP"
-        #: MS-CHAPv2: MPPE's master key (RFC 3079) once the peer proved its password.
+        #: MS-CHAP: MPPE's master key (RFC 3079) once the peer proved its password.
         self.mppe_master: bytes | None = None
 
     def start(self, now: float) -> None:
@@ -175,7 +175,10 @@ class ChapAuthenticator(AuthMachine):
             if v1 is None or not v1.use_nt:  # LAN Manager responses are not accepted
                 return None
             expected = mschap.v1_nt_response(self._challenge, secret)
-            return b"Access granted" if hmac.compare_digest(expected, v1.nt_response) else None
+            if not hmac.compare_digest(expected, v1.nt_response):
+                return None
+            self.mppe_master = v1_start_key(mschap.password_hash_hash(secret), self._challenge)
+            return b"Access granted"
         v2 = mschap.parse_v2_response(value)
         if v2 is None:
             return None
@@ -293,6 +296,8 @@ class ChapPeer(AuthMachine):
             if len(challenge) != mschap.V1_CHALLENGE_SIZE:
                 return None
             nt = mschap.v1_nt_response(challenge, secret)
+            # v1's Success proves nothing: the key is ours once the verdict is.
+            self.mppe_master = v1_start_key(mschap.password_hash_hash(secret), challenge)
             return mschap.V1Response(bytes(24), nt, True).encode()
         if len(challenge) != mschap.V2_CHALLENGE_SIZE:
             return None

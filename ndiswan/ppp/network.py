@@ -149,6 +149,6 @@ class NetworkPhase:
             self._close_link("MPPE required but peer negotiation failed", now)
 
     def set_mppe_keys(self, keys: MppeKeys | None) -> None:
-        """MS-CHAPv2 succeeded: CCP may now offer and accept MPPE with these keys."""
+        """MS-CHAP succeeded: CCP may now offer and accept MPPE with these keys."""
         if self.compression.ccp is not None:
             self.compression.ccp.options.mppe_keys = keys

@@ -503,12 +503,13 @@ class PppSession:
         self._network.start(now)
 
     def _mppe_keys(self) -> MppeKeys | None:
-        """MS-CHAPv2's MPPE keys: as its authenticator we are the server, else the client."""
+        """MS-CHAP's MPPE keys: as its authenticator we are the server, else the client."""
         for role in (AuthRole.AUTHENTICATOR, AuthRole.PEER):
             machine = self._auth.get((Proto.CHAP, role))
             master = getattr(machine, "mppe_master", None)
             if master is not None:
-                return MppeKeys(master, server=role is AuthRole.AUTHENTICATOR)
+                v1 = getattr(machine, "kind", None) is AuthProtocol.MSCHAP
+                return MppeKeys(master, server=role is AuthRole.AUTHENTICATOR, symmetric=v1)
         return None
 
     def _on_ncp(self, proto: int, signal: Signal, now: float) -> None:

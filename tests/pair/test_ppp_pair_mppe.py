@@ -70,3 +70,32 @@ def test_no_datagram_crosses_in_the_clear_before_mppe_is_up() -> None:
     plain = server.compression.inbound(Proto.IP, b"\x45" + bytes(27), wire.now)
     assert plain.error == "unencrypted datagram while MPPE is required"
     assert server.compression.dropped_unencrypted >= 1
+
+
+def test_mppe_keys_from_ms_chap_v1_are_one_key_for_both_directions() -> None:
+    for bits in (128,):
+        mppe = {"noccp": False, "mppe": (128, 40), "require_mppe": True}
+        client = session("bob", 2, SECRETS, **mppe)
+        server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP, **mppe)
+        wire = Wire((client, server))
+        run(wire, lambda w: both_up(w) and all(e.compression.ccp.encrypting for e in w.ends))  # type: ignore[union-attr]
+        keys = [end._mppe_keys() for end in wire.ends]
+        assert keys[0] is not None and keys[1] is not None
+        assert keys[0].symmetric and keys[0].master == keys[1].master
+        assert keys[0].start(bits, send=True) == keys[0].start(bits, send=False)
+        for sender, receiver in ((client, server), (server, client)):
+            frame = sender.send_datagram(Proto.IP, b"\x45" + bytes(27))
+            assert frame is not None and frame[0] == PROTO_COMPRESSED
+            inbound = receiver.compression.inbound(PROTO_COMPRESSED, frame[1:], wire.now)
+            assert (inbound.protocol, inbound.payload) == (Proto.IP, b"\x45" + bytes(27))
+
+
+def test_ms_chap_v1_gives_no_40_bit_mppe_as_pppd() -> None:
+    mppe_40 = {"noccp": False, "mppe": (40,), "require_mppe": True}
+    client = session("bob", 2, SECRETS, **mppe_40)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP, **mppe_40)
+    wire = Wire((client, server))
+    run(wire, both_dead)
+    logs = [e.text for e in wire.events[0] if isinstance(e, LogLine)]
+    assert "MPPE required but peer negotiation failed" in logs
+    assert client.stats.datagrams_sent == 0

@@ -41,6 +41,15 @@ def master_key(password_hash_hash: bytes, nt_response: bytes) -> bytes:
     return hashlib.sha1(password_hash_hash + nt_response + _MAGIC1).digest()[:16]
 
 
+def v1_start_key(password_hash_hash: bytes, challenge: bytes) -> bytes:
+    """RFC 3079 2.4 Get_Start_Key from MS-CHAPv1: one key for both directions.
+
+    128-bit only, as pppd: RFC 3079 2.1 derives v1's 40-bit key from the LAN
+    Manager hash, which neither side sends.
+    """
+    return hashlib.sha1(password_hash_hash + password_hash_hash + challenge).digest()[:16]
+
+
 def start_key(master: bytes, length: int, *, send: bool, server: bool) -> bytes:
     """RFC 3079 3.4 GetAsymmetricStartKey: ``length`` 8 (40 or 56 bits) or 16 (128)."""
     magic = _MAGIC3 if send == server else _MAGIC2

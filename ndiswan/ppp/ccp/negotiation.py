@@ -17,7 +17,7 @@ The options, with pppd's names:
 
 Anything else (Predictor-1, Stac, MPPC) is rejected; a window or code size
 outside what we allow is Nak'ed with our largest.  MPPE, as in pppd, is
-offered alone, only once MS-CHAPv2 has given keys (``mppe_keys``), and is
+offered alone, only once MS-CHAP has given keys (``mppe_keys``), and is
 the same both ways: a request offering several strengths is Nak'd with the
 strongest we allow, stateless unless ``mppe-stateful``.
 """
@@ -67,12 +67,18 @@ class CcpPolicy:
 
 @dataclass(frozen=True)
 class MppeKeys:
-    """MPPE's master key from MS-CHAPv2, and whether we were its authenticator (server)."""
+    """MPPE's master key from MS-CHAP, and whether we were its authenticator (server).
+
+    ``symmetric``: MS-CHAPv1's key, the same in both directions (RFC 3079 2.4).
+    """
 
     master: bytes
     server: bool
+    symmetric: bool = False
 
     def start(self, bits: int, *, send: bool) -> bytes:
+        if self.symmetric:
+            return self.master[: 16 if bits == 128 else 8]
         return mppe.start_key(self.master, 16 if bits == 128 else 8, send=send, server=self.server)
 
 
@@ -170,8 +176,8 @@ class CcpOptions(OptionHandler):
         self.receive = None
         if self.policy.mppe:
             # As pppd: MPPE alone (and only with keys to use).
-            if self.mppe_keys is not None:
-                self.wanted.append(Method(MPPE, self.policy.mppe[0], self.policy.mppe_stateful))
+            if self._mppe_strengths:
+                self.wanted.append(Method(MPPE, self._mppe_strengths[0], self.policy.mppe_stateful))
             return
         if receive_deflate:
             self.wanted.append(Method(DEFLATE, receive_deflate))
@@ -193,14 +199,24 @@ class CcpOptions(OptionHandler):
     def begin_peer_request(self) -> None:
         self.peer_offered = []
 
+    @property
+    def _mppe_strengths(self) -> tuple[int, ...]:
+        """The strengths we can use: none without keys, and as pppd no 40-bit from
+        MS-CHAPv1 (RFC 3079 2.1 derives it from the LAN Manager hash, never sent)."""
+        if self.mppe_keys is None:
+            return ()
+        if self.mppe_keys.symmetric:
+            return tuple(bits for bits in self.policy.mppe if bits != 40)
+        return self.policy.mppe
+
     def _judge_mppe(self, option: Option, method: Method) -> OptionVerdict:
-        p = self.policy
-        if not p.mppe or self.mppe_keys is None:
+        strengths = self._mppe_strengths
+        if not strengths:
             return REJECT
         bits = int.from_bytes(option.data, "big")
-        offered = [s for s, bit in _MPPE_STRENGTH_BITS.items() if bits & bit and s in p.mppe]
-        stateful = method.stateful and p.mppe_stateful
-        chosen = Method(MPPE, offered[0] if offered else p.mppe[0], stateful)
+        offered = [s for s, bit in _MPPE_STRENGTH_BITS.items() if bits & bit and s in strengths]
+        stateful = method.stateful and self.policy.mppe_stateful
+        chosen = Method(MPPE, offered[0] if offered else strengths[0], stateful)
         if not offered or bits != _mppe_bits(chosen):
             return nak(method_option(chosen))
         self.peer_offered.append(chosen)
@@ -238,7 +254,7 @@ class CcpOptions(OptionHandler):
                 if mine.kind == MPPE:
                     # The strength and statefulness the peer wants, if we allow them.
                     stateful = method.stateful and self.policy.mppe_stateful
-                    if treat_as_reject or method.size not in self.policy.mppe:
+                    if treat_as_reject or method.size not in self._mppe_strengths:
                         del self.wanted[index]
                     else:
                         self.wanted[index] = Method(MPPE, method.size, stateful)
