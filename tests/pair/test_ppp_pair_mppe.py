@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ndiswan.ppp import AuthRequirement, LogLine, SecretsTable, Wire
 from ndiswan.ppp.ccp.methods import PROTO_COMPRESSED
 from ndiswan.ppp.constants import Proto
 from tests.pair.auth_pairs import both_dead, both_up, exit_code, run, session
 from wanminiport.exitcodes import ExitCode
 
-SECRETS = SecretsTable.from_text('bob hub "clientPass" *\n')
+PASSWORD = "clientPass"
+SECRETS = SecretsTable.from_text(f'bob hub "{PASSWORD}" *\n')
 MPPE_128 = {"noccp": False, "mppe": (128,), "require_mppe": True}
 
 
@@ -99,3 +102,46 @@ def test_ms_chap_v1_gives_no_40_bit_mppe_as_pppd() -> None:
     logs = [e.text for e in wire.events[0] if isinstance(e, LogLine)]
     assert "MPPE required but peer negotiation failed" in logs
     assert client.stats.datagrams_sent == 0
+
+
+def test_no_password_hash_or_key_in_the_debug_log_or_the_pcap(tmp_path: Path) -> None:
+    """MS-CHAPv2 + MPPE-128: a capture of the whole line and every log line hold
+    neither the password, its hashes, the master or start keys, nor a datagram's text."""
+    from ndiswan.ppp import mschap
+    from wanctl.pcap import PcapWriter
+
+    client = session("bob", 2, SECRETS, **MPPE_128)
+    server = session("hub", 1, SECRETS, require_auth=AuthRequirement.MSCHAP_V2, **MPPE_128)
+    wire = Wire((client, server))
+    pcap = PcapWriter(tmp_path / "line.pcap")
+    send = wire.send
+
+    def captured(index: int, frame: bytes) -> None:
+        (pcap.sent if index == 0 else pcap.received)(frame, wire.now)
+        send(index, frame)
+
+    wire.send = captured  # type: ignore[method-assign]
+    run(wire, lambda w: both_up(w) and all(e.compression.ccp.encrypting for e in w.ends))  # type: ignore[union-attr]
+    text = b"\x45" + bytes(19) + b"a secret datagram payload" * 4
+    for sender in (client, server):
+        frame = sender.send_datagram(Proto.IP, text)
+        assert frame is not None
+        wire.send(0 if sender is client else 1, frame)
+    wire.run_for(1.0)
+    pcap.close()
+    keys = [end._mppe_keys() for end in wire.ends]
+    assert keys[0] is not None and keys[1] is not None
+    hashed = mschap.nt_password_hash(PASSWORD)
+    forbidden = [PASSWORD.encode(), PASSWORD.encode("utf-16-le"), hashed, b"a secret datagram"]
+    forbidden += [mschap.password_hash_hash(PASSWORD), keys[0].master]
+    forbidden += [k.start(128, send=direction) for k in keys for direction in (True, False)]
+    captured_bytes = (tmp_path / "line.pcap").read_bytes()
+    assert pcap.packets >= 19  # LCP, MS-CHAPv2, CCP, IPCP and the two datagrams
+    logs = "\n".join(
+        wire.trace + [e.text for ev in wire.events for e in ev if isinstance(e, LogLine)]
+    )
+    flat_log = logs.replace(" ", "").lower()
+    for secret in forbidden:
+        assert secret not in captured_bytes
+        assert secret.hex() not in flat_log
+    assert PASSWORD not in logs
