@@ -89,6 +89,7 @@ class TlsExchange:
         self._outgoing: list[bytes] = []
         self._incoming: _Incoming | None = None
         self.handshake_done = False
+        self._started = False
 
     @property
     def peer_name(self) -> str:
@@ -100,9 +101,12 @@ class TlsExchange:
         return bool(self._outgoing)
 
     def start(self) -> bytes:
-        """The client's answer to Start: its ClientHello."""
+        """The client's answer to Start: its ClientHello (once per exchange)."""
+        if self._started:
+            raise EapTlsError("EAP-TLS Start in the middle of a handshake")
+        self._started = True
         self._run_handshake()
-        return self._next_outgoing()
+        return self._next_outgoing() if self._outgoing else ACK
 
     def receive(self, type_data: bytes) -> bytes | None:
         """The reply to one packet, or None when the packet ends the exchange (an

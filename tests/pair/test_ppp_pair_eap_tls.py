@@ -158,3 +158,29 @@ def test_a_garbage_stream_of_more_fragments_is_bounded(pki: dict[str, Path]) -> 
     with pytest.raises(EapTlsError, match="longer than announced"):
         for _ in range(MAX_MESSAGE // 1000 + 2):
             exchange.receive(bytes((FLAG_MORE,)) + bytes(1000))
+
+
+def test_random_tls_packets_only_ever_end_the_exchange_cleanly(pki: dict[str, Path]) -> None:
+    """Fuzz: 2000 random packets (flags, lengths, records) at both roles: a reply,
+    None or EapTlsError, never another exception; what is buffered stays bounded."""
+    import random
+
+    rng = random.Random(5216)
+    contexts = {True: context(pki, "hub", server=True), False: context(pki, "bob", server=False)}
+    for server in (True, False):
+        exchange = TlsExchange(contexts[server], server=server)
+        for _ in range(1000):
+            flags = rng.choice(
+                (0, FLAG_MORE, FLAG_LENGTH, FLAG_LENGTH | FLAG_MORE, FLAG_START, 0xFF)
+            )
+            body = rng.randbytes(rng.choice((0, 3, 4, 5, 100, 1000)))
+            if rng.random() < 0.3:
+                body = b"\x16\x03\x03" + rng.randbytes(2) + body  # record-looking garbage
+            try:
+                reply = exchange.receive(bytes((flags,)) + body)
+            except EapTlsError:
+                exchange = TlsExchange(contexts[server], server=server)
+                continue
+            assert reply is None or isinstance(reply, bytes)
+            incoming = exchange._incoming
+            assert incoming is None or len(incoming.data) <= MAX_MESSAGE
