@@ -245,7 +245,7 @@ class EapPeer(AuthMachine):
             if ok and self._tls is not None and not self._tls.handshake_done:
                 # Success must not short-cut the server's proof of its certificate.
                 self._log(LogLevel.ERROR, "EAP-TLS: Success before the TLS handshake ended")
-                self._finish(False, self._user, "EAP-TLS incomplete")
+                self._fail("EAP-TLS incomplete")
                 return
             text = "EAP authentication succeeded" if ok else "EAP authentication failed"
             self._log(LogLevel.INFO if ok else LogLevel.ERROR, text)
@@ -293,6 +293,11 @@ class EapPeer(AuthMachine):
         self._last_reply = reply
         self._transmit(reply)
 
+    def _fail(self, why: str) -> None:
+        self._done = True
+        self._deadline = None
+        self._finish(False, self._user, why)
+
     def _tls_answer(self, identifier: int, body: bytes) -> bytes | None:
         """Our Response to an EAP-TLS Request; None when the exchange failed."""
         assert self._tls_context is not None
@@ -303,16 +308,12 @@ class EapPeer(AuthMachine):
             data = self._tls.receive(body)
         except EapTlsError as error:
             self._log(LogLevel.ERROR, str(error))
-            self._done = True
-            self._deadline = None
-            self._finish(False, self._user, "EAP-TLS failed")
+            self._fail("EAP-TLS failed")
             return None
         just_done = self._tls.handshake_done and not was_done
         if just_done and self._remote_name and self._tls.peer_name != self._remote_name:
             cn, name = q_text(self._tls.peer_name), q_text(self._remote_name)
             self._log(LogLevel.ERROR, f"EAP-TLS: server certificate is for {cn}, not {name}")
-            self._done = True
-            self._deadline = None
-            self._finish(False, self._user, "certificate name mismatch")
+            self._fail("certificate name mismatch")
             return None
         return encode(RESPONSE, identifier, TYPE_TLS, data if data is not None else b"\x00")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hw.lab.vm.process import GuestProcess
 from tests.interop.test_pppd_interop import OURS, PPPD, Bench, _up, bench, namespace
 from tests.pki import make_ca, make_leaf
 
@@ -32,6 +33,13 @@ def pki(bench: Bench, tmp_path: Path) -> dict[str, str]:
     bench.vm.write_file("/etc/ppp/ca.crt", ca[0].read_text())
     bench.vm.write_file("/etc/ppp/chap-secrets", "", mode=0o600)
     return paths
+
+
+def _pppd_client(bench: Bench, cert: str) -> GuestProcess:
+    """pppd dialing us as "client", proving itself with /etc/ppp/<cert>.crt."""
+    return bench.pppd("noauth", "user", "client", "name", "client", "remotename", "server",
+                      "ca", "/etc/ppp/ca.crt", "cert", f"/etc/ppp/{cert}.crt",
+                      "key", f"/etc/ppp/{cert}.key")  # fmt: skip
 
 
 def _ours(pki: dict[str, str], name: str) -> list[str]:
@@ -58,9 +66,7 @@ def test_pppd_requires_eap_tls_from_us(bench: Bench, pki: dict[str, str]) -> Non
 def test_we_require_eap_tls_from_pppd(bench: Bench, pki: dict[str, str]) -> None:
     ours = bench.start_ours("answer", "--require-eap", "--name", "server",
                             "--ip", f"{OURS}:{PPPD}", *_ours(pki, "server"))  # fmt: skip
-    pppd = bench.pppd("noauth", "user", "client", "name", "client", "remotename", "server",
-                      "ca", "/etc/ppp/ca.crt", "cert", "/etc/ppp/client.crt",
-                      "key", "/etc/ppp/client.key")  # fmt: skip
+    pppd = _pppd_client(bench, "client")
     _up(ours, pppd)
     log = pppd.read_log()
     print("\n" + "\n".join(line for line in log.splitlines() if "EAP" in line or "TLS" in line))
@@ -78,9 +84,7 @@ def test_pppd_with_a_certificate_our_ca_did_not_sign_is_refused(
     bench.vm.write_file("/etc/ppp/rogue.key", key.read_text(), mode=0o600)
     ours = bench.start_ours("answer", "--require-eap", "--name", "server",
                             "--ip", f"{OURS}:{PPPD}", *_ours(pki, "server"))  # fmt: skip
-    pppd = bench.pppd("noauth", "user", "client", "name", "client", "remotename", "server",
-                      "ca", "/etc/ppp/ca.crt", "cert", "/etc/ppp/rogue.crt",
-                      "key", "/etc/ppp/rogue.key")  # fmt: skip
+    pppd = _pppd_client(bench, "rogue")
     ours.wait_for(r"EAP-TLS handshake failed", 60)
     assert pppd.wait(60) in (11, 19)
     assert "Link up" not in ours.output()
