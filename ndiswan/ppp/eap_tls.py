@@ -96,10 +96,6 @@ class TlsExchange:
         """The CN of the certificate the other side proved it holds."""
         return common_name(self._tls.getpeercert()) if self.handshake_done else ""
 
-    @property
-    def sending(self) -> bool:
-        return bool(self._outgoing)
-
     def start(self) -> bytes:
         """The client's answer to Start: its ClientHello (once per exchange)."""
         if self._started:
