@@ -1,7 +1,7 @@
 """``wanctl``: the command line.
 
 Verbs: ports, dial, answer, hangup, status, capture, selftest, modem, cable,
-demo, import-pppd.  Every error is one line naming what to fix, and the exit
+demo, import-pppd, peer, conformance.  Every error is one line naming what to fix, and the exit
 code follows pppd's.
 """
 
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "peer",
         help="run a real pppd in a VM as a peer for your PPP: peer pppd [PORT] -- OPTIONS",
+        add_help=False,
+        prefix_chars="\0",
+    )
+
+    sub.add_parser(
+        "conformance",
+        help="test someone else's PPP on PORT against the RFCs (MUST/SHOULD per case)",
         add_help=False,
         prefix_chars="\0",
     )
@@ -233,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         from hw.lab.cable_process import main as cable_main
 
         return cable_main(argv[1:])
+    if argv and argv[0] == "conformance":
+        from wanctl.conformance.cli import main as conformance_main
+
+        return conformance_main(argv[1:])
     if argv and argv[0] == "peer":
         from wanctl.peer import main as peer_main
 

@@ -1,0 +1,1 @@
+"""Cases: auth (filled in below)."""

@@ -1,0 +1,1 @@
+"""Cases: hdlc (filled in below)."""

@@ -1,0 +1,1 @@
+"""Cases: ncp (filled in below)."""
