@@ -161,10 +161,28 @@ def _log_reader(vm: PppdVm, pppd: GuestProcess) -> Callable[[], tuple[str, int |
 
 
 def _stream_until_exit(vm: PppdVm, pppd: GuestProcess) -> int:
+    """Stream pppd's log until it exits; the first Ctrl-C asks pppd to stop.
+
+    Ctrl-C only sets a flag: raised in the middle of an agent round trip it
+    would leave the agent's reply unread and the next command waiting on it.
+    A second Ctrl-C while pppd is stopping raises KeyboardInterrupt.
+    """
     read = _log_reader(vm, pppd)
-    stop_requested = False
-    while True:
-        try:
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    stop_sent = False
+    try:
+        while True:
+            if interrupted.is_set() and not stop_sent:
+                stop_sent = True
+                _say("stopping pppd...")
+                pppd.terminate()
             text, status = read()
             if text:
                 sys.stdout.write(text)
@@ -172,12 +190,8 @@ def _stream_until_exit(vm: PppdVm, pppd: GuestProcess) -> int:
             if status is not None:
                 return status
             time.sleep(POLL_INTERVAL)
-        except KeyboardInterrupt:
-            if stop_requested:
-                raise
-            stop_requested = True
-            _say("stopping pppd...")
-            pppd.terminate()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_peer_pppd(argv: Sequence[str]) -> int:
