@@ -75,7 +75,7 @@ class Lab:
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
     reason = lab_unavailable()
     if reason:
         pytest.skip(reason)
@@ -84,7 +84,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     secrets.chmod(0o600)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    with namespaces(2) as (ns_hub, ns_client), CableProcess(115200) as cable:
+    marker = request.node.get_closest_marker("cable_baud")
+    baud = marker.args[0] if marker else 115200
+    with namespaces(2) as (ns_hub, ns_client), CableProcess(baud) as cable:
         lab = Lab(run_dir, secrets, ns_hub, ns_client, cable)
         try:
             yield lab
