@@ -19,6 +19,8 @@ from wanctl.conformance.probe import CaseTimeout, Probe
 
 #: A case may take this many answer timeouts in all before it is cut short.
 CASE_BUDGET = 12
+#: Answer timeouts to wait for the peer's first Configure-Request.
+STARTUP_WAIT = 3
 
 
 class SelectionError(ValueError):
@@ -89,13 +91,31 @@ def reset_link(context: CaseContext) -> None:
         probe.unread(restart)
 
 
+def wait_for_peer(context: CaseContext) -> bool:
+    """Let a peer that is still starting send its first Configure-Request.
+
+    A passive peer (one that waits to hear from us) sends nothing: after
+    ``STARTUP_WAIT`` answer timeouts the run goes ahead anyway.
+    """
+    first = context.expect_control(
+        Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=STARTUP_WAIT * context.timeout
+    )
+    if first is not None:
+        context.probe.unread(first)
+    return first is not None
+
+
 def run(
     cases: Sequence[Case],
     probe: Probe,
     settings: Settings,
     report: Callable[[Result], None] = lambda result: None,
 ) -> list[Result]:
-    results = []
+    results: list[Result] = []
+    try:
+        wait_for_peer(CaseContext(probe, settings))
+    except LineError as exc:
+        return [Result(case, Outcome.ERROR, str(exc)) for case in cases]
     for case in cases:
         context = CaseContext(probe, settings)
         result = run_case(case, context)
