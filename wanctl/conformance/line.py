@@ -14,7 +14,7 @@ import select
 import time
 from typing import Protocol
 
-from wanminiport.exitcodes import ExitCode, WanctlError
+from wanminiport.exitcodes import WanctlError
 from wanminiport.transports.lockfile import PortLock
 from wanminiport.transports.serial_open import open_serial, uses_fd
 
@@ -53,7 +53,7 @@ class SerialLine:
             try:
                 self._lock.acquire()
             except WanctlError as exc:
-                raise LineError(str(exc), exit_code=ExitCode.OPEN_FAILED) from exc
+                raise LineError(str(exc), exit_code=exc.exit_code) from exc
         try:
             settings = {"baudrate": baud, "xonxoff": False, "rtscts": False}
             self._serial, _ = open_serial(port, settings, dtr=True, rts=True, read_timeout=0.05)
