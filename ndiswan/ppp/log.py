@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Callable
 
 from ndiswan.ppp.constants import CHAP_MD5, CHAP_MSCHAP, CHAP_MSCHAP_V2, HEADER_LEN, Proto
+from ndiswan.ppp.multilink.endpoint import MAX_ADDRESS, endpoint_text
 
 _HEX_LIMIT = 32
 
@@ -114,27 +115,10 @@ def _lcp_option(kind: int, opt: bytes) -> tuple[str, int]:
     if kind in (7, 8, 18) and n == 2:
         return {7: "pcomp", 8: "accomp", 18: "ssnhf"}[kind], 2
     if kind == 19 and n >= 3:
-        return f"endpoint [{_endpoint(opt[2], opt[3:23])}]", 3 + min(n - 3, 20)
+        # pppd prints at most MAX_ENDP_LEN octets of the address, the rest in hex.
+        address = opt[3 : 3 + MAX_ADDRESS]
+        return f"endpoint [{endpoint_text(opt[2], address)}]", 3 + len(address)
     return "", 0
-
-
-def _endpoint(cls: int, value: bytes) -> str:
-    if cls == 0 and not value:
-        return "null"
-    if cls == 2 and len(value) == 4:
-        return "IP:" + _ip(value)
-    names = ("null", "local", "IP", "MAC", "magic", "phone")
-    text = names[cls] if cls < len(names) else str(cls)
-    group, sep = 1, "."
-    if cls == 3 and len(value) == 6:
-        sep = ":"
-    elif cls == 4 and len(value) % 4 == 0:
-        group = 4
-    for i, b in enumerate(value):
-        if i % group == 0:
-            text += ":" if i == 0 else sep
-        text += f"{b:02x}"
-    return text
 
 
 def _ipcp_option(kind: int, opt: bytes) -> tuple[str, int]:
