@@ -354,6 +354,38 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "lcp-echo-failure = 4",
         metavar="COUNT",
     ),
+    OptionSpec(
+        "lcp-restart",
+        v.integer(1, 60, "seconds"),
+        3,
+        "seconds between Configure- and Terminate-Request retransmissions",
+        "lcp-restart = 3",
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "lcp-max-configure",
+        v.integer(1, 1000),
+        10,
+        "Configure-Requests sent without an answer before giving up",
+        "lcp-max-configure = 10",
+        metavar="COUNT",
+    ),
+    OptionSpec(
+        "lcp-max-terminate",
+        v.integer(1, 1000),
+        2,
+        "Terminate-Requests sent without an answer before the link counts as down",
+        "lcp-max-terminate = 2",
+        metavar="COUNT",
+    ),
+    OptionSpec(
+        "lcp-max-failure",
+        v.integer(1, 1000),
+        5,
+        "Configure-Naks sent before an option is rejected instead",
+        "lcp-max-failure = 5",
+        metavar="COUNT",
+    ),
     _bool("persist", False, "redial or re-listen after the link ends"),
     OptionSpec(
         "maxfail",
@@ -479,6 +511,10 @@ class LinkOptions:
     vjccomp: bool = True
     lcp_echo_interval: int = 30
     lcp_echo_failure: int = 4
+    lcp_restart: int = 3
+    lcp_max_configure: int = 10
+    lcp_max_terminate: int = 2
+    lcp_max_failure: int = 5
     persist: bool = False
     maxfail: int = 10
     holdoff: int = 30

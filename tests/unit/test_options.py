@@ -348,3 +348,33 @@ def test_mppe_options_reach_the_ppp_config(argv: list[str], strengths: tuple[int
 )
 def test_contradictory_mppe_options_are_refused(argv: list[str], expected: str) -> None:
     assert any(line.startswith(expected) for line in _errors(*argv)), _errors(*argv)
+
+
+def test_lcp_timers_take_pppds_names_and_reach_the_ppp_config() -> None:
+    from wanctl.config import ppp_config
+
+    config = ppp_config(_options())
+    assert (config.restart_time, config.max_configure, config.max_terminate) == (3.0, 10, 2)
+    assert config.max_failure == 5
+    config = ppp_config(
+        _options(
+            *("--lcp-restart", "1", "--lcp-max-configure", "4"),
+            *("--lcp-max-terminate", "1", "--lcp-max-failure", "2"),
+        )
+    )
+    assert (config.restart_time, config.max_configure, config.max_terminate) == (1.0, 4, 1)
+    assert config.max_failure == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lcp-restart", "0"], "--lcp-restart"),
+        (["--lcp-restart", "0.5"], "not a whole number"),
+        (["--lcp-max-configure", "0"], "--lcp-max-configure"),
+        (["--lcp-max-failure", "-1"], "--lcp-max-failure"),
+    ],
+)
+def test_bad_lcp_timer_values_are_named(argv: list[str], message: str) -> None:
+    errors = _errors(*argv)
+    assert len(errors) == 1 and message in errors[0]

@@ -351,3 +351,11 @@ def test_eap_tls_files_are_imported_under_pppds_names(tmp_path: Path) -> None:
     assert (values["ca"], values["cert"], values["key"]) == (
         "/etc/ppp/ca.crt", "/etc/ppp/bob.crt", "/etc/ppp/bob.key")  # fmt: skip
     assert values["require-eap"] is True
+
+
+def test_lcp_timer_words_become_options(tmp_path: Path) -> None:
+    text = "lcp-restart 1\nlcp-max-configure 4\nlcp-max-terminate 1\nlcp-max-failure 2\n"
+    result = import_pppd(_peer(tmp_path, text), root=tmp_path)
+    assert [result.values[k] for k in ("lcp-restart", "lcp-max-configure")] == [1, 4]
+    assert [result.values[k] for k in ("lcp-max-terminate", "lcp-max-failure")] == [1, 2]
+    assert not [w for w in result.warnings if "lcp-" in w]
