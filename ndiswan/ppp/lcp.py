@@ -1,8 +1,9 @@
 """LCP's options (RFC 1661 section 6, RFC 1662, RFC 1994): the option handler.
 
 MRU, ACCM, Authentication-Protocol (PAP; CHAP with MD5, MS-CHAP or
-MS-CHAPv2; EAP), Magic-Number, PFC and ACFC.  Judging follows pppd 2.4.9 so the
-two converge the same way:
+MS-CHAPv2; EAP), Magic-Number, PFC and ACFC, and Multilink's MRRU, Short
+Sequence Number Header Format and Endpoint Discriminator (RFC 1990 5.1).
+Judging follows pppd 2.4.9 so the two converge the same way:
 
 * an MRU below 128 is Nak'd up to 128; any larger one is accepted;
 * an ACCM is accepted as it is (we need no characters escaped);
@@ -15,7 +16,16 @@ two converge the same way:
 * a Nak of our Authentication-Protocol moves us only to another protocol we
   also require: it can drop our request (the link then fails at Up with
   "peer refused to authenticate") but never weakens it;
-* several Naks of our Magic-Number in a row mean the line is looped back.
+* several Naks of our Magic-Number in a row mean the line is looped back;
+* MRRU and SSNHF are asked for and accepted only with multilink on (SSNHF
+  also needs ``short_seq``, pppd's ``mpshortseq``), and rejected otherwise;
+  unlike pppd, an MRRU below 128 is rejected too;
+* the peer's Endpoint Discriminator is accepted whether or not we do
+  multilink, as pppd does, unless it breaks RFC 1990's length rules for its
+  class or names a reserved class (rejected; pppd checks only the length);
+  ours is sent only with multilink;
+* a Reject of our MRRU turns multilink off for the link, which still opens:
+  multilink needs both MRRUs (pppd's ``mp_join_bundle``).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from ndiswan.ppp.constants import (
     LcpOpt,
     Proto,
 )
+from ndiswan.ppp.multilink.endpoint import EndpointDiscriminator
 from ndiswan.ppp.options import ACK, REJECT, OptionHandler, OptionVerdict, nak
 from ndiswan.ppp.packet import Option, uint_option
 
@@ -109,6 +120,12 @@ class LcpPolicy:
         }[protocol]
 
     loopback_fail: int = 10
+    #: Multilink (RFC 1990): ask for ``mrru`` and our ``endpoint`` (None:
+    #: send none) and accept the peer's MRRU; SSNHF both ways with ``short_seq``.
+    multilink: bool = False
+    mrru: int = DEFAULT_MRU
+    short_seq: bool = False
+    endpoint: EndpointDiscriminator | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,12 @@ class LcpValues:
     magic: int | None = None
     pfc: bool = False
     acfc: bool = False
+    #: Multilink: the MRRU, the Short Sequence Number Header Format (the
+    #: sender of the option receives short sequence numbers), the Endpoint
+    #: Discriminator.
+    mrru: int | None = None
+    ssnhf: bool = False
+    endpoint: EndpointDiscriminator | None = None
 
     @property
     def effective_mru(self) -> int:
@@ -156,6 +179,9 @@ class LcpOptions(OptionHandler):
             magic=random_magic(self._rng) if p.magic else None,
             pfc=p.pcomp,
             acfc=p.accomp,
+            mrru=p.mrru if p.multilink else None,
+            ssnhf=p.multilink and p.short_seq,
+            endpoint=p.endpoint if p.multilink else None,
         )
         self._loops = 0
 
@@ -166,6 +192,11 @@ class LcpOptions(OptionHandler):
     @property
     def our_magic(self) -> int:
         return self._want.magic or 0
+
+    @property
+    def multilink(self) -> bool:
+        """Multilink is on for this link: both MRRUs were acknowledged."""
+        return self.local.mrru is not None and self.peer.mrru is not None
 
     def build_request(self) -> list[Option]:
         w = self._want
@@ -182,6 +213,12 @@ class LcpOptions(OptionHandler):
             options.append(Option(LcpOpt.PFC))
         if w.acfc:
             options.append(Option(LcpOpt.ACFC))
+        if w.mrru is not None:
+            options.append(uint_option(LcpOpt.MRRU, w.mrru, 2))
+        if w.ssnhf:
+            options.append(Option(LcpOpt.SSNHF))
+        if w.endpoint is not None:
+            options.append(Option(LcpOpt.ENDPOINT_DISCRIMINATOR, w.endpoint.option_data()))
         return options
 
     def apply_ack(self, options: list[Option]) -> None:
@@ -222,6 +259,21 @@ class LcpOptions(OptionHandler):
             elif kind in (LcpOpt.PFC, LcpOpt.ACFC):
                 # These should be rejected, not Nak'd; treat the Nak as a Reject.
                 w = replace(w, pfc=False) if kind == LcpOpt.PFC else replace(w, acfc=False)
+            elif kind == LcpOpt.MRRU:
+                if n != 2:
+                    return False
+                if kind in sent and treat_as_reject:
+                    w = replace(w, mrru=None)
+                elif kind in sent and MIN_MRU <= option.uint <= self.policy.mrru:
+                    w = replace(w, mrru=option.uint)  # pppd: a smaller MRRU, never larger
+            elif kind == LcpOpt.SSNHF:
+                if n != 0:
+                    return False
+                w = replace(w, ssnhf=False)
+            elif kind == LcpOpt.ENDPOINT_DISCRIMINATOR:
+                if n < 1:
+                    return False
+                w = replace(w, endpoint=None)  # pppd stops sending a Nak'd one
         self._want = w
         if looped:
             self._loops += 1
@@ -263,6 +315,12 @@ class LcpOptions(OptionHandler):
                 w = replace(w, pfc=False)
             elif kind == LcpOpt.ACFC:
                 w = replace(w, acfc=False)
+            elif kind == LcpOpt.MRRU:
+                w = replace(w, mrru=None)  # no multilink on this link
+            elif kind == LcpOpt.SSNHF:
+                w = replace(w, ssnhf=False)
+            elif kind == LcpOpt.ENDPOINT_DISCRIMINATOR:
+                w = replace(w, endpoint=None)
             else:
                 return False
         self._want = w
@@ -303,6 +361,18 @@ class LcpOptions(OptionHandler):
             return ACK
         if kind == LcpOpt.ACFC and n == 0 and p.accomp:
             self.peer = replace(self.peer, acfc=True)
+            return ACK
+        if kind == LcpOpt.MRRU and n == 2 and p.multilink and option.uint >= MIN_MRU:
+            self.peer = replace(self.peer, mrru=option.uint)
+            return ACK
+        if kind == LcpOpt.SSNHF and n == 0 and p.multilink and p.short_seq:
+            self.peer = replace(self.peer, ssnhf=True)
+            return ACK
+        if kind == LcpOpt.ENDPOINT_DISCRIMINATOR:
+            endpoint = EndpointDiscriminator.from_option_data(option.data)
+            if endpoint is None:
+                return REJECT
+            self.peer = replace(self.peer, endpoint=endpoint)
             return ACK
         return REJECT
 
