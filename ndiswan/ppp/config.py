@@ -6,18 +6,21 @@ for pppd maps onto it directly.  Defaults are pppd's: ``asyncmap 0``, magic
 number, protocol and address/control field compression, MRU 1500, our own
 IPv4 address asked of the peer (0.0.0.0) unless configured, no
 authentication required.  Unlike pppd, compression (CCP, VJ) is off until
-asked for.
+asked for.  Multilink (RFC 1990) is off unless ``multilink`` is set, as
+pppd's ``multilink``/``mp``.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import ipaddress
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ndiswan.ppp.constants import DEFAULT_MRU, MIN_MRU
+from ndiswan.ppp.multilink.endpoint import MAX_ADDRESS, EndpointClass, EndpointDiscriminator
 
 #: Secrets lookup: (client, server) -> secret, or None when there is none.
 #: An empty name matches any entry, as a missing name does in pppd.
@@ -94,6 +97,19 @@ class PppConfig:
     max_failure: int = 5
     #: Rounds of our magic number coming back before the line counts as looped.
     loopback_fail: int = 10
+
+    # -- multilink (RFC 1990): LCP options 17, 18 and 19 --
+    #: Without ``multilink`` the other three are ignored, as pppd ignores them.
+    #: pppd's ``multilink`` (``mp``): ask for an MRRU and accept the peer's.
+    multilink: bool = False
+    #: pppd's ``mrru N``: the largest reassembled packet we receive
+    #: (``MIN_MRU``..``MAX_MRU``); None: our MRU, 1500 by default (pppd's rule).
+    mrru: int | None = None
+    #: pppd's ``mpshortseq``: ask for and accept 12-bit sequence numbers.
+    mpshortseq: bool = False
+    #: pppd's ``endpoint``: our Endpoint Discriminator (``parse_endpoint``
+    #: reads pppd's syntax); None: ``our_endpoint`` picks one.
+    endpoint: EndpointDiscriminator | None = None
 
     # -- authentication --
     require_auth: AuthRequirement = AuthRequirement.NONE
@@ -200,7 +216,39 @@ class PppConfig:
             raise ValueError("vj-max-slots is between 2 and 16")
         if len(self.name.encode()) > 255 or len(self.user.encode()) > 255:
             raise ValueError("names are at most 255 octets")
+        if self.mrru is not None and not MIN_MRU <= self.mrru <= MAX_MRU:
+            raise ValueError(f"mrru must be between {MIN_MRU} and {MAX_MRU}")
+        if self.endpoint is not None and not isinstance(self.endpoint, EndpointDiscriminator):
+            raise ValueError("endpoint must be an EndpointDiscriminator (see parse_endpoint)")
 
     @property
     def auth_user(self) -> str:
         return self.user or self.name
+
+    @property
+    def our_mrru(self) -> int:
+        """The MRRU we ask for with multilink: ``mrru``, else our MRU (pppd's default)."""
+        return self.mrru if self.mrru is not None else self.mru
+
+    @property
+    def our_endpoint(self) -> EndpointDiscriminator | None:
+        """The Endpoint Discriminator we send with multilink.
+
+        ``endpoint`` when set.  Otherwise pppd looks at the host (the MAC
+        address of its first Ethernet interface, else the host name's public
+        IPv4 address); a sans-I/O core cannot, so the default here is class 1
+        (locally assigned) made from our ``name``: its UTF-8 octets when they
+        are 20 or fewer, else the 20 octets of their SHA-1 digest.  The same
+        name gives every link of this system the same discriminator, as
+        bundling needs.  With no ``name`` there is none (no option is sent),
+        as pppd sends none when it finds no default.  A driver that can read
+        the host's MAC address sets ``endpoint`` to ``MAC:...`` instead.
+        """
+        if self.endpoint is not None:
+            return self.endpoint
+        if not self.name:
+            return None
+        octets = self.name.encode()
+        if len(octets) > MAX_ADDRESS:
+            octets = hashlib.sha1(octets).digest()
+        return EndpointDiscriminator(EndpointClass.LOCAL, octets)

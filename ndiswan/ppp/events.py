@@ -13,6 +13,7 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 
+from ndiswan.ppp.multilink.endpoint import EndpointDiscriminator
 from wanminiport.exitcodes import ExitCode
 
 # The contract's log record and levels, re-exported: every PPP part logs with them.
@@ -48,6 +49,13 @@ class LinkInfoNegotiated:
 
     ``send_*`` describe frames we transmit (the peer's wishes: its MRU and
     receive ACCM, whether it accepts PFC/ACFC); ``recv_*`` frames we receive.
+
+    Multilink (RFC 1990): ``multilink`` is True when both MRRUs were
+    acknowledged, as pppd joins a bundle only then; ``peer_mrru`` bounds the
+    reassembled packets we send, ``local_mrru`` those we receive (each None
+    when not negotiated); ``send_short_seq`` / ``recv_short_seq`` say whether
+    fragments we send / receive carry 12-bit sequence numbers (the peer's
+    SSNHF / ours); ``peer_endpoint`` is the peer's Endpoint Discriminator.
     """
 
     send_mru: int
@@ -60,6 +68,12 @@ class LinkInfoNegotiated:
     recv_acfc: bool
     local_magic: int
     peer_magic: int
+    multilink: bool = False
+    peer_mrru: int | None = None
+    local_mrru: int | None = None
+    send_short_seq: bool = False
+    recv_short_seq: bool = False
+    peer_endpoint: EndpointDiscriminator | None = None
 
     @property
     def mtu(self) -> int:

@@ -45,6 +45,10 @@ def lcp_policy(config: PppConfig, secrets: SecretLookup | None) -> LcpPolicy:
         allow_mschap_v2=not config.refuse_mschap_v2 and have_secret,
         allow_eap=not config.refuse_eap and (have_secret or config.eap_tls_client is not None),
         loopback_fail=config.loopback_fail,
+        multilink=config.multilink,
+        mrru=config.our_mrru,
+        short_seq=config.mpshortseq,
+        endpoint=config.our_endpoint,
     )
 
 

@@ -421,6 +421,12 @@ class PppSession:
             recv_acfc=local.acfc,
             local_magic=local.magic or 0,
             peer_magic=peer.magic or 0,
+            multilink=self._lcp_options.multilink,
+            peer_mrru=peer.mrru,
+            local_mrru=local.mrru,
+            send_short_seq=peer.ssnhf,
+            recv_short_seq=local.ssnhf,
+            peer_endpoint=peer.endpoint,
         )
         self._events.append(self.link)
         self._network.recv_mru = self.link.recv_mru
