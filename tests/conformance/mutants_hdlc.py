@@ -131,6 +131,16 @@ def _ignores_abort(data: bytes) -> bytes:
     return data.replace(b"\x7d\x7e", b"\x7e")
 
 
+def _escapes_of_accm_only(data: bytes) -> bytes:
+    """A receiver whose decoding table knows only escaped controls, 7D and 7E: drops the rest."""
+    known = set(range(0x20, 0x40)) | {0x5D, 0x5E}
+    out = []
+    for piece in data.split(b"\x7e"):
+        pairs = piece.split(bytes((ESCAPE,)))[1:]
+        out.append(b"" if any(pair[:1] and pair[0] not in known for pair in pairs) else piece)
+    return b"\x7e".join(out)
+
+
 def _named(mutant: Mutant, name: str) -> Mutant:
     return replace(mutant, name=name)
 
@@ -174,6 +184,9 @@ MUTANTS: dict[str, Mutant] = {
         "needs an opening flag of its own per frame", incoming=_hunts_after_each_frame
     ),
     "hdlc-abort": Mutant("takes 7D 7E for a plain closing flag", incoming=_ignores_abort),
+    "hdlc-escaped-octets": Mutant(
+        "drops frames with escapes of octets no ACCM names", incoming=_escapes_of_accm_only
+    ),
     "hdlc-accm-discard": _named(
         _on_configure(_ignores_accm_on_receive), "keeps unescaped control characters"
     ),
