@@ -5,18 +5,30 @@ Endpoint Discriminator of LCP option 19 (and pppd's ``endpoint`` syntax),
 ``fragmenter`` splits a packet over members by speed and send window, and
 ``reassembler`` puts fragments back together with RFC 1990's loss detection.
 
-How a bundle will wire this to its member links: the bundle object in
-``ndiswan/`` will own one fragmenter and one reassembler, and each member
-``PppLink`` (one per VC, LCP and authentication its own) will hand the bundle
-every 0x003d frame it receives, tagged with the member's name.  When the
-bundle sends, it will ask the fragmenter to split the packet over the members
-whose send windows are open, using each VC's speed and SendWindow from the
-miniport's WAN_CO_LINKPARAMS indication, and pass each fragment down its
-member's VC.  A member that goes down will be removed from both objects, so
-the reassembler's minimum sequence number M stops waiting for it and the
-fragmenter stops choosing it.
+``bundle`` wires them to member links: a ``BundleTable`` puts each link whose
+LCP negotiated multilink into the bundle of its peer (authenticated name and
+Endpoint Discriminator); a ``Bundle`` owns one fragmenter and one
+reassembler, and each member ``PppLink`` (one per VC, LCP and authentication
+its own) hands it every 0x003d frame it receives, tagged with the member's
+name.  When the bundle sends, the fragmenter splits the packet over the
+members whose send windows are open, using each VC's speed and SendWindow
+from the miniport's WAN_CO_LINKPARAMS indication.  A member that goes down
+leaves both objects, so the reassembler's minimum sequence number M stops
+waiting for it and the fragmenter stops choosing it.
 """
 
+from ndiswan.ppp.multilink.bundle import (
+    Bundle,
+    BundleKey,
+    BundleStatus,
+    BundleTable,
+    HeaderFormat,
+    JoinResult,
+    LeaveResult,
+    Member,
+    MemberState,
+    MemberStatus,
+)
 from ndiswan.ppp.multilink.endpoint import (
     EndpointClass,
     EndpointDiscriminator,
@@ -36,12 +48,22 @@ from ndiswan.ppp.multilink.reassembler import Reassembler, ReassemblyCounters
 __all__ = [
     "MIN_FRAGMENT",
     "PROTOCOL_MULTILINK",
+    "Bundle",
+    "BundleKey",
+    "BundleStatus",
+    "BundleTable",
     "EndpointClass",
     "EndpointDiscriminator",
     "Fragment",
     "Fragmenter",
+    "HeaderFormat",
+    "JoinResult",
+    "LeaveResult",
     "MalformedEndpoint",
+    "Member",
     "MemberLink",
+    "MemberState",
+    "MemberStatus",
     "Reassembler",
     "ReassemblyCounters",
     "endpoint_text",

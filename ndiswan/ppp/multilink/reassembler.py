@@ -5,7 +5,8 @@ Sequence numbers arrive increasing on each member, so a fragment still
 missing below M is lost: the fragments around it are dropped up to the next
 B.  Everything the peer gets wrong is counted in ``ReassemblyCounters`` and
 dropped, never raised.  Memory is bounded: at most ``max_fragments`` buffered
-fragments (default 64) and ``2 * mrru`` buffered octets; past either the
+fragments (default 64) and ``max_octets`` buffered octets (default
+``2 * mrru``); past either the
 oldest partial packet is dropped (a B that never meets its E ends this way).
 A sequence number more than ``4 * max_fragments`` away from the next expected
 one is wild and dropped.
@@ -33,11 +34,13 @@ class ReassemblyCounters:
 class Reassembler:
     """One bundle's reassembly: 0x003d information fields in, packets out."""
 
-    def __init__(self, mrru: int, short: bool = False, max_fragments: int = 64) -> None:
+    def __init__(
+        self, mrru: int, short: bool = False, max_fragments: int = 64, max_octets: int | None = None
+    ) -> None:
         self.mrru = mrru
         self.short = short
         self.max_fragments = max_fragments
-        self.max_octets = 2 * mrru
+        self.max_octets = 2 * mrru if max_octets is None else max_octets
         self.counters = ReassemblyCounters()
         self._bits = sequence_bits(short)
         self._expected: int | None = None  # unwrapped, so plain comparisons work
