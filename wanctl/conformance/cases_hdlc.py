@@ -135,7 +135,13 @@ def _icmp_echo(source: IPv4Address, destination: IPv4Address, ident: int) -> byt
 
 def _is_ping_reply(frame: Frame) -> bool:
     info = frame.info
-    return frame.fcs_ok and frame.protocol == Proto.IP and len(info) > 20 and info[20] == 0
+    return (
+        frame.fcs_ok
+        and frame.protocol == Proto.IP
+        and len(info) > 20
+        and info[9] == 1
+        and info[20] == 0
+    )
 
 
 @case(
