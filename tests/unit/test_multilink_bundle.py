@@ -5,8 +5,9 @@ Two ``Bundle`` objects wired back to back play both ends; time is a number.
 
 from __future__ import annotations
 
+import json
 import random
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -41,12 +42,14 @@ INFO = LinkInfoNegotiated(
 )
 
 
-def pair(speeds: tuple[int, int] = (115200, 57600)) -> tuple[Bundle, Bundle]:
+def pair(
+    speeds: tuple[int, int] = (115200, 57600), info: LinkInfoNegotiated = INFO
+) -> tuple[Bundle, Bundle]:
     """Our bundle and the peer's, each with members A and B."""
     ours, theirs = BundleTable(), BundleTable()
     for member, speed in zip((A, B), speeds, strict=True):
-        mine = ours.join(member, ALICE, INFO, speed, now=0.0, send_window=4)
-        peer = theirs.join(member, BundleKey("bob"), INFO, speed, now=0.0, send_window=4)
+        mine = ours.join(member, ALICE, info, speed, now=0.0, send_window=4)
+        peer = theirs.join(member, BundleKey("bob"), info, speed, now=0.0, send_window=4)
         assert mine.accepted and peer.accepted
     local, remote = ours.bundle_of(A), theirs.bundle_of(A)
     assert local is not None and remote is not None
@@ -200,6 +203,30 @@ def test_two_members_share_about_two_to_one_and_reassemble_in_order() -> None:
         A: status[A].octets_sent,
         B: status[B].octets_sent,
     }
+
+
+def test_short_sequence_numbers_both_ways_wrap_and_round_trip() -> None:
+    short = replace(INFO, send_short_seq=True, recv_short_seq=True)
+    local, remote = pair(info=short)
+    local.fragmenter.next_sequence = 0xFF0  # 12 bits: wraps after 16 fragments
+    stream = packets(20)
+    sent = [piece for packet in stream for piece in local.send(packet, now=1.0)]
+    assert sum(len(data) for _, data in sent) == 20 * (602 + 2 * 2)  # 2-octet headers
+    assert deliver(remote, sent) == stream
+
+
+def test_status_per_member_is_json_and_keeps_a_leavers_reason() -> None:
+    local, _ = pair()
+    local.send(packets(1)[0], now=1.0)
+    local.leave(B, "carrier lost", now=2.0)
+    status = local.status()
+    as_json = json.loads(json.dumps(asdict(status)))
+    assert as_json["key"] == '"alice"/MAC:02:11:22:33:44:55'
+    by_id = {m["member_id"]: m for m in as_json["members"]}
+    assert by_id[A]["state"] == "active" and by_id[A]["speed_bps"] == 115200
+    assert by_id[B]["state"] == "left" and by_id[B]["leave_reason"] == "carrier lost"
+    assert by_id[A]["share"] + by_id[B]["share"] == pytest.approx(1.0)
+    assert by_id[B]["errors"] == 0
 
 
 def test_reordering_across_members_still_delivers_in_order() -> None:

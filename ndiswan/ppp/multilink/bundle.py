@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 from ndiswan.ppp.multilink.endpoint import EndpointClass, EndpointDiscriminator
@@ -159,6 +159,8 @@ class MemberStatus:
 
 @dataclass(frozen=True)
 class BundleStatus:
+    """For ``wanctl status``: ``dataclasses.asdict`` of it is plain JSON."""
+
     key: str
     ended: bool
     members: tuple[MemberStatus, ...]
@@ -166,17 +168,6 @@ class BundleStatus:
     packets_received: int
     lost: int
     dropped: int
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "ended": self.ended,
-            "packets_sent": self.packets_sent,
-            "packets_received": self.packets_received,
-            "lost": self.lost,
-            "dropped": self.dropped,
-            "members": [vars(member) for member in self.members],
-        }
 
 
 @dataclass(frozen=True)
@@ -243,18 +234,15 @@ class Bundle:
             raise LocalProtocolError(f"{member_id} is already a member of bundle {self.key}")
         member = Member(member_id, speed_bps, send_window, mru, now)
         if old is not None:  # a rejoin keeps the counters of the same line
-            for name in ("frames_sent", "octets_sent", "frames_received", "octets_received"):
-                setattr(member, name, getattr(old, name))
-            member.errors = old.errors
+            member = replace(old, speed_bps=speed_bps, send_window=send_window, mru=mru)
+            member.joined_at, member.state, member.left_at = now, MemberState.ACTIVE, None
         self.members[member_id] = member
         self.reassembler.add_member(member_id)
         return old is not None
 
     def leave(self, member_id: str, reason: str, now: float) -> LeaveResult:
         """A member died (line cut, carrier lost, LCP echo failure, hang-up)."""
-        member = self.members.get(member_id)
-        if member is None or member.state is not MemberState.ACTIVE:
-            raise LocalProtocolError(f"{member_id} is not a member of bundle {self.key}")
+        member = self._active(member_id)
         member.state, member.left_at, member.leave_reason = MemberState.LEFT, now, reason
         self.members.move_to_end(member_id)
         left = [m for m in self.members.values() if m.state is MemberState.LEFT]
@@ -326,33 +314,20 @@ class Bundle:
 
     def status(self) -> BundleStatus:
         total = sum(m.octets_sent for m in self.members.values())
+        copied = [f.name for f in fields(MemberStatus) if f.name not in ("state", "share")]
         members = tuple(
             MemberStatus(
-                member_id=m.member_id,
                 state=m.state.value,
-                speed_bps=m.speed_bps,
-                send_window=m.send_window,
                 share=m.octets_sent / total if total else 0.0,
-                frames_sent=m.frames_sent,
-                octets_sent=m.octets_sent,
-                frames_received=m.frames_received,
-                octets_received=m.octets_received,
-                errors=m.errors,
-                leave_reason=m.leave_reason,
+                **{name: getattr(m, name) for name in copied},
             )
             for m in self.members.values()
         )
-        r = self.reassembler.counters
-        dropped = self.counters.unsent + self.counters.over_mrru + self.counters.not_member
+        c, r = self.counters, self.reassembler.counters
+        dropped = c.unsent + c.over_mrru + c.not_member
         dropped += r.malformed + r.duplicates + r.wild + r.over_mrru + r.overflow
         return BundleStatus(
-            key=str(self.key),
-            ended=self.ended,
-            members=members,
-            packets_sent=self.counters.packets_sent,
-            packets_received=self.counters.packets_received,
-            lost=r.lost,
-            dropped=dropped,
+            str(self.key), self.ended, members, c.packets_sent, c.packets_received, r.lost, dropped
         )
 
     def _active(self, member_id: str) -> Member:
@@ -403,45 +378,43 @@ class BundleTable:
     ) -> JoinResult:
         """Put a member link whose LCP (and authentication) is done into its bundle."""
         self._forget_ended()
-        if not link_info.multilink or link_info.local_mrru is None or link_info.peer_mrru is None:
+        info = link_info
+        if not info.multilink or info.local_mrru is None or info.peer_mrru is None:
             return JoinResult(
                 member_id, None, refused=f"multilink was not negotiated on {member_id}"
             )
-        current = self.bundle_of(member_id)
-        if current is not None:
-            return JoinResult(
-                member_id, None, refused=f"{member_id} is already in bundle {current.key}"
-            )
         fmt = HeaderFormat(
-            link_info.local_mrru,
-            link_info.peer_mrru,
-            link_info.send_short_seq,
-            link_info.recv_short_seq,
+            info.local_mrru, info.peer_mrru, info.send_short_seq, info.recv_short_seq
         )
         bundle = self._bundles.get(key)
+        refused = self._refusal(member_id, key, fmt, bundle)
+        if refused is not None:
+            return JoinResult(member_id, None, refused=refused)
         new_bundle = bundle is None
-        if bundle is None:
-            if self.refuse_foreign and self._bundles:
-                (other,) = self._bundles.values()
-                return JoinResult(
-                    member_id,
-                    None,
-                    refused=f"peer {key} on {member_id} is not the peer of bundle "
-                    f"{other.key}, and this profile allows one bundle",
-                )
-            if len(self._bundles) >= self.max_bundles:
-                return JoinResult(member_id, None, refused=f"already {self.max_bundles} bundles")
-            bundle = Bundle(key, fmt, now)
-        else:
-            problem = bundle.format.mismatch(fmt)
-            if problem is not None:
-                return JoinResult(
-                    member_id, None, refused=f"{member_id} cannot join bundle {key}: {problem}"
-                )
-        rejoined = bundle.add(member_id, speed_bps, send_window, link_info.send_mru, now)
+        bundle = Bundle(key, fmt, now) if bundle is None else bundle
+        rejoined = bundle.add(member_id, speed_bps, send_window, info.send_mru, now)
         self._bundles[key] = bundle
         self._member_of[member_id] = bundle
         return JoinResult(member_id, bundle, new_bundle=new_bundle, rejoined=rejoined)
+
+    def _refusal(
+        self, member_id: str, key: BundleKey, fmt: HeaderFormat, bundle: Bundle | None
+    ) -> str | None:
+        current = self.bundle_of(member_id)
+        if current is not None:
+            return f"{member_id} is already in bundle {current.key}"
+        if bundle is not None:
+            problem = bundle.format.mismatch(fmt)
+            return None if problem is None else f"{member_id} cannot join bundle {key}: {problem}"
+        if self.refuse_foreign and self._bundles:
+            (other,) = self._bundles.values()
+            return (
+                f"peer {key} on {member_id} is not the peer of bundle {other.key}, "
+                "and this profile allows one bundle"
+            )
+        if len(self._bundles) >= self.max_bundles:
+            return f"{member_id} refused: already {self.max_bundles} bundles"
+        return None
 
     def leave(self, member_id: str, reason: str, now: float) -> LeaveResult:
         """``Bundle.leave`` for the member's bundle; an ended bundle leaves the table."""
