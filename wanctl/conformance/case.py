@@ -55,6 +55,8 @@ class Case:
     run: Callable[..., str]
     #: The roles of the peer it applies to.
     roles: frozenset[PeerRole] = frozenset(PeerRole)
+    #: Answer timeouts the case may take in all (None: the runner's default).
+    budget: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,14 @@ def case(
     strength: Strength,
     title: str,
     roles: tuple[PeerRole, ...] = tuple(PeerRole),
+    budget: int | None = None,
 ) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Register the decorated function as a case."""
 
     def register(run: Callable[..., str]) -> Callable[..., str]:
         if any(existing.id == id for existing in REGISTRY):
             raise ValueError(f"two conformance cases named {id}")
-        REGISTRY.append(Case(id, group, rfc, strength, title, run, frozenset(roles)))
+        REGISTRY.append(Case(id, group, rfc, strength, title, run, frozenset(roles), budget))
         return run
 
     return register

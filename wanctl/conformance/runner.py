@@ -29,7 +29,7 @@ class SelectionError(ValueError):
 
 def all_cases() -> list[Case]:
     # The case modules register themselves on import.
-    from wanctl.conformance import cases_auth, cases_hdlc, cases_lcp, cases_ncp  # noqa: F401
+    from wanctl.conformance import cases_auth, cases_hdlc, cases_lcp, cases_lcp_states, cases_ncp  # noqa: F401
 
     return list(REGISTRY)
 
@@ -56,7 +56,8 @@ def run_case(case: Case, context: CaseContext) -> Result:
     start = probe.now()
     if context.role not in case.roles:
         return Result(case, Outcome.NOT_APPLICABLE, f"only when the peer {_roles(case)}", 0.0)
-    probe.deadline = start + CASE_BUDGET * context.timeout
+    budget = case.budget or CASE_BUDGET
+    probe.deadline = start + budget * context.timeout
     try:
         evidence = case.run(context)
         outcome = Outcome.PASS
@@ -66,7 +67,7 @@ def run_case(case: Case, context: CaseContext) -> Result:
         outcome, evidence = Outcome.NOT_APPLICABLE, str(reason)
     except CaseTimeout:
         outcome = Outcome.ERROR
-        evidence = f"the case did not finish in {CASE_BUDGET * context.timeout:.0f} s"
+        evidence = f"the case did not finish in {budget * context.timeout:.0f} s"
     except LineError as exc:
         outcome, evidence = Outcome.ERROR, str(exc)
     finally:
