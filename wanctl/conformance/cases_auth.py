@@ -89,19 +89,30 @@ def _open_for(ctx: CaseContext, auth: Auth) -> Established:
     wanted = auth.name.lower()
     if ctx.role is PeerRole.DIAL and auth not in _required(ctx):
         raise NotApplicable(f"the tester does not require {auth.name} (--require-auth {wanted})")
+    if ctx.role is PeerRole.ANSWER:
+        # The peer's Configure-Request kept by the runner tells at no cost.
+        queued = ctx.expect_control(Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=0)
+        if queued is not None:
+            ctx.probe.unread(queued)
+            _judge_request([queued], auth)
     with _withheld(ctx.probe, auth.protocol):
         established = ctx.establish("lcp")
     if ctx.role is PeerRole.ANSWER:
-        asked = _auth_option(established.frames, Code.CONFIGURE_REQUEST)
-        if asked is None:
-            raise NotApplicable("the peer did not ask us to authenticate in LCP")
-        if asked != auth.option:
-            raise NotApplicable(f"the peer asked for {_hex(asked)} in LCP, not {auth.name}")
+        _judge_request(established.frames, auth)
     else:
         agreed = _auth_option(established.frames, Code.CONFIGURE_ACK)
         if agreed != auth.option:
             raise NotApplicable(f"the peer did not agree to authenticate with {auth.name}")
     return established
+
+
+def _judge_request(frames: list[Frame], auth: Auth) -> None:
+    """NotApplicable unless the peer's last Configure-Request asks for ``auth``."""
+    asked = _auth_option(frames, Code.CONFIGURE_REQUEST)
+    if asked is None:
+        raise NotApplicable("the peer did not ask us to authenticate in LCP")
+    if asked != auth.option:
+        raise NotApplicable(f"the peer asked for {_hex(asked)} in LCP, not {auth.name}")
 
 
 def _required(ctx: CaseContext) -> tuple[Auth, ...]:
