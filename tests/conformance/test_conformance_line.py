@@ -45,7 +45,16 @@ def test_every_must_passes_against_our_own_processes(role: str, tmp_path: Path) 
         peer = LinkProcess([*argv, "--linkname", "peer"], namespace=namespace, env=env, name=role)
         try:
             peer.wait_for(r"starting PPP", 30)
-            options = ["--peer-role", role, "--timeout", "1", "--junit", str(junit)]
+            options = [
+                "--peer-role",
+                role,
+                "--group",
+                "lcp",
+                "--timeout",
+                "1",
+                "--junit",
+                str(junit),
+            ]
             tester = subprocess.run(
                 [
                     sys.executable,
