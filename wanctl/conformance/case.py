@@ -74,6 +74,12 @@ class Result:
         )
 
 
+def hex_text(data: bytes, limit: int = 24) -> str:
+    """Octets for a line of evidence: hex, cut after ``limit``."""
+    text = data[:limit].hex(" ")
+    return text + (" …" if len(data) > limit else "")
+
+
 #: Every case, in the order they run.  Filled by the ``cases_*`` modules.
 REGISTRY: list[Case] = []
 

@@ -19,7 +19,7 @@ from ndiswan.ppp import AuthRequirement
 from ndiswan.ppp.constants import CHAP_MD5, Code, IpcpOpt, LcpOpt, Proto
 from ndiswan.ppp.packet import ControlPacket, Option, parse_options
 from wanctl.conformance.case import CaseFailed, NotApplicable, PeerRole, Strength, case
-from wanctl.conformance.cases_lcp import _hex
+from wanctl.conformance.case import hex_text as _hex
 from wanctl.conformance.context import CaseContext, Established
 from wanctl.conformance.probe import Frame, Probe
 

@@ -17,6 +17,7 @@ from ipaddress import IPv4Address
 from ndiswan.ppp.constants import Code, LcpOpt, Proto
 from ndiswan.ppp.packet import ControlPacket, Option
 from wanctl.conformance.case import CaseFailed, NotApplicable, Strength, case
+from wanctl.conformance.case import hex_text as _hex
 from wanctl.conformance.context import CaseContext, Established
 from wanctl.conformance.probe import ALL_CONTROLS, ESCAPE, FLAG, Frame, escape, unescape
 
@@ -33,11 +34,6 @@ TESTER_MAGIC = bytes.fromhex("5a5a1234")
 INSERTED = (0x11, 0x00, 0x1F)
 #: An unassigned code, answered with a Code-Reject.
 UNKNOWN_CODE = 0x55
-
-
-def _hex(data: bytes, limit: int = 24) -> str:
-    text = data[:limit].hex(" ")
-    return text + (" …" if len(data) > limit else "")
 
 
 def _name(frame: Frame) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ndiswan.ppp.constants import Code, LcpOpt, Proto
 from ndiswan.ppp.packet import Option
 from wanctl.conformance.case import CaseFailed, Strength, case
+from wanctl.conformance.case import hex_text as _hex
 from wanctl.conformance.context import CaseContext
 
 #: An LCP option type no RFC assigns.
@@ -12,11 +13,6 @@ UNKNOWN_OPTION = Option(0xFE, b"\x01\x02")
 #: A protocol number no RFC assigns (even high octet, odd low octet: well formed).
 UNKNOWN_PROTOCOL = 0x5A21
 TESTER_MAGIC = bytes.fromhex("5a5a1234")
-
-
-def _hex(data: bytes, limit: int = 24) -> str:
-    text = data[:limit].hex(" ")
-    return text + (" …" if len(data) > limit else "")
 
 
 @case(

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from ndiswan.ppp.constants import Code, LcpOpt, Proto
 from ndiswan.ppp.packet import ControlPacket, Option, encode_options, parse_options
 from wanctl.conformance.case import CaseFailed, NotApplicable, Strength, case
-from wanctl.conformance.cases_lcp import TESTER_MAGIC, _hex
+from wanctl.conformance.case import hex_text as _hex
+from wanctl.conformance.cases_lcp import TESTER_MAGIC
 from wanctl.conformance.context import CaseContext
 from wanctl.conformance.probe import Frame
 

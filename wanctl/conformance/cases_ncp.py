@@ -13,7 +13,7 @@ from ipaddress import IPv4Address
 from ndiswan.ppp.constants import Code, IpcpOpt, Ipv6cpOpt, Proto
 from ndiswan.ppp.packet import ControlPacket, Option, parse_options
 from wanctl.conformance.case import CaseFailed, NotApplicable, PeerRole, Strength, case
-from wanctl.conformance.cases_lcp import _hex
+from wanctl.conformance.case import hex_text as _hex
 from wanctl.conformance.context import CaseContext, Established
 
 REPLIES = (Code.CONFIGURE_ACK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT)
