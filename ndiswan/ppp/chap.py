@@ -5,7 +5,8 @@ Microsoft algorithms are in ``ndiswan.ppp.mschap`` (an 8-octet challenge for
 v1, 16 for v2; a 49-octet Response; for v2 a Success carrying the
 authenticator response, which the peer checks before it believes it).  The authenticator
 draws a fresh challenge (16 to 24 random octets, as pppd) and identifier
-for every challenge, retransmits it every 3 seconds up to 10 times, accepts
+for every challenge it sends, retransmissions included, every 3 seconds up to
+10 times, accepts
 only a Response to the current identifier while that challenge is valid,
 compares digests in constant time, and answers a repeated Response to an
 answered challenge with the same verdict.  A Response captured from an
@@ -85,6 +86,15 @@ class ChapAuthenticator(AuthMachine):
         self._new_challenge(now)
 
     def _new_challenge(self, now: float) -> None:
+        self._draw_challenge()
+        self._challenge_valid = True
+        self._last_verdict = None
+        self._transmits = 0
+        self._send_challenge(now)
+
+    def _draw_challenge(self) -> None:
+        # RFC 1994 4.1: identifier and value MUST change with every Challenge
+        # sent, retransmissions included (pppd resends the same one).
         if self.kind is AuthProtocol.MSCHAP_V2:
             size = mschap.V2_CHALLENGE_SIZE
         elif self.kind is AuthProtocol.MSCHAP:
@@ -93,10 +103,6 @@ class ChapAuthenticator(AuthMachine):
             size = MIN_CHALLENGE + self._rng(1)[0] % (MAX_CHALLENGE - MIN_CHALLENGE + 1)
         self._challenge = self._rng(size)
         self._identifier = (self._identifier + 1) & 0xFF
-        self._challenge_valid = True
-        self._last_verdict = None
-        self._transmits = 0
-        self._send_challenge(now)
 
     def _send_challenge(self, now: float) -> None:
         body = bytes((len(self._challenge),)) + self._challenge + self._our_name.encode()
@@ -116,6 +122,7 @@ class ChapAuthenticator(AuthMachine):
             self._log(LogLevel.WARNING, "CHAP: no response to challenges")
             self._finish(False, self._peer_name, "no response")
         else:
+            self._draw_challenge()
             self._send_challenge(now)
 
     def receive(self, data: bytes, now: float) -> None:

@@ -168,7 +168,9 @@ def test_challenge_is_retransmitted_then_given_up() -> None:
         now = server.get_timer()  # type: ignore[assignment]
         server.handle_timer(now)
         challenges += sent(server)
-    assert len(challenges) == 3 and len({c.data for c in challenges}) == 1
+    # RFC 1994 4.1: every Challenge sent has a new identifier and Value.
+    assert len(challenges) == 3
+    assert len({c.identifier for c in challenges}) == len({c.data for c in challenges}) == 3
     (outcome,) = take(server, AuthOutcome)
     assert not outcome.success and now == 9.0
 
