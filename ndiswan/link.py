@@ -18,13 +18,13 @@ import inspect
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from ndiswan.loopback import Loopback
 from ndiswan.ppp import Phase, PppConfig, PppSession, SecretLookup
-from ndiswan.ppp.compression import NO_COMPRESSION_STATUS
+from ndiswan.ppp.compression import NO_COMPRESSION_STATUS, Compression
 from ndiswan.ppp.events import (
     DatagramReceived,
     Event,
@@ -50,6 +50,34 @@ from wanminiport.vc import CallParameters, Vc
 pppd_log = logging.getLogger("wanctl.pppd")
 
 #: The LCP protocol field (never compressed).
+
+
+class LinkCore(Protocol):
+    """What a link drives: a member's ``PppSession``, or a bundle's ``BundleNetwork``."""
+
+    phase: Phase
+    compression: Compression
+
+    def drain(self) -> Sequence[Transmit | Event]: ...
+    def get_timer(self) -> float | None: ...
+    def handle_timer(self, now: float) -> None: ...
+    def receive_frame(self, frame: bytes, now: float) -> None: ...
+    def send_datagram(
+        self, proto: int, payload: bytes, now: float | None = None
+    ) -> bytes | None: ...
+    def close(self, reason: str, now: float, *, status: ExitCode = ...) -> None: ...
+    def lower_down(self, now: float) -> None: ...
+    def line_error(self) -> None: ...
+
+
+class LinkSendPath(Protocol):
+    """Where a link's frames go: one VC's ``VcSendPath``, or a bundle's members."""
+
+    def send(self, frame: bytes) -> bool: ...
+    def send_control(self, frame: bytes) -> bool: ...
+    def close(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
 
 
 class UpperEdge(Protocol):
@@ -122,8 +150,8 @@ class PppLink:
         self.state = LinkState()
         self.afs: list[AddressFamily] = []
         self.vc: Vc | None = None
-        self.session: PppSession | None = None
-        self.sendpath: VcSendPath | None = None
+        self.session: LinkCore | None = None
+        self.sendpath: LinkSendPath | None = None
         self.exit_code: ExitCode | None = None
         self.terminated: asyncio.Event = asyncio.Event()
         #: Keeps the current session's timer armed (one per session).
@@ -161,21 +189,21 @@ class PppLink:
         self.sendpath = VcSendPath(vc, on_backpressure=self._backpressure)
         if self._timer is not None:
             self._timer.cancel()
-        self.session = PppSession(self.config, secrets=self.secrets)
-        self._timer = CoreTimer(self.session, self._service, self.loop)
+        self.session = session = PppSession(self.config, secrets=self.secrets)
+        self._timer = CoreTimer(session, self._service, self.loop)
         self.state = LinkState(speed=vc.call.transmit.bits_per_second if vc.call else 0)
         for tap in self.taps:
             if tap not in vc.taps:
                 vc.taps.append(tap)
         now = self.loop.time()
-        self.session.lower_up(now)
+        session.lower_up(now)
         self._opened = False
         if not self.silent:
             self._open(now)
         self._service()
 
     def _open(self, now: float) -> None:
-        assert self.session is not None
+        assert isinstance(self.session, PppSession)
         self._opened = True
         self.session.open(now)
 
@@ -190,7 +218,7 @@ class PppLink:
 
     def link_params_indication(self, vc: Vc, params: LinkParams) -> None:
         self.state.speed = params.transmit_speed
-        if self.sendpath is not None and vc is self.vc:
+        if isinstance(self.sendpath, VcSendPath) and vc is self.vc:
             self.sendpath.set_window(params.send_window)
 
     def line_down_indication(self, vc: Vc, reason: LineDownReason) -> None:
@@ -398,7 +426,7 @@ class PppLink:
         state = self.state
         dropped = self.counters.sent_before_network_up + self.counters.not_ip
         if self.sendpath is not None:
-            dropped += self.sendpath.queue.dropped
+            dropped += self.sendpath.dropped
         return {
             "phase": state.phase,
             "speed": state.speed,

@@ -38,6 +38,11 @@ class VcSendPath:
         self._control: deque[bytes] = deque()
         self.max_control = 256
 
+    @property
+    def dropped(self) -> int:
+        """Frames dropped: queue full, or queued when the VC went away."""
+        return self.queue.dropped
+
     def send(self, frame: bytes) -> bool:
         """Queue a frame for the VC; False when it was dropped (queue full or closed)."""
         if self.closed:

@@ -149,6 +149,41 @@ class LinkTerminated:
 
 
 @dataclass(frozen=True)
+class MemberReady:
+    """Multilink: LCP (with both MRRUs) and authentication are done on this link.
+
+    The link does not run NCPs of its own: it is ready to join the bundle of
+    ``peer_name`` (the name the peer authenticated as, empty without
+    authentication) and ``link.peer_endpoint`` (RFC 1990 section 5.1.3).
+    """
+
+    peer_name: str
+    link: LinkInfoNegotiated
+
+
+@dataclass(frozen=True)
+class BundleFrameReceived:
+    """Multilink: a frame for the bundle arrived on this member link.
+
+    Protocol 0x003d (a fragment) or a bundle protocol sent whole on a member
+    (an NCP or a datagram, RFC 1990 section 3); ``info`` follows the protocol
+    field.
+    """
+
+    protocol: int
+    info: bytes
+
+
+@dataclass(frozen=True)
+class CloseRequested:
+    """Multilink: the bundle's NCPs want the link closed (IPCP failed, no network
+    protocol left): the driver terminates every member with ``reason``."""
+
+    reason: str
+    exit_code: ExitCode
+
+
+@dataclass(frozen=True)
 class ProtocolError:
     """An input the RFC 1661 automaton has no rule for (nothing changed).
 
@@ -173,5 +208,8 @@ Event = (
     | DatagramReceived
     | LinkTerminated
     | LogLine
+    | MemberReady
+    | BundleFrameReceived
+    | CloseRequested
     | ProtocolError
 )

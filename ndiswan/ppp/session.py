@@ -44,6 +44,7 @@ from ndiswan.ppp.events import (
     AuthFailed,
     AuthRole,
     AuthSucceeded,
+    BundleFrameReceived,
     DatagramReceived,
     Event,
     Ipv6Up,
@@ -51,6 +52,7 @@ from ndiswan.ppp.events import (
     LinkTerminated,
     LogLevel,
     LogLine,
+    MemberReady,
     NetworkUp,
     Phase,
     PhaseChanged,
@@ -137,6 +139,11 @@ class PppSession:
         self._idle = IdleTimer(cfg.idle)
         self._frames: list[bytes] = []
         self._term_reason = ""
+        #: The name the peer authenticated as ("" until it did, or without auth).
+        self.peer_name = ""
+        #: Multilink: in the network phase this link is a bundle member and
+        #: hands every non-LCP, non-authentication frame to the bundle.
+        self.bundled = False
         #: Opened or lower-up and not yet terminated: LinkTerminated is owed.
         self._running = False
         #: Terminated: frames are ignored until the next lower_up or open.
@@ -196,6 +203,7 @@ class PppSession:
         self._running, self._finished = True, False
         self.status = ExitCode.NEGOTIATION_FAILED
         self._term_reason = ""
+        self.peer_name = ""
         self._set_phase(Phase.ESTABLISH)
         self._lcp.up(now)
         self._pump(now)
@@ -263,6 +271,11 @@ class PppSession:
             self._log(LogLevel.DEBUG, f"received short packet:{frame[:32].hex(' ')}")
             return
         proto, info = split
+        if self.bundled and proto != Proto.LCP and proto not in _AUTH_PROTOCOLS:
+            # The hot path of a bundle member: fragments (and whole NCP or data
+            # frames) are the bundle's, logged there, never here.
+            self._events.append(BundleFrameReceived(proto, info))
+            return
         if proto in DATA_NCP or proto in COMPRESSED_PROTOCOLS:
             if self._network_open(proto):
                 # The hot path: a datagram on an open network protocol.
@@ -457,6 +470,7 @@ class PppSession:
             machine.start(now)
 
     def _lcp_down(self, now: float) -> None:
+        self.bundled = False
         self._keepalive.stop()
         for machine in self._auth.values():
             machine.stop()
@@ -471,6 +485,7 @@ class PppSession:
             if outcome.role is AuthRole.PEER:
                 self._log(LogLevel.NOTICE, f"{outcome.protocol} authentication succeeded")
             else:  # a secrets-file entry limits the peer's IPv4 addresses
+                self.peer_name = outcome.name
                 self._events.extend(
                     self._network.ipcp_options.restrict_peer_to(outcome.peer_addresses)
                 )
@@ -505,6 +520,11 @@ class PppSession:
 
     def _network_phase(self, now: float) -> None:
         self._set_phase(Phase.NETWORK)
+        if self.link is not None and self.link.multilink:
+            # RFC 1990: the NCPs run once per bundle, not on each member.
+            self.bundled = True
+            self._events.append(MemberReady(self.peer_name, self.link))
+            return
         self._network.set_mppe_keys(self._mppe_keys())
         self._network.start(now)
 
@@ -542,6 +562,7 @@ class PppSession:
         if not self._running:
             return
         self._running, self._finished = False, True
+        self.bundled = False
         self._keepalive.stop()
         for machine in self._auth.values():
             machine.stop()

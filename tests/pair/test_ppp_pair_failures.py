@@ -144,7 +144,8 @@ def test_lost_chap_challenge_is_retransmitted() -> None:
     wire.start()
     assert wire.run(lambda w: all(e.network is not None for e in w.ends), max_time=60)
     challenges = [t for t in wire.trace if "CHAP Challenge" in t]
-    assert len(challenges) == 2 and challenges[0].split("id=")[1] == challenges[1].split("id=")[1]
+    # RFC 1994 4.1: the retransmission has a new identifier (and Value).
+    assert len(challenges) == 2 and challenges[0].split("id=")[1] != challenges[1].split("id=")[1]
 
 
 def test_silent_peer_exhausts_max_configure_with_exit_10() -> None:

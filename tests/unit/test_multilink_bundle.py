@@ -314,7 +314,7 @@ def test_shut_window_gets_nothing_and_reopening_shares_again() -> None:
 
 def test_packet_over_the_peers_mrru_is_not_sent() -> None:
     local, _ = pair()
-    assert local.send(b"x" * 1501, now=1.0) == []
+    assert local.send(b"\x00\x21" + b"x" * 1501, now=1.0) == []
     assert local.counters.over_mrru == 1
 
 

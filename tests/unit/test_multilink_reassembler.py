@@ -58,9 +58,21 @@ def test_duplicate_and_wild_fragments_are_counted_and_dropped() -> None:
 def test_packet_past_mrru_is_dropped() -> None:
     reassembler = Reassembler(mrru=4)
     reassembler.add_member(A)
-    reassembler.receive(A, Fragment(0, True, False, b"abc").encode(False))
+    reassembler.receive(A, Fragment(0, True, False, b"\x00\x21abc").encode(False))
     assert reassembler.receive(A, Fragment(1, False, True, b"de").encode(False)) == []
     assert reassembler.counters.over_mrru == 1
+
+
+def test_mrru_bounds_the_information_field_not_the_protocol() -> None:
+    reassembler = Reassembler(mrru=4)
+    reassembler.add_member(A)
+    reassembler.receive(A, Fragment(0, True, False, b"\x00\x21ab").encode(False))
+    assert reassembler.receive(A, Fragment(1, False, True, b"cd").encode(False)) == [
+        b"\x00\x21abcd"
+    ]
+    assert reassembler.receive(A, Fragment(2, True, True, b"\x21abcd").encode(False)) == [
+        b"\x21abcd"
+    ]
 
 
 def test_malformed_header_is_counted() -> None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from ndiswan.ppp.multilink.endpoint import EndpointClass, EndpointDiscriminator
 from ndiswan.ppp.multilink.fragmenter import Fragmenter, MemberLink
-from ndiswan.ppp.multilink.reassembler import Reassembler
+from ndiswan.ppp.multilink.reassembler import Reassembler, information_length
 from wanminiport.sansio import LocalProtocolError
 
 if TYPE_CHECKING:  # events imports this package: a run-time import would be a cycle
@@ -272,7 +272,7 @@ class Bundle:
 
     def send(self, packet: bytes, now: float) -> list[tuple[str, bytes]]:
         """(member id, 0x003d information field) pairs; empty when nothing can go."""
-        if len(packet) > self.format.peer_mrru:
+        if information_length(packet) > self.format.peer_mrru:
             self.counters.over_mrru += 1
             return []
         links = [MemberLink(m.member_id, m.speed_bps, m.send_window, m.mru) for m in self.active]

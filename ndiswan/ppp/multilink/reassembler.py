@@ -119,7 +119,7 @@ class Reassembler:
             packet = b"".join(self._buffer[n].payload for n in range(self._expected, end + 1))
             self._discard(self._expected, end + 1)
             self._advance(end + 1)
-            if len(packet) > self.mrru:
+            if information_length(packet) > self.mrru:
                 self.counters.over_mrru += 1
             else:
                 self.counters.packets += 1
@@ -151,3 +151,9 @@ class Reassembler:
 
 def _mask(bits: int) -> int:
     return (1 << bits) - 1
+
+
+def information_length(packet: bytes) -> int:
+    """The octets the MRRU bounds: the packet after its protocol field (RFC 1990
+    section 5.1.1 counts Information fields), 1 octet of it when PFC compressed."""
+    return len(packet) - (1 if packet[:1] and packet[0] & 1 else 2)

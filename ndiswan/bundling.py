@@ -1,0 +1,334 @@
+"""NDISWAN's bundles at run time: member links below, one link with the NCPs above.
+
+Each member is an ordinary ``PppLink`` on its own VC (its own miniport and
+call manager: a cable and a modem may share a bundle), running LCP and
+authentication.  When its session says ``MemberReady``, the ``Bundler`` puts
+it in the bundle of its peer (``BundleTable``: authenticated name and
+Endpoint Discriminator); the first member of a bundle creates its
+``BundleLink``, which runs IPCP/IPV6CP once (``BundleNetwork``) and owns the
+upper edge (the TUN interface).  Fragments a member receives go to the
+bundle's reassembler and whole packets up to the ``BundleLink``; packets the
+``BundleLink`` sends are fragmented over the members whose send paths have
+room, by speed.  A member whose link goes down leaves; the bundle ends with
+its last member.
+
+The member's upper edge is the bundle (``_MemberEdge``): its back-pressure
+tells the bundle that this member is full, and the bundle pauses its own
+upper edge only when every member is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ndiswan.link import PppLink, UpperEdge
+from ndiswan.ppp.config import PppConfig
+from ndiswan.ppp.events import (
+    BundleFrameReceived,
+    CloseRequested,
+    Event,
+    Ipv6Up,
+    LinkTerminated,
+    MemberReady,
+    NetworkUp,
+    Phase,
+    PhaseChanged,
+)
+from ndiswan.ppp.multilink.bundle import Bundle, BundleKey, BundleTable
+from ndiswan.ppp.multilink.header import PROTOCOL_MULTILINK
+from ndiswan.ppp.multilink.network import BundleNetwork
+from ndiswan.ppp.session import PppSession
+from ndiswan.sendpath import VcSendPath
+from wanminiport.coretimer import CoreTimer
+from wanminiport.exitcodes import ExitCode
+
+pppd_log = logging.getLogger("wanctl.pppd")
+
+_MP_FULL = PROTOCOL_MULTILINK.to_bytes(2, "big")
+_MP_COMPRESSED = bytes((PROTOCOL_MULTILINK,))
+
+
+class BundleSendPath:
+    """The bundle's send path: every packet fragmented over the members' own."""
+
+    def __init__(self, bundler: Bundler, bundle: Bundle) -> None:
+        self._bundler = bundler
+        self._bundle = bundle
+        self._dropped = 0
+        self.closed = False
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    def send(self, frame: bytes) -> bool:
+        if self.closed:
+            self._dropped += 1
+            return False
+        sent = self._bundler.send_fragments(self._bundle, frame)
+        if not sent:
+            self._dropped += 1
+        return sent
+
+    def send_control(self, frame: bytes) -> bool:
+        # In sequence with the data: a fragment that overtook others on its
+        # member would move the peer's M past fragments still on the way.
+        return self.send(frame)
+
+    def close(self) -> int:
+        self.closed = True
+        return 0
+
+
+class BundleLink(PppLink):
+    """The link above a bundle: its NCPs, its upper edge, and its status."""
+
+    def __init__(
+        self,
+        config: PppConfig,
+        bundler: Bundler,
+        bundle: Bundle,
+        upper: UpperEdge | None = None,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        super().__init__(config, upper, on_event=on_event)
+        self.bundler = bundler
+        self.bundle = bundle
+        fmt = bundle.format
+        self.network = BundleNetwork(config, mrru=fmt.local_mrru, peer_mrru=fmt.peer_mrru)
+        self.session = self.network
+        self.sendpath = BundleSendPath(bundler, bundle)
+        self._opened = True
+        self.state.mtu = min(fmt.local_mrru, fmt.peer_mrru)
+        self.state.speed = sum(m.speed_bps for m in bundle.active)
+        self._timer = CoreTimer(self.network, self._service, self.loop)
+
+    def start(self) -> None:
+        """The bundle's first member joined: IPCP and IPV6CP start."""
+        self.network.start(self.loop.time())
+        self._service()
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, CloseRequested):
+            self.bundler.close_members(self.bundle, event.reason)
+            return
+        super()._handle(event)
+
+    def close(self, reason: str = "User request") -> None:
+        """Hang up the bundle: every member sends its Terminate-Request."""
+        if self.network.phase is Phase.DEAD:
+            self._terminated(ExitCode.USER_REQUEST)
+            return
+        self.network.close(reason, self.loop.time())
+        self._service()
+
+    def status(self) -> dict[str, Any]:
+        status = super().status()
+        self.state.speed = sum(m.speed_bps for m in self.bundle.active)
+        status["speed"] = self.state.speed
+        bundle = self.bundle.status()
+        status["bundle"] = {
+            "key": bundle.key,
+            "packets_sent": bundle.packets_sent,
+            "packets_received": bundle.packets_received,
+            "lost": bundle.lost,
+            "dropped": bundle.dropped,
+            "members": [
+                {
+                    "member": m.member_id,
+                    "state": m.state,
+                    "speed": m.speed_bps,
+                    "share": round(m.share, 3),
+                    "frames_sent": m.frames_sent,
+                    "octets_sent": m.octets_sent,
+                    "frames_received": m.frames_received,
+                    "octets_received": m.octets_received,
+                    "errors": m.errors,
+                    "left_because": m.leave_reason,
+                }
+                for m in bundle.members
+            ],
+        }
+        return status
+
+
+class _MemberEdge:
+    """A member link's upper edge is the bundle: only its back-pressure matters."""
+
+    def __init__(self, bundler: Bundler, member_id: str) -> None:
+        self._bundler = bundler
+        self._member_id = member_id
+
+    def deliver(self, packet: bytes) -> None:
+        return None  # a member's session delivers nothing: its datagrams are the bundle's
+
+    def network_up(self, link: PppLink, event: NetworkUp | Ipv6Up) -> None:
+        return None
+
+    def network_down(self, link: PppLink, ip_version: int) -> None:
+        return None
+
+    def set_paused(self, paused: bool) -> None:
+        self._bundler.member_paused(self._member_id, paused)
+
+
+class Bundler:
+    """Puts member links into bundles and carries each bundle's traffic over them.
+
+    ``on_bundle`` is told of each new ``BundleLink`` (to give it its upper
+    edge); ``refuse_foreign``: a member of another peer is refused instead of
+    starting a second bundle (one TUN interface per process).
+    """
+
+    def __init__(
+        self,
+        config: PppConfig,
+        *,
+        on_bundle: Callable[[BundleLink], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        refuse_foreign: bool = True,
+    ) -> None:
+        self.config = config
+        self.table = BundleTable(refuse_foreign=refuse_foreign)
+        self.on_bundle = on_bundle
+        self.on_event = on_event
+        self.members: dict[str, PppLink] = {}
+        self.links: dict[int, BundleLink] = {}
+        self._paused: set[str] = set()
+
+    # -- members --
+
+    def add_member(self, member_id: str, link: PppLink) -> None:
+        """A member link of this process (one per port); call before its call connects."""
+        self.members[member_id] = link
+        link.upper = _MemberEdge(self, member_id)
+        own = link.on_event
+
+        def on_event(event: Event) -> None:
+            self._member_event(member_id, link, event)
+            if own is not None:
+                own(event)
+
+        link.on_event = on_event
+
+    def _member_event(self, member_id: str, link: PppLink, event: Event) -> None:
+        if isinstance(event, BundleFrameReceived):
+            self._receive(member_id, event)
+        elif isinstance(event, MemberReady):
+            self._join(member_id, link, event)
+        elif isinstance(event, PhaseChanged) and event.phase is not Phase.NETWORK:
+            # The member's status says why (pppd's exit code: hang-up, echo failure...).
+            status = link.session.status if isinstance(link.session, PppSession) else None
+            self._leave(member_id, f"link {event.phase.value}", status)
+        elif isinstance(event, LinkTerminated):
+            self._leave(member_id, event.reason, event.exit_code)
+
+    def _join(self, member_id: str, link: PppLink, event: MemberReady) -> None:
+        now = link.loop.time()
+        key = BundleKey.for_link(event.peer_name, event.link)
+        window = link.sendpath.window.window if isinstance(link.sendpath, VcSendPath) else 1
+        result = self.table.join(member_id, key, event.link, link.state.speed, now, window)
+        if result.bundle is None:
+            pppd_log.warning("%s not joined to a bundle: %s", member_id, result.refused)
+            link.close(f"multilink: {result.refused}")
+            return
+        bundle = result.bundle
+        if result.new_bundle:
+            pppd_log.info("New bundle %s created on %s", key, member_id)
+            bundle_link = BundleLink(self.config, self, bundle, on_event=self.on_event)
+            self.links[id(bundle)] = bundle_link
+            if self.on_bundle is not None:
+                self.on_bundle(bundle_link)
+            bundle_link.start()
+        else:
+            pppd_log.info("Link %s attached to bundle %s", member_id, key)
+            bundle_link = self.links[id(bundle)]
+            bundle_link.state.speed = sum(m.speed_bps for m in bundle.active)
+
+    def _leave(self, member_id: str, reason: str, exit_code: ExitCode | None = None) -> None:
+        bundle = self.table.bundle_of(member_id)
+        if bundle is None:
+            return
+        bundle_link = self.links.get(id(bundle))
+        link = self.members[member_id]
+        now = link.loop.time()
+        result = self.table.leave(member_id, reason, now)
+        self._paused.discard(member_id)
+        pppd_log.info("Link %s left bundle %s: %s", member_id, bundle.key, reason)
+        if bundle_link is None:
+            return
+        for packet in result.packets:
+            bundle_link.network.receive_frame(packet, now)
+        if result.ended:
+            del self.links[id(bundle)]
+            bundle_link.network.end(reason, now, exit_code)
+        bundle_link._service()
+        self._update_pause(bundle)
+
+    def close_members(self, bundle: Bundle, reason: str) -> None:
+        """Terminate every member of ``bundle`` (its leaving ends the bundle)."""
+        for member in bundle.active:
+            self.members[member.member_id].close(reason)
+
+    # -- traffic --
+
+    def _receive(self, member_id: str, event: BundleFrameReceived) -> None:
+        bundle = self.table.bundle_of(member_id)
+        bundle_link = self.links.get(id(bundle)) if bundle is not None else None
+        if bundle is None or bundle_link is None:
+            return
+        now = bundle_link.loop.time()
+        if event.protocol == PROTOCOL_MULTILINK:
+            lost = bundle.reassembler.counters.lost
+            packets = bundle.receive(member_id, event.info, now)
+            if bundle.reassembler.counters.lost != lost:
+                bundle_link.network.line_error()
+        else:  # a bundle protocol sent whole on a member
+            packets = [event.protocol.to_bytes(2, "big") + event.info]
+        for packet in packets:
+            bundle_link.network.receive_frame(packet, now)
+        bundle_link._service()
+
+    def send_fragments(self, bundle: Bundle, packet: bytes) -> bool:
+        """Fragment ``packet`` over the members with room; False when none had any."""
+        now = 0.0
+        for member in bundle.active:
+            link = self.members[member.member_id]
+            path = link.sendpath
+            room = 0
+            if isinstance(path, VcSendPath) and not path.closed and not path.queue.paused:
+                room = max(1, path.window.window)
+            member.send_window = room
+            now = link.loop.time()
+        pieces = bundle.send(packet, now)
+        for member_id, data in pieces:
+            link = self.members[member_id]
+            session = link.session
+            pfc = (
+                isinstance(session, PppSession)
+                and session.link is not None
+                and session.link.send_pfc
+            )
+            protocol = _MP_COMPRESSED if pfc else _MP_FULL
+            if link.sendpath is not None:
+                link.sendpath.send(protocol + data)
+        return bool(pieces)
+
+    def member_paused(self, member_id: str, paused: bool) -> None:
+        if paused:
+            self._paused.add(member_id)
+        else:
+            self._paused.discard(member_id)
+        bundle = self.table.bundle_of(member_id)
+        if bundle is not None:
+            self._update_pause(bundle)
+
+    def _update_pause(self, bundle: Bundle) -> None:
+        bundle_link = self.links.get(id(bundle))
+        if bundle_link is None or bundle_link.upper is None:
+            return
+        active = {m.member_id for m in bundle.active}
+        bundle_link.upper.set_paused(bool(active) and active <= self._paused)

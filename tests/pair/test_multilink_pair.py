@@ -1,0 +1,180 @@
+"""Multilink bundles over the miniport: two members, each on its own real cable.
+
+Ptys, the paced relay, framers, send paths and PPP engines are real; each
+side's bundle has the Python API as its upper edge.  LCP and CHAP run per
+member, IPCP once per bundle; packets are fragmented over both members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+from hw.lab.cable import VirtualCable
+from ndiswan.bundling import BundleLink, Bundler
+from ndiswan.edges import ApiEdge
+from ndiswan.link import PppLink
+from ndiswan.ppp import AuthRequirement, NetworkUp, PppConfig
+from ndiswan.ppp.multilink.endpoint import parse_endpoint
+from tests.pair.test_ppp_link import ipv4_packet, lookup, network_up
+from wanminiport import WanMiniport
+from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
+from wanminiport.exitcodes import ExitCode
+from wanminiport.transports.serial_port import SerialTransport
+
+HUB = PppConfig(
+    name="hub",
+    require_auth=AuthRequirement.CHAP,
+    local_ip=ipaddress.IPv4Address("10.8.0.1"),
+    remote_ip=ipaddress.IPv4Address("10.8.0.2"),
+    multilink=True,
+    endpoint=parse_endpoint("magic:1f2e3d4c"),
+)
+CLIENT = PppConfig(
+    user="client",
+    remote_name="hub",
+    multilink=True,
+    endpoint=parse_endpoint("magic:0a0b0c0d"),
+)
+
+
+@dataclass
+class Side:
+    bundler: Bundler
+    edge: ApiEdge
+    members: list[PppLink]
+    adapters: list[WanMiniport] = field(default_factory=list)
+    bundles: list[BundleLink] = field(default_factory=list)
+
+    async def bundle(self) -> BundleLink:
+        for _ in range(300):
+            if self.bundles:
+                return self.bundles[-1]
+            await asyncio.sleep(0.05)
+        raise AssertionError("no bundle came up")
+
+
+def _side(config: PppConfig, edge: ApiEdge) -> Side:
+    side = Side(Bundler(config), edge, [])
+
+    def on_bundle(link: BundleLink) -> None:
+        link.upper = edge
+        side.bundles.append(link)
+
+    side.bundler.on_bundle = on_bundle
+    return side
+
+
+async def _member(side: Side, name: str, path: str, config: PppConfig, baud: int, tmp: str) -> None:
+    adapter = WanMiniport(SerialTransport(path, baud, lock_dir=tmp))
+    adapter.start()
+    link = PppLink(config, None, secrets=lookup)
+    side.bundler.add_member(name, link)
+    bind_client(adapter, link)
+    cm = PvcCallManager(adapter)
+    handle = await cm.open_af(cm.register_af(), link)
+    cm.add_pvc(handle)
+    side.members.append(link)
+    side.adapters.append(adapter)
+
+
+@asynccontextmanager
+async def bundle_pair(
+    tmp: str, bauds: tuple[int, ...] = (115200, 115200), client: PppConfig = CLIENT
+) -> AsyncIterator[tuple[Side, Side, list[VirtualCable]]]:
+    async with AsyncExitStack() as stack:
+        cables = [await stack.enter_async_context(VirtualCable(baud)) for baud in bauds]
+        hub, near = _side(HUB, ApiEdge()), _side(client, ApiEdge())
+        for n, (cable, baud) in enumerate(zip(cables, bauds, strict=True)):
+            await _member(hub, f"hub{n}", cable.a_path, HUB, baud, tmp)
+            await _member(near, f"client{n}", cable.b_path, client, baud, tmp)
+        try:
+            yield hub, near, cables
+        finally:
+            for adapter in hub.adapters + near.adapters:
+                unbind_adapter(adapter)
+                adapter.close()
+
+
+def test_two_members_make_one_bundle_and_packets_cross_fragmented(tmp_path: object) -> None:
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path)) as (hub, client, _):
+            up = await network_up(client.edge, (NetworkUp,))
+            net = up[NetworkUp]
+            assert isinstance(net, NetworkUp) and str(net.local) == "10.8.0.2"
+            client_bundle, hub_bundle = await client.bundle(), await hub.bundle()
+            for _ in range(100):  # the second member joins a bundle already up
+                if len(client_bundle.bundle.active) == 2 == len(hub_bundle.bundle.active):
+                    break
+                await asyncio.sleep(0.05)
+            assert len(hub.bundles) == len(client.bundles) == 1
+            assert {m.member_id for m in hub_bundle.bundle.active} == {"hub0", "hub1"}
+            assert str(hub_bundle.bundle.key).startswith('"client"/')
+            for size in (40, 600, 1400):
+                packet = ipv4_packet("10.8.0.2", "10.8.0.1", bytes(range(256)) * (size // 256 + 1))
+                packet = packet[:size]
+                assert client_bundle.send_packet(packet)
+                assert await asyncio.wait_for(hub.edge.received.get(), 5) == packet
+            status = client_bundle.status()["bundle"]
+            assert {m["member"] for m in status["members"]} == {"client0", "client1"}
+            assert all(m["frames_sent"] > 0 for m in status["members"])
+            reply = ipv4_packet("10.8.0.1", "10.8.0.2", b"r" * 1000)
+            assert hub_bundle.send_packet(reply)
+            assert await asyncio.wait_for(client.edge.received.get(), 5) == reply
+
+    asyncio.run(run())
+
+
+def test_a_member_that_dies_leaves_and_the_bundle_carries_on(tmp_path: object) -> None:
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path)) as (hub, client, _):
+            await network_up(client.edge, (NetworkUp,))
+            client_bundle = await client.bundle()
+            for _ in range(100):
+                if len(client_bundle.bundle.active) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            client.members[1].close("member dropped")
+            await asyncio.wait_for(client.members[1].terminated.wait(), 10)
+            assert [m.member_id for m in client_bundle.bundle.active] == ["client0"]
+            hub_bundle = await hub.bundle()
+            for _ in range(100):
+                if len(hub_bundle.bundle.active) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            packet = ipv4_packet("10.8.0.2", "10.8.0.1", b"x" * 1200)
+            assert client_bundle.send_packet(packet)
+            assert await asyncio.wait_for(hub.edge.received.get(), 5) == packet
+            assert not client_bundle.terminated.is_set()
+            client.members[0].close("last member")
+            await asyncio.wait_for(client_bundle.terminated.wait(), 10)
+            assert client_bundle.exit_code is ExitCode.USER_REQUEST
+
+    asyncio.run(run())
+
+
+def test_a_member_with_another_peers_discriminator_is_refused(tmp_path: object) -> None:
+    other = dataclasses.replace(CLIENT, endpoint=parse_endpoint("magic:99999999"))
+
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path)) as (hub, client, _):
+            await network_up(client.edge, (NetworkUp,))
+            # A third line from a different system (another discriminator).
+            async with VirtualCable(115200) as cable:
+                await _member(hub, "hub2", cable.a_path, HUB, 115200, str(tmp_path))
+                stranger = _side(other, ApiEdge())
+                await _member(stranger, "stranger", cable.b_path, other, 115200, str(tmp_path))
+                await asyncio.wait_for(hub.members[2].terminated.wait(), 15)
+                hub_bundle = await hub.bundle()
+                assert "hub2" not in {m.member_id for m in hub_bundle.bundle.active}
+                assert len(hub.bundles) == 1
+                for adapter in hub.adapters[2:] + stranger.adapters:
+                    unbind_adapter(adapter)
+                    adapter.close()
+                del hub.adapters[2:]
+
+    asyncio.run(run())
