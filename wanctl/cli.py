@@ -31,6 +31,12 @@ def _link_parser(
         metavar="TARGET",
         help="a profile name or a port (/dev/ttyUSB0, ttyS0, a pyserial URL)",
     )
+    parser.add_argument(
+        "more_ports",
+        nargs="*",
+        metavar="PORT",
+        help="with --multilink: more ports of the bundle",
+    )
     parser.add_argument("--config", metavar="FILE", help="read the profile from this file")
     parser.add_argument(
         "--linkname",
@@ -171,6 +177,14 @@ def _target_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             profile = load_profile(profile_path, name=target if not args.config else None)
             layers.append(profile.layer)
             profile_name = profile.name
+    if args.more_ports:
+        from wanctl.options import OPTIONS_BY_NAME
+        from wanctl.values import BadValue
+
+        try:
+            cmdline.set(OPTIONS_BY_NAME["members"], args.more_ports, True, "PORT")
+        except BadValue as exc:
+            raise UsageError("PORT", str(exc), exc.fix) from None
     options = merge_options(*layers, cmdline)
     if options.device is None and profile_name is None:
         from wanctl.options import OPTIONS_BY_NAME
@@ -210,6 +224,7 @@ def link_name_for(device: str) -> str:
 
 
 def cmd_link(args: argparse.Namespace, answer: bool) -> int:
+    from wanctl.bundle_runner import BundleRunner
     from wanctl.progress import Progress
     from wanctl.runner import LinkRunner
 
@@ -220,7 +235,8 @@ def cmd_link(args: argparse.Namespace, answer: bool) -> int:
         from wanctl.daemon import detach_when_up
 
         on_up = detach_when_up()
-    runner = LinkRunner(
+    runner_class = BundleRunner if options.multilink else LinkRunner
+    runner = runner_class(
         options,
         link_name=link_name,
         answer=answer,

@@ -15,6 +15,7 @@ import stat
 from ndiswan.edges import TunOptions
 from ndiswan.ppp import AuthRequirement, PppConfig
 from ndiswan.ppp.eap_tls import tls_context
+from ndiswan.ppp.multilink.endpoint import parse_endpoint
 from ndiswan.ppp.secrets_format import SecretsTable
 from ndiswan.secrets import SecretsFileError, load_secrets
 from wanctl.errors import UsageError
@@ -99,6 +100,10 @@ def ppp_config(options: LinkOptions, *, text_carrier_detect: bool = False) -> Pp
         vj=options.vj,
         vj_max_slots=options.vj_max_slots,
         vjccomp=options.vjccomp,
+        multilink=options.multilink,
+        mrru=options.mrru,
+        mpshortseq=options.mpshortseq,
+        endpoint=parse_endpoint(options.endpoint) if options.endpoint else None,
     )
 
 

@@ -386,6 +386,37 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "lcp-max-failure = 5",
         metavar="COUNT",
     ),
+    _bool(
+        "multilink",
+        False,
+        "Multilink PPP (RFC 1990): this port and --members make one bundle",
+        negative="nomultilink",
+    ),
+    OptionSpec(
+        "members",
+        v.device_list(7),
+        (),
+        "with multilink: more ports of the bundle (dial --multilink PORT PORT... gives them too)",
+        'members = ["/dev/ttyUSB1"]',
+        metavar="PORT,PORT",
+    ),
+    OptionSpec(
+        "mrru",
+        v.integer(128, 16384, "octets"),
+        None,
+        "with multilink: the largest reassembled packet we accept (default: our MRU)",
+        "mrru = 1500",
+        metavar="OCTETS",
+    ),
+    _bool("mpshortseq", False, "with multilink: ask for 12-bit sequence numbers"),
+    OptionSpec(
+        "endpoint",
+        v.endpoint,
+        None,
+        "with multilink: our Endpoint Discriminator, in pppd's syntax",
+        'endpoint = "magic:0a0b0c0d"',
+        metavar="CLASS:VALUE",
+    ),
     _bool("persist", False, "redial or re-listen after the link ends"),
     OptionSpec(
         "maxfail",
@@ -515,6 +546,11 @@ class LinkOptions:
     lcp_max_configure: int = 10
     lcp_max_terminate: int = 2
     lcp_max_failure: int = 5
+    multilink: bool = False
+    members: tuple[str, ...] = ()
+    mrru: int | None = None
+    mpshortseq: bool = False
+    endpoint: str | None = None
     persist: bool = False
     maxfail: int = 10
     holdoff: int = 30
@@ -693,7 +729,19 @@ def _check_combination(
             "has no effect with lcp-echo-interval 0",
             "set lcp-echo-interval (e.g. 30) or lcp-echo-failure 0",
         )
+    if not opts.multilink:
+        for name in ("members", "mrru", "endpoint", "mpshortseq"):
+            if getattr(opts, name):
+                yield UsageError(
+                    where(name), "needs multilink", "add --multilink (multilink = true)"
+                )
+    elif len({opts.device, *opts.members}) < 1 + len(opts.members):
+        yield UsageError(where("members"), "names a port twice", "give each port once")
     if opts.framing is FramingMode.SLIP:
+        if opts.multilink:
+            yield UsageError(
+                where("multilink"), "needs PPP, but framing is slip", "use framing ppp"
+            )
         if opts.local_ip is None or opts.remote_ip is None:
             yield UsageError(
                 where("framing"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ndiswan.bundling import Bundler
 from ndiswan.edges import TunEdge
 from ndiswan.hooks import HOOK_TIMEOUT
 from ndiswan.link import NO_LINK_STATUS, PppLink
@@ -71,6 +72,7 @@ class LinkRunner:
         progress: Progress | None = None,
         control_dir: str | None = None,
         on_up: Callable[[], None] | None = None,
+        bundler: Bundler | None = None,
     ) -> None:
         if options.device is None:
             raise WanctlError("no device: give a port (e.g. /dev/ttyUSB0) or a profile with one")
@@ -80,6 +82,9 @@ class LinkRunner:
         self.progress = progress or Progress()
         self.control_dir = control_dir
         self.on_up = on_up
+        #: Multilink: this runner's link is a member of ``bundler``'s bundle, whose
+        #: ``BundleRunner`` owns the TUN interface, the control socket and the pcap.
+        self.bundler = bundler
         self.state = RunnerState()
         self.link: PppLink | None = None
         self.vc: Vc | None = None
@@ -211,20 +216,18 @@ class LinkRunner:
         )
         link.taps.append(self._capture)
         self.link = link
-        try:
-            tun = TunDevice()
-        except TunError as exc:
-            self.progress.note(str(exc))
-            return exc.exit_code, False
-        try:
-            edge = TunEdge(tun, tun_options(o))
-        except ResolvConfError as exc:
-            tun.close()
-            self.progress.note(str(exc))
-            return exc.exit_code, False
-        link.upper = edge
-        self.edge = edge
-        edge.attach(link)
+        edge: TunEdge | None = None
+        if self.bundler is not None:
+            self.bundler.add_member(self.link_name, link)
+        else:
+            try:
+                edge = self._tun_edge()
+            except (TunError, ResolvConfError) as exc:
+                self.progress.note(str(exc))
+                return exc.exit_code, False
+            link.upper = edge
+            self.edge = edge
+            edge.attach(link)
         bind_client(adapter, link)
         call = call_setup_for(adapter, o, answer=self.answer, progress=self.progress)
         try:
@@ -241,9 +244,19 @@ class LinkRunner:
             self.progress.note(str(exc))
             return exc.exit_code, False
         finally:
-            edge.close()
+            if edge is not None:
+                edge.close()
             self.edge = None
             call.close()
+
+    def _tun_edge(self) -> TunEdge:
+        """The link's TUN interface (raises TunError, ResolvConfError)."""
+        tun = TunDevice()
+        try:
+            return TunEdge(tun, tun_options(self.options))
+        except ResolvConfError:
+            tun.close()
+            raise
 
     async def _unless_hangup(self, request: Any) -> Any:
         """Await a call-setup request, abandoned when the user hangs up."""

@@ -349,3 +349,36 @@ def is_chat_path(value: str) -> bool:
 
 def nearest_baud(rate: int) -> int:
     return min(STANDARD_BAUD_RATES, key=lambda std: abs(std - rate))
+
+
+def device_list(max_items: int) -> Parser:
+    """More ports (multilink members): a list of devices, or one comma-separated text."""
+
+    def parse(value: object, textual: bool) -> tuple[str, ...]:
+        if isinstance(value, str):
+            items: object = [item.strip() for item in value.split(",") if item.strip()]
+        else:
+            items = value
+        if not isinstance(items, list | tuple):
+            raise _wrong_type(value, "a list of ports", '["/dev/ttyUSB1", "/dev/ttyUSB2"]')
+        if len(items) > max_items:
+            raise BadValue(f"{len(items)} ports given", f"give at most {max_items}")
+        return tuple(device(item, textual) for item in items)
+
+    return parse
+
+
+def endpoint(value: object, textual: bool) -> str:
+    """pppd's ``endpoint`` syntax (``magic:0102``, ``IP:10.0.0.1``, ``MAC:...``)."""
+    from ndiswan.ppp.multilink.endpoint import MalformedEndpoint, parse_endpoint
+
+    if not isinstance(value, str):
+        raise _wrong_type(value, "a string", '"magic:0a0b0c0d"')
+    _plain_text(value, "endpoint")
+    try:
+        parse_endpoint(value)
+    except MalformedEndpoint as exc:
+        raise BadValue(
+            str(exc), "use pppd's form: local:HEX, IP:A.B.C.D, MAC:XX:..., magic:HEX, phone:DIGITS"
+        ) from None
+    return value

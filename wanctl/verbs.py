@@ -42,7 +42,26 @@ def _human_status(s: dict[str, object]) -> str:
         f"  errors: crc {e['crc']}, framing {e['framing']}, overruns {e['overruns']}, "
         f"dropped {e['dropped']}; send window {w['outstanding']}/{w['size']}"
         + _human_compression(s.get("compression"))
+        + _human_bundle(s.get("bundle"))
     )
+
+
+def _human_bundle(b: object) -> str:
+    """One line per multilink member: state, speed, share of what was sent, errors."""
+    if not isinstance(b, dict):
+        return ""
+    lines = [
+        f"\n  bundle {b['key'] or '-'}: sent {b['packets_sent']} packets, "
+        f"received {b['packets_received']}, lost {b['lost']}, dropped {b['dropped']}"
+    ]
+    for m in b["members"]:
+        why = f" ({m['left_because']})" if m["left_because"] else ""
+        lines.append(
+            f"\n    member {m['member']}: {m['state']}{why} at {m['speed']} bps, "
+            f"{m['share']:.0%} of sent, {m['frames_sent']}/{m['frames_received']} "
+            f"fragments sent/received, errors {m['errors']}"
+        )
+    return "".join(lines)
 
 
 def _human_compression(c: object) -> str:

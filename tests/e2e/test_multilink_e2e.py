@@ -1,0 +1,175 @@
+"""Multilink end to end: `wanctl answer --multilink` and `wanctl dial --multilink`
+over two virtual cables, each process in its own namespace with one TUN.
+
+Real parts: two paced pty cables (each its own process), two members per
+side with LCP and CHAP each, IPCP once per bundle, the kernel's IP stack,
+ping and TCP; one member is cut mid-transfer and the bundle carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hw.lab.cable_process import CableProcess
+from wanctl.lab import LinkProcess, lab_unavailable, namespaces, ping, tcp_transfer
+from wanctl.schemacheck import load_schema, validate
+
+HUB_IP, CLIENT_IP = "10.78.0.1", "10.78.0.2"
+
+
+@dataclass
+class BundleLab:
+    run_dir: Path
+    secrets: Path
+    ns_hub: str
+    ns_client: str
+    cables: list[CableProcess]
+    processes: list[LinkProcess] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"WANCTL_RUN_DIR": str(self.run_dir), "WANCTL_LOCK_DIR": str(self.run_dir)}
+
+    def start(self, verb: str, namespace: str, *args: str) -> LinkProcess:
+        process = LinkProcess([verb, *args], namespace=namespace, env=self.env, name=verb)
+        self.processes.append(process)
+        return process
+
+    def answer(self, *extra: str) -> LinkProcess:
+        return self.start(
+            "answer",
+            self.ns_hub,
+            "--multilink",
+            *(cable.b for cable in self.cables),
+            "--ip",
+            f"{HUB_IP}:{CLIENT_IP}",
+            "--require-chap",
+            "--name",
+            "hub",
+            "--chap-secrets",
+            str(self.secrets),
+            "--linkname",
+            "hub",
+            "--endpoint",
+            "magic:1f2e3d4c",
+            *extra,
+        )
+
+    def dial(self, *extra: str) -> LinkProcess:
+        return self.start(
+            "dial",
+            self.ns_client,
+            "--multilink",
+            *(cable.a for cable in self.cables),
+            "--user",
+            "client",
+            "--remotename",
+            "hub",
+            "--chap-secrets",
+            str(self.secrets),
+            "--linkname",
+            "client",
+            "--endpoint",
+            "magic:0a0b0c0d",
+            *extra,
+        )
+
+    def wanctl(self, *argv: str) -> LinkProcess:
+        return LinkProcess(list(argv), env=self.env, name=argv[0])
+
+
+@pytest.fixture
+def bundle_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BundleLab]:
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    secrets = tmp_path / "chap-secrets"
+    secrets.write_text("client hub s3cret *\n")
+    secrets.chmod(0o600)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    marker = request.node.get_closest_marker("cable_baud")
+    baud = marker.args[0] if marker else 115200
+    with (
+        namespaces(2) as (ns_hub, ns_client),
+        CableProcess(baud) as first,
+        CableProcess(baud) as second,
+    ):
+        lab = BundleLab(run_dir, secrets, ns_hub, ns_client, [first, second])
+        try:
+            yield lab
+        finally:
+            for process in lab.processes:
+                process.stop()
+            os.environ.pop("WANCTL_RUN_DIR", None)
+
+
+def bring_up(lab: BundleLab, *extra: str) -> tuple[LinkProcess, LinkProcess]:
+    hub, client = lab.answer(*extra), lab.dial(*extra)
+    client.wait_for(r"Link up: \S+ local 10\.78\.0\.2 remote 10\.78\.0\.1", 30)
+    hub.wait_for(r"Link up: \S+ local 10\.78\.0\.1 remote 10\.78\.0\.2", 30)
+    return hub, client
+
+
+def members_active(lab: BundleLab, link: str) -> list[str]:
+    status = lab.wanctl("status", link, "--json")
+    assert status.wait() == 0
+    report = json.loads(status.output())
+    assert validate(report, load_schema("status.schema.json")) == []
+    return [m["member"] for m in report["bundle"]["members"] if m["state"] == "active"]
+
+
+@pytest.mark.cable_baud(460800)
+def test_bundle_of_two_carries_ping_and_a_megabyte_both_ways(bundle_lab: BundleLab) -> None:
+    lab = bundle_lab
+    bring_up(lab)
+    ok, summary = ping(lab.ns_client, HUB_IP, size=1400)
+    assert ok, summary
+    assert sorted(members_active(lab, "client")) == sorted(c.a for c in lab.cables)
+    for sender, receiver, address in (
+        (lab.ns_client, lab.ns_hub, HUB_IP),
+        (lab.ns_hub, lab.ns_client, CLIENT_IP),
+    ):
+        result = tcp_transfer(sender, receiver, address, nbytes=1 << 20)
+        assert result["bytes"] == 1 << 20 and result["intact"], result
+    status = lab.wanctl("status", "hub", "--json")
+    assert status.wait() == 0
+    members = json.loads(status.output())["bundle"]["members"]
+    assert all(0.3 < m["share"] < 0.7 for m in members), members
+    human = lab.wanctl("status", "hub")
+    assert human.wait() == 0
+    assert "member" in human.output()
+
+
+@pytest.mark.cable_baud(460800)
+def test_a_member_cut_mid_transfer_costs_only_bandwidth(bundle_lab: BundleLab) -> None:
+    """The second cable goes silent (no carrier on a pty): LCP echo finds the dead
+    member, it leaves, TCP's lost segments are resent over the other member."""
+    lab = bundle_lab
+    echo = ("--lcp-echo-interval", "1", "--lcp-echo-failure", "3")
+    hub, client = bring_up(lab, *echo)
+    outcome: dict[str, object] = {}
+
+    def transfer() -> None:
+        outcome.update(tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20))
+
+    worker = threading.Thread(target=transfer)
+    worker.start()
+    time.sleep(2.0)
+    lab.cables[1].cut()
+    worker.join(120)
+    assert outcome.get("intact") and outcome.get("bytes") == 1 << 20, outcome
+    client.wait_for(r"left bundle|Link down", 10)
+    assert members_active(lab, "client") == [lab.cables[0].a]
+    assert members_active(lab, "hub") == [lab.cables[0].b]
+    assert hub.proc.poll() is None and client.proc.poll() is None
+    ok, summary = ping(lab.ns_client, HUB_IP)
+    assert ok, summary
