@@ -32,6 +32,7 @@ from wanctl.options import LinkOptions
 from wanctl.pcap import Direction, PcapWriter
 from wanctl.progress import Progress
 from wanctl.runner import LinkRunner
+from wanctl.values import split_member
 from wanminiport.exitcodes import ExitCode
 from wanminiport.vc import NO_VC_STATUS
 
@@ -71,19 +72,21 @@ class BundleRunner:
         self.progress = progress or Progress()
         self.control_dir = control_dir
         self.on_up = on_up
-        self.ports = (options.device, *options.members)
+        members = [split_member(spec, options.baud) for spec in options.members]
+        self.ports = (options.device, *(port for port, _ in members))
+        bauds = (options.baud, *(baud for _, baud in members))
         self.bundler = Bundler(
             ppp_config(options), on_bundle=self._on_bundle, on_event=self._on_bundle_event
         )
         self.members = [
             LinkRunner(
-                dataclasses.replace(options, device=port, members=()),
+                dataclasses.replace(options, device=port, baud=baud, members=()),
                 link_name=port,
                 answer=answer,
                 progress=_MemberProgress(self.progress, port),
                 bundler=self.bundler,
             )
-            for port in self.ports
+            for port, baud in zip(self.ports, bauds, strict=True)
         ]
         self.bundle: BundleLink | None = None
         self.edge: TunEdge | None = None

@@ -396,7 +396,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "members",
         v.device_list(7),
         (),
-        "with multilink: more ports of the bundle (dial --multilink PORT PORT... gives them too)",
+        "with multilink: more ports of the bundle, PORT@BAUD for its own speed"
+        " (dial --multilink PORT PORT... gives them too)",
         'members = ["/dev/ttyUSB1"]',
         metavar="PORT,PORT",
     ),
@@ -735,7 +736,9 @@ def _check_combination(
                 yield UsageError(
                     where(name), "needs multilink", "add --multilink (multilink = true)"
                 )
-    elif len({opts.device, *opts.members}) < 1 + len(opts.members):
+    elif len({opts.device, *(v.split_member(m, 0)[0] for m in opts.members)}) < 1 + len(
+        opts.members
+    ):
         yield UsageError(where("members"), "names a port twice", "give each port once")
     if opts.framing is FramingMode.SLIP:
         if opts.multilink:

@@ -363,9 +363,28 @@ def device_list(max_items: int) -> Parser:
             raise _wrong_type(value, "a list of ports", '["/dev/ttyUSB1", "/dev/ttyUSB2"]')
         if len(items) > max_items:
             raise BadValue(f"{len(items)} ports given", f"give at most {max_items}")
-        return tuple(device(item, textual) for item in items)
+        return tuple(_member_port(item, textual) for item in items)
 
     return parse
+
+
+def _member_port(value: object, textual: bool) -> str:
+    """A member's port, optionally at its own speed: ``/dev/ttyUSB1@57600``."""
+    if isinstance(value, str) and "@" in value and "://" not in value:
+        port, _, speed = value.rpartition("@")
+        baud = integer(50, 4_000_000, "bps")(speed, True)
+        if baud not in STANDARD_BAUD_RATES:
+            raise BadValue(f"{baud} is not a standard tty speed", f"use {nearest_baud(baud)}")
+        return f"{device(port, textual)}@{baud}"
+    return device(value, textual)
+
+
+def split_member(spec: str, default_baud: int) -> tuple[str, int]:
+    """``/dev/ttyUSB1@57600`` -> (port, speed); without ``@`` the link's own speed."""
+    if "@" in spec and "://" not in spec:
+        port, _, speed = spec.rpartition("@")
+        return port, int(speed)
+    return spec, default_baud
 
 
 def endpoint(value: object, textual: bool) -> str:
