@@ -359,3 +359,22 @@ def test_lcp_timer_words_become_options(tmp_path: Path) -> None:
     assert [result.values[k] for k in ("lcp-restart", "lcp-max-configure")] == [1, 4]
     assert [result.values[k] for k in ("lcp-max-terminate", "lcp-max-failure")] == [1, 2]
     assert not [w for w in result.warnings if "lcp-" in w]
+
+
+def test_multilink_options_become_profile_values(tmp_path: Path) -> None:
+    result = import_pppd(
+        _peer(tmp_path, "/dev/ttyS1\nmultilink\nmrru 1600\nmpshortseq\nendpoint magic:0a0b0c0d\n")
+    )
+    values = result.values
+    assert values["multilink"] is True and values["mrru"] == 1600
+    assert values["mpshortseq"] is True and values["endpoint"] == "magic:0a0b0c0d"
+    assert result.warnings == []
+    off = import_pppd(_peer(tmp_path, "/dev/ttyS1\nmp\nnomp\n", "off"))
+    assert off.values["multilink"] is False
+
+
+def test_a_bad_endpoint_is_left_out_with_a_warning_naming_its_line(tmp_path: Path) -> None:
+    result = import_pppd(_peer(tmp_path, "/dev/ttyS1\nmultilink\nendpoint bogus:1\n"))
+    assert "endpoint" not in result.values
+    [warning] = result.warnings
+    assert ":3: endpoint bogus:1: Can't parse 'bogus:1'" in warning
