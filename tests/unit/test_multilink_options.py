@@ -1,0 +1,57 @@
+"""Multilink's options: pppd's names, the member ports, and a clear line for each bad one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.unit.test_options import _errors, _options
+from wanctl.config import ppp_config
+from wanctl.values import split_member
+
+
+def test_pppd_names_reach_the_ppp_engine() -> None:
+    options = _options(
+        "--device", "/dev/ttyS0", "--multilink", "--members", "/dev/ttyS1,/dev/ttyS2@57600",
+        "--mrru", "1600", "--mpshortseq", "--endpoint", "magic:0a0b0c0d",
+    )  # fmt: skip
+    assert options.members == ("/dev/ttyS1", "/dev/ttyS2@57600")
+    config = ppp_config(options)
+    assert config.multilink and config.mrru == 1600 and config.mpshortseq
+    assert config.endpoint is not None and str(config.endpoint) == "magic:0a0b0c0d"
+    assert split_member("/dev/ttyS2@57600", 115200) == ("/dev/ttyS2", 57600)
+    assert split_member("/dev/ttyS1", 115200) == ("/dev/ttyS1", 115200)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (("--members", "/dev/ttyS1"), "--members (command line): needs multilink"),
+        (("--mrru", "1500"), "--mrru (command line): needs multilink"),
+        (("--endpoint", "magic:0a0b0c0d"), "--endpoint (command line): needs multilink"),
+        (("--mpshortseq",), "--mpshortseq (command line): needs multilink"),
+        (("--multilink", "--members", "/dev/ttyS0"), "names a port twice"),
+        (("--multilink", "--members", "/dev/ttyS1,/dev/ttyS1@9600"), "names a port twice"),
+        (("--multilink", "--mrru", "64"), "64 is out of range"),
+        (("--multilink", "--endpoint", "bogus:1"), "Can't parse 'bogus:1'"),
+        (("--multilink", "--members", "/dev/ttyS1@57601"), "57601 is not a standard tty speed"),
+        (("--multilink", "--members", "/dev/ttyS1@fast"), "'fast' is not a whole number"),
+        (("--multilink", "--framing", "slip", "--ip", "1.1.1.1:1.1.1.2"), "needs PPP"),
+    ],
+)
+def test_bad_multilink_option_is_one_line_naming_it(argv: tuple[str, ...], words: str) -> None:
+    lines = _errors("--device", "/dev/ttyS0", *argv)
+    assert any(words in line for line in lines), lines
+
+
+def test_more_ports_on_the_command_line_need_multilink() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wanctl", "dial", "/dev/ttyS0", "/dev/ttyS1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "PORT (command line): needs multilink" in result.stderr
