@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -173,3 +174,52 @@ def test_a_member_cut_mid_transfer_costs_only_bandwidth(bundle_lab: BundleLab) -
     assert hub.proc.poll() is None and client.proc.poll() is None
     ok, summary = ping(lab.ns_client, HUB_IP)
     assert ok, summary
+
+
+def test_with_persist_a_cut_member_rejoins_the_bundle(bundle_lab: BundleLab) -> None:
+    lab = bundle_lab
+    keep = ("--persist", "--holdoff", "0", "--maxfail", "0")
+    bring_up(lab, "--lcp-echo-interval", "1", "--lcp-echo-failure", "2", *keep)
+    lab.cables[1].cut()
+    assert wait_members(lab, "client", 1), "the cut member never left"
+    lab.cables[1].restore()
+    assert wait_members(lab, "client", 2), "the member never rejoined"
+    assert wait_members(lab, "hub", 2)
+    ok, summary = ping(lab.ns_client, HUB_IP, size=1400)
+    assert ok, summary
+
+
+def wait_members(lab: BundleLab, link: str, count: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(members_active(lab, link)) == count:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_the_pcap_carries_the_fragments_and_tshark_decodes_them(
+    bundle_lab: BundleLab, tmp_path: Path
+) -> None:
+    lab = bundle_lab
+    pcap = f"{tmp_path}/bundle.pcap"
+    lab.answer()
+    client = lab.dial("--pcap", pcap, "--noccp", "--novj")
+    client.wait_for(r"Link up", 30)
+    ok, _ = ping(lab.ns_client, HUB_IP, count=2, size=1400)
+    assert ok
+    lab.wanctl("hangup", "client").wait()
+    assert client.wait(15) == 5
+    decoded = subprocess.run(
+        ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.protocols", "-e", "mp.seq"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    protocols = decoded.stdout
+    for name in ("lcp", "chap", "mp"):
+        assert f":{name}" in protocols, (name, protocols)
+    # tshark reassembles the fragments of each 1400-byte ping.
+    assert "ppp:mp:ip:icmp" in protocols, protocols
+    sequences = [int(line.split("\t")[1]) for line in protocols.splitlines() if ":mp" in line]
+    assert len(sequences) >= 8 and max(sequences) >= 4, sequences  # both ways, 4+ each
