@@ -115,6 +115,7 @@ class BundleRunner:
             self.request_hangup,
             directory=Path(self.control_dir) if self.control_dir else None,
             capture=self._subscribe,
+            drop_member=self.drop_member,
         )
         await server.start()
         try:
@@ -136,6 +137,14 @@ class BundleRunner:
         """SIGINT, SIGTERM, SIGHUP or ``wanctl hangup``: every member ends."""
         for member in self.members:
             member.request_hangup()
+
+    def drop_member(self, port: str) -> str | None:
+        """``wanctl hangup LINK --member PORT``: that member ends and is not redialled."""
+        for member in self.members:
+            if member.link_name == port:
+                member.request_hangup()
+                return None
+        return f"no member {port!r}; the members are {', '.join(self.ports)}"
 
     # -- the bundle --
 

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     hangup = sub.add_parser("hangup", help="hang up a running link")
     hangup.add_argument("link", nargs="?", metavar="LINK")
     hangup.add_argument("--all", action="store_true", help="every running link")
+    hangup.add_argument(
+        "--member", metavar="PORT", help="multilink: drop this member, the bundle stays up"
+    )
 
     status = sub.add_parser("status", help="show running links")
     status.add_argument("link", nargs="?", metavar="LINK")
@@ -292,7 +295,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if verb == "status":
         return verbs.status(args.link, args.json)
     if verb == "hangup":
-        return verbs.hangup(args.link, args.all)
+        return verbs.hangup(args.link, args.all, args.member)
     if verb == "capture":
         return verbs.capture(args.link, args.file, args.count, args.duration)
     if verb == "selftest":

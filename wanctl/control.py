@@ -15,6 +15,8 @@ Protocol: one JSON object per line each way, requests at most
     <- {"ok": true, "status": {...}}          (see status.schema.json)
     -> {"cmd": "hangup"}
     <- {"ok": true, "result": "hanging up"}
+    -> {"cmd": "hangup", "member": "/dev/ttyUSB1"}   (a multilink bundle: drop one member)
+    <- {"ok": true, "result": "dropping member /dev/ttyUSB1"}
     <- {"ok": false, "code": "bad-request", "error": "unknown command 'x'; ..."}
 
 Error codes: ``bad-request`` (not JSON, not an object, unknown command or
@@ -67,6 +69,8 @@ HangupHandler = Callable[[], Awaitable[None] | None]
 FrameSink = Callable[[float, bool, bytes], None]
 #: Subscribes a sink to the link's frames; returns the function that unsubscribes it.
 CaptureHandler = Callable[[FrameSink], Callable[[], None]]
+#: Drops one member of a bundle; returns why it cannot (no such member), else None.
+MemberHandler = Callable[[str], str | None]
 #: Frames a slow capture client may have queued before newer ones are dropped.
 CAPTURE_BACKLOG_BYTES = 1 << 20
 
@@ -194,6 +198,7 @@ class ControlServer:
         max_clients: int = 8,
         idle_timeout: float = 10.0,
         capture: CaptureHandler | None = None,
+        drop_member: MemberHandler | None = None,
     ) -> None:
         self.link = check_link_name(link)
         self.directory = directory or run_dir()
@@ -205,6 +210,7 @@ class ControlServer:
         self._status = status
         self._hangup = hangup
         self._capture = capture
+        self._drop_member = drop_member
         self._schema = load_schema("status.schema.json")
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None
@@ -379,10 +385,11 @@ class ControlServer:
             return _error("bad-request", 'request is nested too deeply; send {"cmd": "status"}')
         if not isinstance(request, dict):
             return _error("bad-request", 'request must be a JSON object like {"cmd": "status"}')
-        extra = sorted(set(request) - {"cmd"})
+        cmd = request.get("cmd")
+        allowed = {"cmd", "member"} if cmd == "hangup" else {"cmd"}
+        extra = sorted(set(request) - allowed)
         if extra:
             return _error("bad-request", f'unexpected field {extra[0]!r}; send only "cmd"')
-        cmd = request.get("cmd")
         if cmd not in COMMANDS:
             what = 'no "cmd"' if cmd is None else f"unknown command {cmd!r}"
             return _error("bad-request", f"{what}; known commands: {', '.join(COMMANDS)}")
@@ -393,6 +400,8 @@ class ControlServer:
                 if self._capture is None:
                     return _error("bad-request", "this link does not offer capture")
                 return {"ok": True, "result": "capturing"}
+            if "member" in request:
+                return self._member_hangup(request["member"])
             outcome = self._hangup()
             if inspect.isawaitable(outcome):
                 await outcome
@@ -400,6 +409,16 @@ class ControlServer:
         except Exception as exc:
             log.exception("control socket %s: %s failed", self.path, cmd)
             return _error("internal", f"{cmd} failed: {type(exc).__name__}: {exc}")
+
+    def _member_hangup(self, member: object) -> dict[str, Any]:
+        if not isinstance(member, str) or not member:
+            return _error("bad-request", '"member" must be a port name such as "/dev/ttyUSB1"')
+        if self._drop_member is None:
+            return _error("bad-request", f"link {self.link!r} is not a multilink bundle")
+        refused = self._drop_member(member)
+        if refused is not None:
+            return _error("bad-request", refused)
+        return {"ok": True, "result": f"dropping member {member}"}
 
     async def _status_response(self) -> dict[str, Any]:
         result = self._status()
@@ -526,9 +545,15 @@ def status(link: str, directory: Path | None = None, timeout: float = 5.0) -> di
     return result
 
 
-def hangup(link: str, directory: Path | None = None, timeout: float = 5.0) -> None:
-    """Ask a running link to hang up; returns once the link has accepted the request."""
-    _checked(request(link, {"cmd": "hangup"}, directory, timeout), link)
+def hangup(
+    link: str, directory: Path | None = None, timeout: float = 5.0, *, member: str | None = None
+) -> None:
+    """Ask a running link to hang up (or, for a bundle, to drop ``member``); returns
+    once the link has accepted the request."""
+    message: dict[str, Any] = {"cmd": "hangup"}
+    if member is not None:
+        message["member"] = member
+    _checked(request(link, message, directory, timeout), link)
 
 
 def hangup_all(directory: Path | None = None, timeout: float = 5.0) -> dict[str, str | None]:

@@ -94,7 +94,9 @@ def status(link: str | None, as_json: bool) -> int:
     return 0
 
 
-def hangup(link: str | None, everything: bool) -> int:
+def hangup(link: str | None, everything: bool, member: str | None = None) -> int:
+    if everything and member is not None:
+        raise UsageError("--member", "drops one member of one bundle", "name the LINK, not --all")
     if everything:
         outcome = control.hangup_all()
         for name, error in outcome.items():
@@ -109,6 +111,10 @@ def hangup(link: str | None, everything: bool) -> int:
                 "name one (wanctl status lists them) or use --all",
             )
         link = running[0]
+    if member is not None:
+        control.hangup(link, member=member)
+        print(f"{link}: dropping member {member}")
+        return 0
     control.hangup(link)
     print(f"{link}: hanging up")
     return 0

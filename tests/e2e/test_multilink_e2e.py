@@ -147,7 +147,14 @@ def test_bundle_of_two_carries_ping_and_a_megabyte_both_ways(bundle_lab: BundleL
     assert all(0.3 < m["share"] < 0.7 for m in members), members
     human = lab.wanctl("status", "hub")
     assert human.wait() == 0
-    assert "member" in human.output()
+    assert human.output().count("    member /dev/pts/") == 2
+    drop = lab.wanctl("hangup", "client", "--member", lab.cables[1].a)
+    assert drop.wait() == 0 and "dropping member" in drop.output()
+    assert wait_members(lab, "client", 1) and wait_members(lab, "hub", 1)
+    ok, summary = ping(lab.ns_client, HUB_IP, size=1400)
+    assert ok, summary
+    unknown = lab.wanctl("hangup", "client", "--member", "/dev/nonesuch")
+    assert unknown.wait() != 0 and "no member '/dev/nonesuch'" in unknown.output()
 
 
 @pytest.mark.cable_baud(460800)

@@ -550,3 +550,35 @@ def test_package_exports_resolve() -> None:
     with pytest.raises(AttributeError):
         _ = wanctl.no_such_name
     assert sorted(wanctl.__all__) == sorted(wanctl._EXPORTS)
+
+
+def test_hangup_of_one_member_reaches_the_bundles_handler(run_dir: Path) -> None:
+    dropped: list[str] = []
+
+    def drop(member: str) -> str | None:
+        if member != "/dev/ttyUSB1":
+            return f"no member {member!r}"
+        dropped.append(member)
+        return None
+
+    server = RunningServer("bundle", run_dir, drop_member=drop)
+    try:
+        control.hangup("bundle", member="/dev/ttyUSB1")
+        assert dropped == ["/dev/ttyUSB1"] and server.hangups == 0
+        with pytest.raises(ControlError, match="no member '/dev/ttyUSB9'"):
+            control.hangup("bundle", member="/dev/ttyUSB9")
+        bad, good = _exchange(
+            control.socket_path("bundle"),
+            b'{"cmd": "hangup", "member": 3}\n{"cmd": "status", "member": "x"}\n',
+            2,
+        )
+        assert '"member" must be a port name' in bad["error"]
+        assert "unexpected field 'member'" in good["error"]
+    finally:
+        server.stop()
+
+
+def test_member_hangup_on_a_single_link_is_refused(link: RunningServer) -> None:
+    with pytest.raises(ControlError, match="is not a multilink bundle"):
+        control.hangup("lab", member="/dev/ttyUSB1")
+    assert link.hangups == 0
