@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ndiswan.edges import ApiEdge
 from ndiswan.link import PppLink
 from ndiswan.ppp import AuthRequirement, NetworkUp, PppConfig
 from ndiswan.ppp.multilink.endpoint import parse_endpoint
+from ndiswan.ppp.multilink.header import Fragment
 from tests.pair.test_ppp_link import ipv4_packet, lookup, network_up
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
@@ -176,5 +178,48 @@ def test_a_member_with_another_peers_discriminator_is_refused(tmp_path: object) 
                     unbind_adapter(adapter)
                     adapter.close()
                 del hub.adapters[2:]
+
+    asyncio.run(run())
+
+
+def test_garbage_fragments_are_counted_dropped_and_the_bundle_stays_up(tmp_path: object) -> None:
+    """Wild sequence numbers, B without E, duplicates and short headers on a member."""
+    rng = random.Random(7)
+
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path)) as (hub, client, _):
+            await network_up(client.edge, (NetworkUp,))
+            client_bundle, hub_bundle = await client.bundle(), await hub.bundle()
+            member = client.members[0]
+            assert member.sendpath is not None
+            for _ in range(400):
+                kind = rng.randrange(4)
+                if kind == 0:  # short or garbage header
+                    body = rng.randbytes(rng.randrange(0, 4))
+                elif kind == 1:  # a wild sequence number far from the stream
+                    body = Fragment(rng.randrange(1 << 24), True, False, b"w" * 50).encode(False)
+                elif kind == 2:  # Begin without End, forever
+                    body = Fragment(rng.randrange(1 << 10), True, False, b"b" * 200).encode(False)
+                else:  # past the MRRU
+                    body = Fragment(rng.randrange(1 << 10), True, True, bytes(1600)).encode(False)
+                member.sendpath.send(b"\x00\x3d" + body)
+                if rng.random() < 0.1:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(1.0)
+            fragments, octets = hub_bundle.bundle.reassembler.buffered()
+            assert fragments <= 65 and octets <= 16 * 1500 + 1600
+            assert hub_bundle.bundle.status().dropped > 0
+            packet = ipv4_packet("10.8.0.2", "10.8.0.1", b"after the garbage" * 50)
+            for _ in range(20):  # the fragmenter's sequence moves past what garbage claimed
+                assert client_bundle.send_packet(packet)
+                try:
+                    got = await asyncio.wait_for(hub.edge.received.get(), 1)
+                except TimeoutError:
+                    continue
+                assert got == packet
+                break
+            else:
+                raise AssertionError("no packet crossed after the garbage")
+            assert not hub_bundle.terminated.is_set()
 
     asyncio.run(run())
