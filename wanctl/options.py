@@ -736,6 +736,19 @@ def _check_combination(
                 yield UsageError(
                     where(name), "needs multilink", "add --multilink (multilink = true)"
                 )
+    elif opts.require_mppe or opts.require_mppe_40 or opts.require_mppe_128 or opts.idle:
+        name = (
+            "idle"
+            if opts.idle
+            else next(
+                n
+                for n in ("require_mppe", "require_mppe_40", "require_mppe_128")
+                if getattr(opts, n)
+            )
+        )
+        yield UsageError(
+            where(name), "is not supported over a multilink bundle", "drop it or --multilink"
+        )
     elif len({opts.device, *(v.split_member(m, 0)[0] for m in opts.members)}) < 1 + len(
         opts.members
     ):

@@ -39,6 +39,8 @@ def test_pppd_names_reach_the_ppp_engine() -> None:
         (("--multilink", "--members", "/dev/ttyS1@57601"), "57601 is not a standard tty speed"),
         (("--multilink", "--members", "/dev/ttyS1@fast"), "'fast' is not a whole number"),
         (("--multilink", "--framing", "slip", "--ip", "1.1.1.1:1.1.1.2"), "needs PPP"),
+        (("--multilink", "--require-mppe-128"), "not supported over a multilink bundle"),
+        (("--multilink", "--idle", "60"), "--idle (command line): is not supported over"),
     ],
 )
 def test_bad_multilink_option_is_one_line_naming_it(argv: tuple[str, ...], words: str) -> None:
