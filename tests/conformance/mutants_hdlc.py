@@ -141,6 +141,37 @@ def _escapes_of_accm_only(data: bytes) -> bytes:
     return b"\x7e".join(out)
 
 
+def _loses_octet_after_escaped_escape(data: bytes) -> bytes:
+    """Linux ppp_async's receiver: the octet after 7D 7D (an escaped 0x5D) is lost.
+
+    It keeps it only when the pair ends one read from the tty; here the
+    first pair of each frame is that lucky one.
+    """
+    out = bytearray()
+    pairs, index = 0, 0
+    while index < len(data):
+        octet = data[index]
+        out.append(octet)
+        index += 1
+        if octet == 0x7E:
+            pairs = 0
+        elif octet == ESCAPE and index < len(data):
+            out.append(data[index])
+            index += 1
+            if data[index - 1] == ESCAPE:
+                pairs += 1
+                if pairs > 1 and index < len(data) and data[index] not in (ESCAPE, 0x7E):
+                    index += 1
+    return bytes(out)
+
+
+#: A receiver that decodes a single escaped 0x5D right but not every one.
+SOMETIMES_LOSES_AFTER_7D_7D = Mutant(
+    "loses the octet after 7D 7D, except the first time in a frame",
+    incoming=_loses_octet_after_escaped_escape,
+)
+
+
 def _named(mutant: Mutant, name: str) -> Mutant:
     return replace(mutant, name=name)
 
