@@ -27,6 +27,8 @@ from ndiswan.link import PppLink, UpperEdge
 from ndiswan.ppp.config import PppConfig
 from ndiswan.ppp.events import (
     BundleFrameReceived,
+    BundleProtocolRejected,
+    BundleProtocolUnsupported,
     CloseRequested,
     Event,
     Ipv6Up,
@@ -115,6 +117,9 @@ class BundleLink(PppLink):
         if isinstance(event, CloseRequested):
             self.bundler.close_members(self.bundle, event.reason)
             return
+        if isinstance(event, BundleProtocolUnsupported):
+            self.bundler.reject_protocol(self.bundle, event.protocol, event.info)
+            return
         super()._handle(event)
 
     def close(self, reason: str = "User request") -> None:
@@ -189,9 +194,12 @@ class Bundler:
         *,
         on_bundle: Callable[[BundleLink], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        on_membership: Callable[[str, str], None] | None = None,
         refuse_foreign: bool = True,
     ) -> None:
         self.config = config
+        #: Told (member, what happened) when a member joins, is refused or leaves.
+        self.on_membership = on_membership
         self.table = BundleTable(refuse_foreign=refuse_foreign)
         self.on_bundle = on_bundle
         self.on_event = on_event
@@ -217,6 +225,8 @@ class Bundler:
     def _member_event(self, member_id: str, link: PppLink, event: Event) -> None:
         if isinstance(event, BundleFrameReceived):
             self._receive(member_id, event)
+        elif isinstance(event, BundleProtocolRejected):
+            self._protocol_rejected(member_id, event.protocol)
         elif isinstance(event, MemberReady):
             self._join(member_id, link, event)
         elif isinstance(event, PhaseChanged) and event.phase is not Phase.NETWORK:
@@ -233,6 +243,7 @@ class Bundler:
         result = self.table.join(member_id, key, event.link, link.state.speed, now, window)
         if result.bundle is None:
             pppd_log.warning("%s not joined to a bundle: %s", member_id, result.refused)
+            self._tell(member_id, f"refused: {result.refused}")
             link.close(f"multilink: {result.refused}")
             return
         bundle = result.bundle
@@ -247,6 +258,8 @@ class Bundler:
             pppd_log.info("Link %s attached to bundle %s", member_id, key)
             bundle_link = self.links[id(bundle)]
             bundle_link.state.speed = sum(m.speed_bps for m in bundle.active)
+        count = len(bundle.active)
+        self._tell(member_id, f"joined bundle {key} ({count} member{'s' if count > 1 else ''})")
 
     def _leave(self, member_id: str, reason: str, exit_code: ExitCode | None = None) -> None:
         bundle = self.table.bundle_of(member_id)
@@ -258,6 +271,7 @@ class Bundler:
         result = self.table.leave(member_id, reason, now)
         self._paused.discard(member_id)
         pppd_log.info("Link %s left bundle %s: %s", member_id, bundle.key, reason)
+        self._tell(member_id, f"left bundle {bundle.key}: {reason}")
         if bundle_link is None:
             return
         for packet in result.packets:
@@ -267,6 +281,26 @@ class Bundler:
             bundle_link.network.end(reason, now, exit_code)
         bundle_link._service()
         self._update_pause(bundle)
+
+    def reject_protocol(self, bundle: Bundle, protocol: int, info: bytes) -> None:
+        """The bundle does not run ``protocol``: its first member's LCP rejects it."""
+        for member in bundle.active:
+            link = self.members[member.member_id]
+            if isinstance(link.session, PppSession):
+                link.session.reject_protocol(protocol, info, link.loop.time())
+                link._service()
+                return
+
+    def _protocol_rejected(self, member_id: str, protocol: int) -> None:
+        bundle = self.table.bundle_of(member_id)
+        bundle_link = self.links.get(id(bundle)) if bundle is not None else None
+        if bundle_link is not None:
+            bundle_link.network.protocol_rejected(protocol, bundle_link.loop.time())
+            bundle_link._service()
+
+    def _tell(self, member_id: str, what: str) -> None:
+        if self.on_membership is not None:
+            self.on_membership(member_id, what)
 
     def close_members(self, bundle: Bundle, reason: str) -> None:
         """Terminate every member of ``bundle`` (its leaving ends the bundle)."""

@@ -6,6 +6,11 @@ miniport and call manager, redialled under ``persist``) with the shared
 to each new bundle), the control socket, the pcap and the signals.  The run
 ends when every member has ended (without ``persist``: when each one's call
 is over); the exit code is the bundle's, else the first member's.
+
+With ``demand-add`` (bandwidth on demand, dialling side) only ``demand-min``
+members start; a ``DemandPolicy`` sampling the bundle's traffic each second
+brings up the next port when the bundle stays busy and drops the last one
+when it stays idle.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from typing import Any
 from ndiswan.bundling import BundleLink, Bundler
 from ndiswan.edges import TunEdge
 from ndiswan.ppp.compression import NO_COMPRESSION_STATUS
-from ndiswan.ppp.events import Event, Ipv6Up, LinkTerminated, NetworkUp
+from ndiswan.ppp.events import Event, Ipv6Up, LinkTerminated, NetworkUp, Phase
+from ndiswan.ppp.multilink.demand import Decision, DemandPolicy, DemandSettings
 from ndiswan.resolv import ResolvConfError
 from ndiswan.tun import TunError
 from wanctl.config import ppp_config
@@ -37,6 +43,8 @@ from wanminiport.exitcodes import ExitCode
 from wanminiport.vc import NO_VC_STATUS
 
 log = logging.getLogger("wanctl")
+#: How often bandwidth on demand samples the bundle's traffic.
+DEMAND_SAMPLE_INTERVAL = 1.0
 
 
 class _MemberProgress(Progress):
@@ -76,7 +84,10 @@ class BundleRunner:
         self.ports = (options.device, *(port for port, _ in members))
         bauds = (options.baud, *(baud for _, baud in members))
         self.bundler = Bundler(
-            ppp_config(options), on_bundle=self._on_bundle, on_event=self._on_bundle_event
+            ppp_config(options),
+            on_bundle=self._on_bundle,
+            on_event=self._on_bundle_event,
+            on_membership=lambda member, what: self.progress.note(f"[{member}] {what}"),
         )
         self.members = [
             LinkRunner(
@@ -94,6 +105,21 @@ class BundleRunner:
         self.exit_code: ExitCode | None = None
         self._pcap: PcapWriter | None = None
         self._capture_sinks: list[FrameSink] = []
+        self._hangup = False
+        self._running: dict[LinkRunner, asyncio.Future[ExitCode]] = {}
+        #: Members ended by bandwidth on demand: their exit codes are not the run's.
+        self._dropped: set[LinkRunner] = set()
+        self._demand: DemandPolicy | None = None
+        if options.demand_add is not None and not answer:
+            (add_percent, add_seconds), (drop_percent, drop_seconds) = (
+                options.demand_add,
+                options.demand_drop,
+            )
+            self._demand = DemandPolicy(
+                DemandSettings(
+                    add_percent, add_seconds, drop_percent, drop_seconds, options.demand_min
+                )
+            )
 
     async def run(self) -> ExitCode:
         for member in self.members:
@@ -119,7 +145,7 @@ class BundleRunner:
         )
         await server.start()
         try:
-            codes = await asyncio.gather(*(m._redial_loop() for m in self.members))
+            codes = await self._run_members()
         finally:
             await server.close()
             if self.bundle is not None:
@@ -135,8 +161,68 @@ class BundleRunner:
 
     def request_hangup(self) -> None:
         """SIGINT, SIGTERM, SIGHUP or ``wanctl hangup``: every member ends."""
+        self._hangup = True
         for member in self.members:
             member.request_hangup()
+
+    # -- the members, and bandwidth on demand --
+
+    async def _run_members(self) -> list[ExitCode]:
+        """Until every member started has ended; the codes of those not dropped on demand."""
+        first = self._demand.settings.min_members if self._demand else len(self.members)
+        for member in self.members[:first]:
+            self._start(member)
+        watch = asyncio.ensure_future(self._watch_demand()) if self._demand else None
+        codes: list[ExitCode] = []
+        try:
+            while self._running:
+                done, _ = await asyncio.wait(
+                    set(self._running.values()), return_when=asyncio.FIRST_COMPLETED
+                )
+                for member, task in list(self._running.items()):
+                    if task in done:
+                        del self._running[member]
+                        if member not in self._dropped:
+                            codes.append(task.result())
+                        self._dropped.discard(member)
+        finally:
+            if watch is not None:
+                watch.cancel()
+        return codes or [ExitCode.USER_REQUEST]
+
+    def _start(self, member: LinkRunner) -> None:
+        member._hangup.clear()
+        self._running[member] = asyncio.ensure_future(member._redial_loop())
+
+    async def _watch_demand(self) -> None:
+        assert self._demand is not None
+        loop = asyncio.get_running_loop()
+        while not self._hangup:
+            await asyncio.sleep(DEMAND_SAMPLE_INTERVAL)
+            bundle = self.bundle
+            if bundle is None or bundle.network.phase is not Phase.NETWORK:
+                continue
+            members = list(bundle.bundle.members.values())
+            standby = [m for m in self.members if m not in self._running]
+            decision = self._demand.sample(
+                loop.time(),
+                sum(m.octets_sent for m in members),
+                sum(m.octets_received for m in members),
+                sum(m.speed_bps for m in bundle.bundle.active),
+                active=len(bundle.bundle.active),
+                standby=len(standby),
+            )
+            busy = f"{self._demand.utilisation:.0%} busy"
+            if decision is Decision.ADD:
+                self.progress.note(
+                    f"Bandwidth on demand: {busy}, bringing up {standby[0].link_name}"
+                )
+                self._start(standby[0])
+            elif decision is Decision.DROP:
+                extra = [m for m in self.members if m in self._running][-1]
+                self.progress.note(f"Bandwidth on demand: {busy}, dropping {extra.link_name}")
+                self._dropped.add(extra)
+                extra.request_hangup()
 
     def drop_member(self, port: str) -> str | None:
         """``wanctl hangup LINK --member PORT``: that member ends and is not redialled."""

@@ -418,6 +418,31 @@ OPTIONS: tuple[OptionSpec, ...] = (
         'endpoint = "magic:0a0b0c0d"',
         metavar="CLASS:VALUE",
     ),
+    OptionSpec(
+        "demand-add",
+        v.percent_seconds,
+        None,
+        "with multilink (dial): bandwidth on demand; bring up the next member when the"
+        " bundle is this busy for this long",
+        'demand-add = "75,10"',
+        metavar="PERCENT,SECONDS",
+    ),
+    OptionSpec(
+        "demand-drop",
+        v.percent_seconds,
+        (25, 30),
+        "with demand-add: drop a member when the bundle is this idle for this long",
+        'demand-drop = "25,30"',
+        metavar="PERCENT,SECONDS",
+    ),
+    OptionSpec(
+        "demand-min",
+        v.integer(1, 8),
+        1,
+        "with demand-add: members kept up however idle the bundle is",
+        "demand-min = 1",
+        metavar="COUNT",
+    ),
     _bool("persist", False, "redial or re-listen after the link ends"),
     OptionSpec(
         "maxfail",
@@ -552,6 +577,9 @@ class LinkOptions:
     mrru: int | None = None
     mpshortseq: bool = False
     endpoint: str | None = None
+    demand_add: tuple[int, int] | None = None
+    demand_drop: tuple[int, int] = (25, 30)
+    demand_min: int = 1
     persist: bool = False
     maxfail: int = 10
     holdoff: int = 30
@@ -730,8 +758,20 @@ def _check_combination(
             "has no effect with lcp-echo-interval 0",
             "set lcp-echo-interval (e.g. 30) or lcp-echo-failure 0",
         )
+    if opts.demand_add is not None and opts.demand_add[0] <= opts.demand_drop[0]:
+        yield UsageError(
+            where("demand_drop"),
+            f"{opts.demand_drop[0]} % is not below demand-add's {opts.demand_add[0]} %",
+            "members would come and go for ever: make the drop threshold the lower one",
+        )
+    if opts.demand_add is not None and opts.demand_min > len(opts.members):
+        yield UsageError(
+            where("demand_min"),
+            f"keeps {opts.demand_min} members up, and there are {len(opts.members) + 1} ports",
+            "list more ports than demand-min, or drop demand-add",
+        )
     if not opts.multilink:
-        for name in ("members", "mrru", "endpoint", "mpshortseq"):
+        for name in ("members", "mrru", "endpoint", "mpshortseq", "demand_add"):
             if getattr(opts, name):
                 yield UsageError(
                     where(name), "needs multilink", "add --multilink (multilink = true)"

@@ -401,3 +401,15 @@ def endpoint(value: object, textual: bool) -> str:
             str(exc), "use pppd's form: local:HEX, IP:A.B.C.D, MAC:XX:..., magic:HEX, phone:DIGITS"
         ) from None
     return value
+
+
+def percent_seconds(value: object, textual: bool) -> tuple[int, int]:
+    """``"75,10"``: a utilisation in percent and how many seconds it must hold."""
+    if not isinstance(value, str):
+        raise _wrong_type(value, "a string", '"75,10" (percent, seconds)')
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) != 2:
+        raise BadValue(f"{value!r} is not PERCENT,SECONDS", 'write it like "75,10"')
+    percent = integer(0, 100, "%")(parts[0], True)
+    seconds = integer(1, 86400, "seconds")(parts[1], True)
+    return percent, seconds

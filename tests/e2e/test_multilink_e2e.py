@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -230,3 +231,23 @@ def test_the_pcap_carries_the_fragments_and_tshark_decodes_them(
     assert "ppp:mp:ip:icmp" in protocols, protocols
     sequences = [int(line.split("\t")[1]) for line in protocols.splitlines() if ":mp" in line]
     assert len(sequences) >= 8 and max(sequences) >= 4, sequences  # both ways, 4+ each
+
+
+def test_bandwidth_on_demand_adds_a_member_under_load_and_drops_it_when_idle(
+    bundle_lab: BundleLab,
+) -> None:
+    lab = bundle_lab
+    lab.answer()
+    client = lab.dial("--demand-add", "60,2", "--demand-drop", "10,3", "--demand-min", "1")
+    client.wait_for(r"Link up: .* over 1 member\b", 30)
+    assert members_active(lab, "client") == [lab.cables[0].a]
+    result = tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, seconds=8)
+    assert result["intact"], result
+    second = re.escape(lab.cables[1].a)
+    client.wait_for(r"Bandwidth on demand: \d+% busy, bringing up " + second, 1)
+    client.wait_for(rf"\[{second}\] joined bundle .* \(2 members\)", 10)
+    client.wait_for(r"Bandwidth on demand: \d+% busy, dropping " + second, 20)
+    client.wait_for(rf"\[{second}\] left bundle", 10)
+    assert wait_members(lab, "client", 1, timeout=10)
+    ok, summary = ping(lab.ns_client, HUB_IP)
+    assert ok, summary
