@@ -175,6 +175,28 @@ class BundleFrameReceived:
 
 
 @dataclass(frozen=True)
+class BundleProtocolUnsupported:
+    """Multilink: the bundle received a packet of a protocol it does not run.
+
+    LCP runs per member, so the driver has a member's LCP send the
+    Protocol-Reject, as pppd does for its bundle (otherwise the peer keeps
+    sending, e.g. CCP and IPV6CP Configure-Requests until it gives up).
+    ``info`` follows the protocol field.
+    """
+
+    protocol: int
+    info: bytes
+
+
+@dataclass(frozen=True)
+class BundleProtocolRejected:
+    """Multilink: the peer Protocol-Rejected a bundle protocol (an NCP) on a
+    member's LCP; the driver tells the bundle, whose NCP then stops (RXJ-)."""
+
+    protocol: int
+
+
+@dataclass(frozen=True)
 class CloseRequested:
     """Multilink: the bundle's NCPs want the link closed (IPCP failed, no network
     protocol left): the driver terminates every member with ``reason``."""
@@ -210,6 +232,8 @@ Event = (
     | LogLine
     | MemberReady
     | BundleFrameReceived
+    | BundleProtocolUnsupported
+    | BundleProtocolRejected
     | CloseRequested
     | ProtocolError
 )

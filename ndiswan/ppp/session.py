@@ -45,6 +45,7 @@ from ndiswan.ppp.events import (
     AuthRole,
     AuthSucceeded,
     BundleFrameReceived,
+    BundleProtocolRejected,
     DatagramReceived,
     Event,
     Ipv6Up,
@@ -316,6 +317,15 @@ class PppSession:
         self.stats.protocol_rejects_sent += 1
         self._lcp.send_code(Code.PROTOCOL_REJECT, proto.to_bytes(2, "big") + info)
 
+    def reject_protocol(self, proto: int, info: bytes, now: float) -> None:
+        """Multilink: send the Protocol-Reject for a packet the bundle does not
+        run (RFC 1990: LCP, and so Protocol-Reject, is the members')."""
+        if not self._lcp.is_opened:
+            return
+        self.stats.protocol_rejects_sent += 1
+        self._lcp.send_code(Code.PROTOCOL_REJECT, proto.to_bytes(2, "big") + info)
+        self._pump(now)
+
     def _network_open(self, proto: int) -> bool:
         """Whether a frame of this data protocol may pass now (LCP and its NCP Opened)."""
         return self._lcp.state is State.OPENED and self._network.is_open(proto)
@@ -501,8 +511,12 @@ class PppSession:
             self._close_link("Failed to authenticate ourselves to peer", now)
 
     def _peer_rejected(self, proto: int, now: float) -> None:
-        ncp = self._ncps.get(proto)
         auth = [m for (p, _), m in self._auth.items() if p == proto]
+        if self.bundled and not auth:
+            # A bundle protocol: the NCPs are the bundle's, not this member's.
+            self._events.append(BundleProtocolRejected(proto))
+            return
+        ncp = self._ncps.get(proto)
         if ncp is None and not auth:
             self._log(
                 LogLevel.WARNING,

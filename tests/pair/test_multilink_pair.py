@@ -22,6 +22,7 @@ from ndiswan.link import PppLink
 from ndiswan.ppp import AuthRequirement, NetworkUp, PppConfig
 from ndiswan.ppp.multilink.endpoint import parse_endpoint
 from ndiswan.ppp.multilink.header import Fragment
+from ndiswan.ppp.session import PppSession
 from tests.pair.test_ppp_link import ipv4_packet, lookup, network_up
 from wanminiport import WanMiniport
 from wanminiport.callmgr import PvcCallManager, bind_client, unbind_adapter
@@ -86,18 +87,21 @@ async def _member(side: Side, name: str, path: str, config: PppConfig, baud: int
 
 @asynccontextmanager
 async def bundle_pair(
-    tmp: str, bauds: tuple[int, ...] = (115200, 115200), client: PppConfig = CLIENT
+    tmp: str,
+    bauds: tuple[int, ...] = (115200, 115200),
+    client: PppConfig = CLIENT,
+    hub: PppConfig = HUB,
 ) -> AsyncIterator[tuple[Side, Side, list[VirtualCable]]]:
     async with AsyncExitStack() as stack:
         cables = [await stack.enter_async_context(VirtualCable(baud)) for baud in bauds]
-        hub, near = _side(HUB, ApiEdge()), _side(client, ApiEdge())
+        hub_side, near = _side(hub, ApiEdge()), _side(client, ApiEdge())
         for n, (cable, baud) in enumerate(zip(cables, bauds, strict=True)):
-            await _member(hub, f"hub{n}", cable.a_path, HUB, baud, tmp)
+            await _member(hub_side, f"hub{n}", cable.a_path, hub, baud, tmp)
             await _member(near, f"client{n}", cable.b_path, client, baud, tmp)
         try:
-            yield hub, near, cables
+            yield hub_side, near, cables
         finally:
-            for adapter in hub.adapters + near.adapters:
+            for adapter in hub_side.adapters + near.adapters:
                 unbind_adapter(adapter)
                 adapter.close()
 
@@ -221,5 +225,31 @@ def test_garbage_fragments_are_counted_dropped_and_the_bundle_stays_up(tmp_path:
             else:
                 raise AssertionError("no packet crossed after the garbage")
             assert not hub_bundle.terminated.is_set()
+
+    asyncio.run(run())
+
+
+def test_an_ncp_the_peer_does_not_run_is_protocol_rejected_on_a_member(tmp_path: object) -> None:
+    """The hub offers IPV6CP, the client runs no IPV6CP: a client member's LCP sends the
+    Protocol-Reject (the bundle has no LCP of its own), a hub member's LCP receives it
+    and the hub bundle's IPV6CP stops instead of resending its Configure-Request."""
+    hub_config = dataclasses.replace(HUB, ipv6=True)
+
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path), hub=hub_config) as (hub, client, _):
+            await network_up(client.edge, (NetworkUp,))
+            hub_bundle = await hub.bundle()
+            for _ in range(100):
+                if hub_bundle.network.get_timer() is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert hub_bundle.network.get_timer() is None  # IPV6CP gave up at once
+            rejects = sum(
+                m.session.stats.protocol_rejects_sent
+                for m in client.members
+                if isinstance(m.session, PppSession)
+            )
+            assert rejects >= 1
+            assert hub_bundle.network.network is not None  # IPv4 is up all the same
 
     asyncio.run(run())

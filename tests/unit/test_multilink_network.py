@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 from ndiswan.ppp import NetworkUp, Phase, PppConfig
 from ndiswan.ppp.events import (
+    BundleProtocolUnsupported,
     CloseRequested,
     DatagramReceived,
     LinkTerminated,
+    LogLine,
     NetworkDown,
     PhaseChanged,
 )
@@ -125,3 +128,30 @@ def test_ipcp_that_never_converges_closes_the_bundle() -> None:
         hub.handle_timer(now)
         requested += [e for e in hub.drain() if isinstance(e, CloseRequested)]
     assert requested and requested[0].exit_code is ExitCode.NEGOTIATION_FAILED
+
+
+def test_a_protocol_the_bundle_does_not_run_goes_to_a_member_to_reject() -> None:
+    """pppd offers CCP and IPV6CP on its bundle: unanswered, it resends them ten times."""
+    hub, client = pair()
+    hub.start(0.0)
+    client.start(0.0)
+    exchange(hub, client)
+    client.receive_frame(b"\x80\xfd\x01\x01\x00\x04", 1.0)  # CCP Configure-Request, CCP off
+    assert BundleProtocolUnsupported(0x80FD, b"\x01\x01\x00\x04") in client.drain()
+    assert client.stats.protocol_rejects_sent == 1
+
+
+def test_a_protocol_reject_of_a_bundle_ncp_stops_it() -> None:
+    hub = BundleNetwork(dataclasses.replace(HUB, ipv6=True), mrru=1500, peer_mrru=1500)
+    client = BundleNetwork(CLIENT, mrru=1500, peer_mrru=1500)
+    hub.start(0.0)
+    client.start(0.0)
+    events = exchange(hub, client)
+    rejects = [e for e in events[1] if isinstance(e, BundleProtocolUnsupported)]
+    assert [e.protocol for e in rejects] == [0x8057]
+    assert hub.get_timer() is not None  # IPV6CP's restart timer: it would resend
+    hub.protocol_rejected(0x8057, 1.0)  # what the member's LCP received
+    assert hub.get_timer() is None
+    assert hub.network is not None and hub.phase is Phase.NETWORK
+    hub.protocol_rejected(0x1234, 2.0)  # not ours: logged, nothing changes
+    assert [e for e in hub.drain() if isinstance(e, LogLine) and "0x1234" in e.text]

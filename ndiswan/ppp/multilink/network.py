@@ -9,7 +9,9 @@ or a bundle protocol a member received whole).  Its lower layer is the
 bundle: ``start`` when the first member joined, ``end`` when the last one
 left.  It never ends by itself: when an NCP gives up (IPCP failed, no network
 protocol left) it asks the driver to close the members (``CloseRequested``);
-their leaving ends it.
+their leaving ends it.  LCP is the members': a protocol the bundle does not run
+is answered through a member (``BundleProtocolUnsupported``), and a member's
+Protocol-Reject of a bundle NCP comes back in by ``protocol_rejected``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ndiswan.ppp.compression import COMPRESSED_PROTOCOLS
 from ndiswan.ppp.config import PppConfig, RandomBytes
 from ndiswan.ppp.constants import protocol_description
 from ndiswan.ppp.events import (
+    BundleProtocolUnsupported,
     CloseRequested,
     DatagramReceived,
     Event,
@@ -158,15 +161,29 @@ class BundleNetwork:
             return
         ncp = self._ncps.get(proto)
         if ncp is None:
-            # Protocol-Reject is LCP's, which runs per member: logged, not answered.
+            # Protocol-Reject is LCP's, which runs per member: the driver has one send it.
             self.stats.protocol_rejects_sent += 1
             self._log(
                 LogLevel.WARNING,
                 f"Unsupported protocol {protocol_description(proto)} received on the bundle",
             )
+            self._outputs.append(BundleProtocolUnsupported(proto, info))
             return
         self._log(LogLevel.DEBUG, packet_line("rcvd", proto.to_bytes(2, "big") + info))
         ncp.receive(info, now)
+        self._pump(now)
+
+    def protocol_rejected(self, proto: int, now: float) -> None:
+        """The peer Protocol-Rejected one of our NCPs on a member's LCP (RFC 1661 RXJ-)."""
+        ncp = self._ncps.get(proto)
+        if ncp is None:
+            self._log(
+                LogLevel.WARNING,
+                f"Protocol-Reject for unsupported protocol {protocol_description(proto)}",
+            )
+            return
+        self._log(LogLevel.DEBUG, f"Protocol-Reject for {protocol_description(proto)} received")
+        ncp.protocol_rejected(now)
         self._pump(now)
 
     def line_error(self) -> None:
