@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ndiswan.ppp import AuthRequirement
 from tests.conformance.harness import run_cases
 from tests.conformance.mutants_lcp import MUTANTS
 from wanctl.conformance.case import Outcome, PeerRole
@@ -20,3 +21,17 @@ def test_case_passes_against_our_ppp(case_id: str, role: PeerRole) -> None:
 def test_case_fails_against_its_mutant(case_id: str) -> None:
     [result] = run_cases([case_id], mutant=MUTANTS[case_id])
     assert result.outcome is Outcome.FAIL, (MUTANTS[case_id].name, result.evidence)
+
+
+@pytest.mark.parametrize("auth", [AuthRequirement.PAP, AuthRequirement.CHAP], ids=["pap", "chap"])
+@pytest.mark.parametrize("role", list(PeerRole), ids=lambda role: role.value)
+def test_protocol_reject_waits_for_authentication_to_end(
+    role: PeerRole, auth: AuthRequirement
+) -> None:
+    # RFC 1661 3.5: in the Authentication phase a packet of any other protocol
+    # MUST be silently discarded, so the Protocol-Reject is looked for after it.
+    if role is PeerRole.ANSWER:
+        [result] = run_cases(["lcp-protocol-reject"], role=role, peer_auth=auth)
+    else:
+        [result] = run_cases(["lcp-protocol-reject"], role=role, tester_auth=auth)
+    assert result.outcome is Outcome.PASS, result.evidence

@@ -74,7 +74,9 @@ def unknown_code(ctx: CaseContext) -> str:
     title="a frame of an unknown protocol gets a Protocol-Reject with the protocol and data",
 )
 def protocol_reject(ctx: CaseContext) -> str:
-    ctx.establish("lcp")
+    # Past authentication: in that phase every packet but LCP, authentication
+    # and link quality MUST be silently discarded (RFC 1661 3.5).
+    ctx.establish("auth")
     payload = b"conformance probe"
     identifiers = []
     for _ in range(2):
