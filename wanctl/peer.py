@@ -8,7 +8,9 @@ has the line open (qemu discards output on an unopened pty), and the new
 pty keeps a slave open, so the user may open, close and reopen it.
 
 pppd's debug log is streamed to stdout as it grows; the command ends with
-pppd's exit status.  Ctrl-C sends pppd SIGTERM (it exits 5) and stops the VM.
+pppd's exit status.  Ctrl-C sends pppd SIGTERM and stops the VM; pppd then
+exits 5 (user request), or 16 when its line had hung up before (the far end
+closed the pty) and it was waiting to open it again under ``persist``.
 """
 
 from __future__ import annotations
