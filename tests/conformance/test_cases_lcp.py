@@ -6,7 +6,8 @@ import pytest
 
 from ndiswan.ppp import AuthRequirement
 from tests.conformance.harness import run_cases
-from tests.conformance.mutants_lcp import MUTANTS
+from tests.conformance.mutants_lcp import MUTANTS, _timing
+from tests.conformance.simline import Mutant
 from wanctl.conformance.case import Outcome, PeerRole
 
 
@@ -35,3 +36,13 @@ def test_protocol_reject_waits_for_authentication_to_end(
     else:
         [result] = run_cases(["lcp-protocol-reject"], role=role, tester_auth=auth)
     assert result.outcome is Outcome.PASS, result.evidence
+
+
+@pytest.mark.parametrize("role", list(PeerRole), ids=lambda role: role.value)
+def test_restart_timer_starts_a_fresh_series_after_the_runners_reset(role: PeerRole) -> None:
+    # A Terminate-Request in Ack-Sent leaves the Restart counter running
+    # (RFC 1661 4.1): a peer with a small Max-Configure is late in its series
+    # by then, which is no reason to fail it.
+    few = Mutant("a legal peer with Max-Configure 4", patch=_timing(max_configure=4))
+    results = run_cases(["lcp-ack-wrong-options", "lcp-restart-timer"], role=role, mutant=few)
+    assert [r.outcome for r in results] == [Outcome.PASS] * 2, results[-1].evidence

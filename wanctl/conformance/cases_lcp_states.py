@@ -300,7 +300,7 @@ def ack_wrong_options(ctx: CaseContext) -> str:
     title="unanswered, the Configure-Request is sent again on a Restart timer, not in a flood",
 )
 def restart_timer(ctx: CaseContext) -> str:
-    frames = [_peer_request(ctx)]
+    frames = [_fresh_series(ctx, _packet(_peer_request(ctx)))]
     while len(frames) < 3:
         frame = ctx.expect_control(Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=2 * ctx.timeout)
         if frame is None:
@@ -317,6 +317,31 @@ def restart_timer(ctx: CaseContext) -> str:
     spacing = ", ".join(f"{interval:.1f}" for interval in intervals)
     ids = ", ".join(f"{_packet(frame).identifier:#x}" for frame in frames)
     return f"Configure-Request ids {ids} {spacing} s apart"
+
+
+def _fresh_series(ctx: CaseContext, request: ControlPacket) -> Frame:
+    """The first Configure-Request of a series with its whole Max-Configure ahead.
+
+    A request the runner kept may be late in its series: a Terminate-Request
+    in Ack-Sent only sends a Terminate-Ack and goes back to Req-Sent (RFC
+    1661 4.1), so the Restart counter runs on.  A Configure-Nak in Req-Sent
+    or Ack-Sent initializes it and sends a new request (RCN: irc, scr).
+    """
+    accm = _option(request.data, LcpOpt.ACCM)
+    asked = accm.uint if accm is not None and len(accm.data) == 4 else 0
+    nak = Option(LcpOpt.ACCM, (asked | NAK_ACCM).to_bytes(4, "big"))
+    ctx.probe.send_control(Proto.LCP, Code.CONFIGURE_NAK, request.identifier, nak.encode())
+    fresh = ctx.expect_control(
+        Proto.LCP,
+        (Code.CONFIGURE_REQUEST,),
+        timeout=2 * ctx.timeout,
+        also=lambda frame: _packet(frame).identifier != request.identifier,
+    )
+    if fresh is None:
+        raise CaseFailed(
+            f"no new Configure-Request after a Configure-Nak of id={request.identifier:#x}"
+        )
+    return fresh
 
 
 @case(
