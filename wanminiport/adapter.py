@@ -53,6 +53,9 @@ _FRAMING_BITS = {
     FramingMode.RAS: FramingBits.RAS_FRAMING,
 }
 
+#: The async HDLC flag sequence (RFC 1662 4.1).
+_PPP_FLAG = b"\x7e"
+
 _LINE_DOWN_STATUS = {
     LineDownReason.HANGUP: SendStatus.HANGUP,
     LineDownReason.CARRIER_LOST: SendStatus.HANGUP,
@@ -222,22 +225,46 @@ class WanMiniport(TransportEvents):
         if vc is None:
             self.unclaimed_bytes += len(data)
             return
-        frames = self.framer.decode(data)
         vc.stats.bytes_received += len(data)
-        if self._fold_framing_stats(vc):
-            vc.client.fragment_indication(vc)
-        # Read a busy line once per frame; indications below may end the call,
-        # but the hint is about the line only.
-        remaining = self.framer.octets_to_frame_end()
-        if remaining:
-            self.transport.defer_reading(remaining)
-        for frame in frames:
-            vc.stats.frames_received += 1
-            for tap in vc.taps:
-                tap(False, frame)
-            vc.client.receive_indication(vc, frame)
-            if self.active_vc is not vc:
-                break  # the client tore the call down while handling the frame
+        pieces = self._pieces(vc, data)
+        last = len(pieces) - 1
+        for index, piece in enumerate(pieces):
+            frames = self.framer.decode(piece)
+            if self._fold_framing_stats(vc):
+                vc.client.fragment_indication(vc)
+            if index == last:
+                # Read a busy line once per frame; indications below may end
+                # the call, but the hint is about the line only.
+                remaining = self.framer.octets_to_frame_end()
+                if remaining:
+                    self.transport.defer_reading(remaining)
+            for frame in frames:
+                vc.stats.frames_received += 1
+                for tap in vc.taps:
+                    tap(False, frame)
+                vc.client.receive_indication(vc, frame)
+                if self.active_vc is not vc:
+                    return  # the client tore the call down while handling the frame
+
+    def _pieces(self, vc: Vc, data: bytes) -> list[bytes]:
+        """The chunk whole, or a frame at a time while the receive ACCM is not 0.
+
+        Control characters in the receive ACCM are dropped before the FCS
+        check (RFC 1662 4.2), and the ACCM changes when LCP opens (and again
+        when it goes back to the default): the frames behind the
+        Configure-Ack that opened it were sent with the new ACCM, often in
+        the same chunk.  Decoded one by one, each sees the link info that the
+        frame before it brought (OID_WAN_CO_SET_LINK_INFO is synchronous).
+        """
+        if self.framing is not FramingMode.PPP or not vc.link_info.recv_accm:
+            return [data]
+        parts = bytes(data).split(_PPP_FLAG)
+        if len(parts) <= 2:
+            return [data]
+        pieces = [part + _PPP_FLAG for part in parts[:-1]]
+        if parts[-1]:
+            pieces.append(parts[-1])
+        return pieces
 
     def line_down(self, reason: LineDownReason) -> None:
         self.line_up = False
