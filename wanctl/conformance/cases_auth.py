@@ -20,7 +20,7 @@ from ndiswan.ppp.constants import CHAP_MD5, Code, IpcpOpt, LcpOpt, Proto
 from ndiswan.ppp.packet import ControlPacket, Option, parse_options
 from wanctl.conformance.case import CaseFailed, NotApplicable, PeerRole, Strength, case
 from wanctl.conformance.case import hex_text as _hex
-from wanctl.conformance.context import CaseContext, Established
+from wanctl.conformance.context import CaseContext, Established, packet_of
 from wanctl.conformance.probe import Frame, Probe
 
 PAP_REQUEST, PAP_ACK, PAP_NAK = 1, 2, 3
@@ -47,17 +47,11 @@ PAP = Auth("PAP", Proto.PAP, PAP_OPTION, AuthRequirement.PAP)
 CHAP = Auth("CHAP", Proto.CHAP, CHAP_OPTION, AuthRequirement.CHAP)
 
 
-def _packet(frame: Frame) -> ControlPacket:
-    packet = frame.control
-    assert packet is not None
-    return packet
-
-
 def _auth_option(frames: list[Frame], code: int) -> bytes | None:
     """The Authentication-Protocol data of the peer's last LCP packet with ``code``."""
     for frame in reversed(frames):
         if frame.is_control(Proto.LCP, code):
-            options, _ = parse_options(_packet(frame).data)
+            options, _ = parse_options(packet_of(frame).data)
             found = [option for option in options if option.type == LcpOpt.AUTH_PROTOCOL]
             return found[0].data if found else None
     return None
@@ -142,10 +136,12 @@ def _pap_login(ctx: CaseContext, password: bytes) -> tuple[int, ControlPacket]:
     identifier = ctx.identifier()
     body = _counted(ctx.settings.user.encode()) + _counted(password)
     ctx.probe.send_control(Proto.PAP, PAP_REQUEST, identifier, body)
-    answer = ctx.expect_control(Proto.PAP, (PAP_ACK, PAP_NAK))
-    if answer is None:
-        raise CaseFailed(f"no Authenticate-Ack or -Nak to Authenticate-Request id={identifier:#x}")
-    return identifier, _packet(answer)
+    answer = ctx.require_control(
+        Proto.PAP,
+        (PAP_ACK, PAP_NAK),
+        f"no Authenticate-Ack or -Nak to Authenticate-Request id={identifier:#x}",
+    )
+    return identifier, packet_of(answer)
 
 
 @case(
@@ -202,13 +198,19 @@ def pap_ack_identifier(ctx: CaseContext) -> str:
 def pap_request_retransmitted(ctx: CaseContext) -> str:
     _open_for(ctx, PAP)
     patience = 2 * ctx.timeout
-    first = ctx.expect_control(Proto.PAP, (PAP_REQUEST,), timeout=patience)
-    if first is None:
-        raise CaseFailed(f"no Authenticate-Request in {patience:.0f} s after LCP opened")
-    again = ctx.expect_control(Proto.PAP, (PAP_REQUEST,), timeout=patience)
-    if again is None:
-        raise CaseFailed(f"Authenticate-Request id={_packet(first).identifier:#x} not repeated")
-    ids = _packet(first).identifier, _packet(again).identifier
+    first = ctx.require_control(
+        Proto.PAP,
+        (PAP_REQUEST,),
+        f"no Authenticate-Request in {patience:.0f} s after LCP opened",
+        timeout=patience,
+    )
+    again = ctx.require_control(
+        Proto.PAP,
+        (PAP_REQUEST,),
+        f"Authenticate-Request id={packet_of(first).identifier:#x} not repeated",
+        timeout=patience,
+    )
+    ids = packet_of(first).identifier, packet_of(again).identifier
     if ids[0] == ids[1]:
         raise CaseFailed(f"Authenticate-Request repeated with the same identifier {ids[0]:#x}")
     return (
@@ -223,10 +225,10 @@ def pap_request_retransmitted(ctx: CaseContext) -> str:
 def _challenge(ctx: CaseContext, patience: float | None = None) -> tuple[Frame, bytes]:
     """The peer's next Challenge and its Value."""
     wait = ctx.timeout if patience is None else patience
-    frame = ctx.expect_control(Proto.CHAP, (CHAP_CHALLENGE,), timeout=wait)
-    if frame is None:
-        raise CaseFailed(f"no CHAP Challenge in {wait:.0f} s")
-    data = _packet(frame).data
+    frame = ctx.require_control(
+        Proto.CHAP, (CHAP_CHALLENGE,), f"no CHAP Challenge in {wait:.0f} s", timeout=wait
+    )
+    data = packet_of(frame).data
     if not data or len(data) < 1 + data[0] or data[0] == 0:
         raise CaseFailed(f"malformed Challenge [{_hex(data)}]")
     return frame, data[1 : 1 + data[0]]
@@ -238,10 +240,12 @@ def _respond(ctx: CaseContext, identifier: int, value: bytes) -> None:
 
 
 def _verdict(ctx: CaseContext, identifier: int) -> ControlPacket:
-    answer = ctx.expect_control(Proto.CHAP, (CHAP_SUCCESS, CHAP_FAILURE))
-    if answer is None:
-        raise CaseFailed(f"no Success or Failure to Response id={identifier:#x}")
-    return _packet(answer)
+    answer = ctx.require_control(
+        Proto.CHAP,
+        (CHAP_SUCCESS, CHAP_FAILURE),
+        f"no Success or Failure to Response id={identifier:#x}",
+    )
+    return packet_of(answer)
 
 
 def _two_challenges(ctx: CaseContext) -> tuple[Frame, bytes, Frame, bytes]:
@@ -266,11 +270,11 @@ def chap_challenge_retransmitted(ctx: CaseContext) -> str:
     again = ctx.expect_control(Proto.CHAP, (CHAP_CHALLENGE,), timeout=2 * ctx.timeout)
     if again is None:
         raise CaseFailed(
-            f"Challenge id={_packet(first).identifier:#x} not repeated in {2 * ctx.timeout:.0f} s"
+            f"Challenge id={packet_of(first).identifier:#x} not repeated in {2 * ctx.timeout:.0f} s"
         )
     return (
-        f"Challenge id={_packet(first).identifier:#x}, again after "
-        f"{again.time - first.time:.1f} s (id={_packet(again).identifier:#x})"
+        f"Challenge id={packet_of(first).identifier:#x}, again after "
+        f"{again.time - first.time:.1f} s (id={packet_of(again).identifier:#x})"
     )
 
 
@@ -284,7 +288,7 @@ def chap_challenge_retransmitted(ctx: CaseContext) -> str:
 )
 def chap_challenge_changes(ctx: CaseContext) -> str:
     first, value, again, again_value = _two_challenges(ctx)
-    ids = _packet(first).identifier, _packet(again).identifier
+    ids = packet_of(first).identifier, packet_of(again).identifier
     if ids[0] == ids[1]:
         raise CaseFailed(f"Challenge sent twice with identifier {ids[0]:#x}")
     if value == again_value:
@@ -304,7 +308,7 @@ def chap_success_identifier(ctx: CaseContext) -> str:
     _open_for(ctx, CHAP)
     secret = _password(ctx)
     frame, value = _challenge(ctx)
-    identifier = _packet(frame).identifier
+    identifier = packet_of(frame).identifier
     _respond(ctx, identifier, hashlib.md5(bytes((identifier,)) + secret + value).digest())
     packet = _verdict(ctx, identifier)
     if packet.code != CHAP_SUCCESS:
@@ -326,7 +330,7 @@ def chap_failure_wrong_response(ctx: CaseContext) -> str:
     _open_for(ctx, CHAP)
     secret = b"not-" + _password(ctx)
     frame, value = _challenge(ctx)
-    identifier = _packet(frame).identifier
+    identifier = packet_of(frame).identifier
     _respond(ctx, identifier, hashlib.md5(bytes((identifier,)) + secret + value).digest())
     packet = _verdict(ctx, identifier)
     if packet.code == CHAP_SUCCESS:
@@ -348,7 +352,7 @@ def chap_repeated_response(ctx: CaseContext) -> str:
     _open_for(ctx, CHAP)
     secret = _password(ctx)
     frame, value = _challenge(ctx)
-    identifier = _packet(frame).identifier
+    identifier = packet_of(frame).identifier
     response = hashlib.md5(bytes((identifier,)) + secret + value).digest()
     _respond(ctx, identifier, response)
     first = _verdict(ctx, identifier)
@@ -381,10 +385,12 @@ def chap_response_value(ctx: CaseContext) -> str:
     identifier = ctx.identifier()
     body = _counted(TESTER_CHALLENGE) + TESTER_NAME
     ctx.probe.send_control(Proto.CHAP, CHAP_CHALLENGE, identifier, body)
-    answer = ctx.expect_control(Proto.CHAP, (CHAP_RESPONSE,))
-    if answer is None:
-        raise CaseFailed(f"no Response to Challenge id={identifier:#x} in {ctx.timeout} s")
-    packet = _packet(answer)
+    answer = ctx.require_control(
+        Proto.CHAP,
+        (CHAP_RESPONSE,),
+        f"no Response to Challenge id={identifier:#x} in {ctx.timeout} s",
+    )
+    packet = packet_of(answer)
     if packet.identifier != identifier:
         raise CaseFailed(f"Response id={packet.identifier:#x}, the Challenge had {identifier:#x}")
     data = packet.data

@@ -15,7 +15,7 @@ from ndiswan.ppp.packet import ControlPacket, Option, encode_options, parse_opti
 from wanctl.conformance.case import CaseFailed, NotApplicable, Strength, case
 from wanctl.conformance.case import hex_text as _hex
 from wanctl.conformance.cases_lcp import TESTER_MAGIC
-from wanctl.conformance.context import CaseContext
+from wanctl.conformance.context import CaseContext, option_in, packet_of
 from wanctl.conformance.probe import Frame
 
 REPLIES = (Code.CONFIGURE_ACK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT)
@@ -29,17 +29,6 @@ MAX_FAILURE_ROUNDS = 20
 MAX_CONFIGURE_BOUND = 30
 #: Shortest Restart interval taken for a timer rather than a flood (pppd: 1 s at least).
 MIN_RESTART = 0.9
-
-
-def _packet(frame: Frame) -> ControlPacket:
-    packet = frame.control
-    assert packet is not None
-    return packet
-
-
-def _option(data: bytes, kind: int) -> Option | None:
-    options, _ = parse_options(data)
-    return next((option for option in options if option.type == kind), None)
 
 
 def _peer_request(ctx: CaseContext) -> Frame:
@@ -75,8 +64,8 @@ def _answer_and_request(
             raise CaseFailed(
                 f"no answer to Configure-Request id={identifier:#x} in {ctx.timeout} s"
             )
-        if frame.is_control(Proto.LCP, *REPLIES) and _packet(frame).identifier == identifier:
-            reply = _packet(frame)
+        if frame.is_control(Proto.LCP, *REPLIES) and packet_of(frame).identifier == identifier:
+            reply = packet_of(frame)
         elif frame.is_control(Proto.LCP, Code.CONFIGURE_REQUEST):
             request = frame
     if request is None:
@@ -89,10 +78,13 @@ def _answer_and_request(
 
 
 def _reply_to(ctx: CaseContext, identifier: int) -> ControlPacket:
-    answer = ctx.expect_control(Proto.LCP, REPLIES, identifier=identifier)
-    if answer is None:
-        raise CaseFailed(f"no answer to Configure-Request id={identifier:#x} in {ctx.timeout} s")
-    return _packet(answer)
+    answer = ctx.require_control(
+        Proto.LCP,
+        REPLIES,
+        f"no answer to Configure-Request id={identifier:#x} in {ctx.timeout} s",
+        identifier=identifier,
+    )
+    return packet_of(answer)
 
 
 @case(
@@ -103,8 +95,8 @@ def _reply_to(ctx: CaseContext, identifier: int) -> ControlPacket:
     title="after a Configure-Nak of its ACCM, the peer's next Configure-Request carries it",
 )
 def nak_adopted(ctx: CaseContext) -> str:
-    request = _packet(_peer_request(ctx))
-    accm = _option(request.data, LcpOpt.ACCM)
+    request = packet_of(_peer_request(ctx))
+    accm = option_in(request.data, LcpOpt.ACCM)
     if accm is None or len(accm.data) != 4:
         raise NotApplicable("the peer's Configure-Request carries no ACCM")
     wanted = accm.uint | NAK_ACCM
@@ -116,12 +108,12 @@ def nak_adopted(ctx: CaseContext) -> str:
         Proto.LCP,
         (Code.CONFIGURE_REQUEST,),
         timeout=2 * ctx.timeout,
-        also=lambda frame: _packet(frame).identifier != request.identifier,
+        also=lambda frame: packet_of(frame).identifier != request.identifier,
     )
     if again is None:
         raise CaseFailed(f"no new Configure-Request after Configure-Nak <asyncmap {wanted:#x}>")
-    packet = _packet(again)
-    now = _option(packet.data, LcpOpt.ACCM)
+    packet = packet_of(again)
+    now = option_in(packet.data, LcpOpt.ACCM)
     if now is None or len(now.data) != 4 or now.uint & wanted != wanted:
         raise CaseFailed(
             f"Configure-Nak <asyncmap {wanted:#x}>, then id={packet.identifier:#x} "
@@ -165,10 +157,10 @@ def terminate_ack(ctx: CaseContext) -> str:
             ctx.establish("lcp")
         identifier = ctx.identifier()
         ctx.probe.send_control(Proto.LCP, Code.TERMINATE_REQUEST, identifier, b"conformance")
-        answer = ctx.expect_control(Proto.LCP, (Code.TERMINATE_ACK,))
-        if answer is None:
-            raise CaseFailed(f"no Terminate-Ack {when} in {ctx.timeout} s")
-        got = _packet(answer).identifier
+        answer = ctx.require_control(
+            Proto.LCP, (Code.TERMINATE_ACK,), f"no Terminate-Ack {when} in {ctx.timeout} s"
+        )
+        got = packet_of(answer).identifier
         if got != identifier:
             raise CaseFailed(f"Terminate-Ack {when} id={got:#x}, the request had {identifier:#x}")
         identifiers.append(identifier)
@@ -188,7 +180,7 @@ def renegotiate(ctx: CaseContext) -> str:
     # Opened + RCR: tld, scr, sca/scn: the request goes out with the answer,
     # well before any Restart timer could send one.
     reply, request = _answer_and_request(ctx, magic, patience=ctx.timeout / 2)
-    code, identifier = Code(reply.code).name, _packet(request).identifier
+    code, identifier = Code(reply.code).name, packet_of(request).identifier
     return f"{code} id={reply.identifier:#x} and Configure-Request id={identifier:#x}"
 
 
@@ -204,7 +196,7 @@ def echo_before_opened(ctx: CaseContext) -> str:
     ctx.probe.send_control(Proto.LCP, Code.ECHO_REQUEST, identifier, TESTER_MAGIC + b"too early")
     answer = ctx.expect_control(Proto.LCP, (Code.ECHO_REPLY, Code.CODE_REJECT))
     if answer is not None:
-        packet = _packet(answer)
+        packet = packet_of(answer)
         raise CaseFailed(f"{Code(packet.code).name} id={packet.identifier:#x} before Opened")
     return f"no answer to Echo-Request id={identifier:#x} in {ctx.timeout} s"
 
@@ -217,8 +209,8 @@ def echo_before_opened(ctx: CaseContext) -> str:
     title="a Configure-Request with the peer's own Magic-Number gets a Nak of another one",
 )
 def magic_loopback(ctx: CaseContext) -> str:
-    request = _packet(_peer_request(ctx))
-    magic = _option(request.data, LcpOpt.MAGIC_NUMBER)
+    request = packet_of(_peer_request(ctx))
+    magic = option_in(request.data, LcpOpt.MAGIC_NUMBER)
     if magic is None or len(magic.data) != 4:
         raise NotApplicable("the peer's Configure-Request carries no Magic-Number")
     identifier = ctx.identifier()
@@ -228,7 +220,7 @@ def magic_loopback(ctx: CaseContext) -> str:
         raise CaseFailed(
             f"its own magic {magic.uint:#010x} got {Code(packet.code).name} [{_hex(packet.data)}]"
         )
-    other = _option(packet.data, LcpOpt.MAGIC_NUMBER)
+    other = option_in(packet.data, LcpOpt.MAGIC_NUMBER)
     if other is None or len(other.data) != 4 or other.data == magic.data:
         raise CaseFailed(f"Configure-Nak of magic {magic.uint:#010x} is [{_hex(packet.data)}]")
     return f"magic {magic.uint:#010x} back: Configure-Nak <magic {other.uint:#010x}>"
@@ -248,7 +240,7 @@ def _bogus_ack_ignored(
     if reply.code != Code.CONFIGURE_ACK:
         name = Code(reply.code).name
         raise NotApplicable(f"the peer answers <magic {TESTER_MAGIC.hex()}> with a {name}")
-    identifier, data = bogus(_packet(request))
+    identifier, data = bogus(packet_of(request))
     ctx.probe.send_control(Proto.LCP, Code.CONFIGURE_ACK, identifier, data)
     again = ctx.expect_control(Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=2 * ctx.timeout)
     if again is None:
@@ -257,7 +249,7 @@ def _bogus_ack_ignored(
             "the peer thinks LCP Opened"
         )
     return (
-        f"Configure-Ack {what} ignored: Configure-Request id={_packet(again).identifier:#x} again"
+        f"Configure-Ack {what} ignored: Configure-Request id={packet_of(again).identifier:#x} again"
     )
 
 
@@ -300,22 +292,25 @@ def ack_wrong_options(ctx: CaseContext) -> str:
     title="unanswered, the Configure-Request is sent again on a Restart timer, not in a flood",
 )
 def restart_timer(ctx: CaseContext) -> str:
-    frames = [_fresh_series(ctx, _packet(_peer_request(ctx)))]
+    frames = [_fresh_series(ctx, packet_of(_peer_request(ctx)))]
     while len(frames) < 3:
-        frame = ctx.expect_control(Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=2 * ctx.timeout)
-        if frame is None:
-            raise CaseFailed(f"no retransmission in {2 * ctx.timeout:.0f} s")
+        frame = ctx.require_control(
+            Proto.LCP,
+            (Code.CONFIGURE_REQUEST,),
+            f"no retransmission in {2 * ctx.timeout:.0f} s",
+            timeout=2 * ctx.timeout,
+        )
         frames.append(frame)
     intervals = [b.time - a.time for a, b in itertools.pairwise(frames)]
     if min(intervals) < MIN_RESTART:
         raise CaseFailed(f"Configure-Requests {min(intervals):.2f} s apart")
     for a, b in itertools.pairwise(frames):
-        first, second = _packet(a), _packet(b)
+        first, second = packet_of(a), packet_of(b)
         if first.identifier == second.identifier and first.data != second.data:
             # RFC 1661 5.1: the Identifier MUST change when the options do.
             raise CaseFailed(f"id={first.identifier:#x} kept for changed options")
     spacing = ", ".join(f"{interval:.1f}" for interval in intervals)
-    ids = ", ".join(f"{_packet(frame).identifier:#x}" for frame in frames)
+    ids = ", ".join(f"{packet_of(frame).identifier:#x}" for frame in frames)
     return f"Configure-Request ids {ids} {spacing} s apart"
 
 
@@ -327,21 +322,17 @@ def _fresh_series(ctx: CaseContext, request: ControlPacket) -> Frame:
     1661 4.1), so the Restart counter runs on.  A Configure-Nak in Req-Sent
     or Ack-Sent initializes it and sends a new request (RCN: irc, scr).
     """
-    accm = _option(request.data, LcpOpt.ACCM)
+    accm = option_in(request.data, LcpOpt.ACCM)
     asked = accm.uint if accm is not None and len(accm.data) == 4 else 0
     nak = Option(LcpOpt.ACCM, (asked | NAK_ACCM).to_bytes(4, "big"))
     ctx.probe.send_control(Proto.LCP, Code.CONFIGURE_NAK, request.identifier, nak.encode())
-    fresh = ctx.expect_control(
+    return ctx.require_control(
         Proto.LCP,
         (Code.CONFIGURE_REQUEST,),
+        f"no new Configure-Request after a Configure-Nak of id={request.identifier:#x}",
         timeout=2 * ctx.timeout,
-        also=lambda frame: _packet(frame).identifier != request.identifier,
+        also=lambda frame: packet_of(frame).identifier != request.identifier,
     )
-    if fresh is None:
-        raise CaseFailed(
-            f"no new Configure-Request after a Configure-Nak of id={request.identifier:#x}"
-        )
-    return fresh
 
 
 @case(
@@ -355,14 +346,14 @@ def _fresh_series(ctx: CaseContext, request: ControlPacket) -> Frame:
 def max_configure(ctx: CaseContext) -> str:
     """The series ends at a silence or when the request changes (a new link: a new magic)."""
     first = _peer_request(ctx)
-    options = _packet(first).data
+    options = packet_of(first).data
     count, last, longest = 1, first, 0.0
     while count <= MAX_CONFIGURE_BOUND:
         wait = max(2 * ctx.timeout, 2.5 * longest)
         frame = ctx.expect_control(Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=wait)
         if frame is None:
             return f"gave up after {count} Configure-Requests ({last.time - first.time:.0f} s)"
-        if _packet(frame).data != options:
+        if packet_of(frame).data != options:
             return (
                 f"gave up after {count} Configure-Requests ({last.time - first.time:.0f} s), "
                 "then started over"
@@ -389,7 +380,7 @@ def discard_request(ctx: CaseContext) -> str:
     while (frame := ctx.probe.next_frame(until)) is not None:
         if not frame.is_control(Proto.LCP):
             continue
-        packet = _packet(frame)
+        packet = packet_of(frame)
         if packet.code == Code.CODE_REJECT and packet.data[:1] == bytes((Code.DISCARD_REQUEST,)):
             raise CaseFailed(f"Code-Reject of the Discard-Request [{_hex(packet.data)}]")
         if packet.identifier == discard and packet.code == Code.ECHO_REPLY:
@@ -418,10 +409,13 @@ def length_padding(ctx: CaseContext) -> str:
     magic = link.local_magic.to_bytes(4, "big")
     padding = b"\0PADDING"
     ctx.probe.send(Proto.LCP, _echo_request(identifier, magic, payload, length=length) + padding)
-    answer = ctx.expect_control(Proto.LCP, (Code.ECHO_REPLY,), identifier=identifier)
-    if answer is None:
-        raise CaseFailed(f"no Echo-Reply to a padded Echo-Request in {ctx.timeout} s")
-    packet = _packet(answer)
+    answer = ctx.require_control(
+        Proto.LCP,
+        (Code.ECHO_REPLY,),
+        f"no Echo-Reply to a padded Echo-Request in {ctx.timeout} s",
+        identifier=identifier,
+    )
+    packet = packet_of(answer)
     if packet.data[4:] != payload:
         raise CaseFailed(f"Echo-Reply data [{_hex(packet.data[4:])}]: the padding was taken in")
     return (

@@ -11,10 +11,10 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from ndiswan.ppp.constants import Code, IpcpOpt, Ipv6cpOpt, Proto
-from ndiswan.ppp.packet import ControlPacket, Option, parse_options
+from ndiswan.ppp.packet import ControlPacket, Option
 from wanctl.conformance.case import CaseFailed, NotApplicable, PeerRole, Strength, case
 from wanctl.conformance.case import hex_text as _hex
-from wanctl.conformance.context import CaseContext, Established
+from wanctl.conformance.context import CaseContext, Established, option_in, packet_of
 
 REPLIES = (Code.CONFIGURE_ACK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT)
 #: An IPCP option type no RFC assigns.
@@ -29,17 +29,6 @@ ZERO_ID = bytes(8)
 SUGGESTED_ID = bytes.fromhex("00005efffe00c0de")
 OTHER_SUGGESTED_ID = bytes.fromhex("00005efffe00beef")
 NAMES: dict[int, str] = {Proto.IPCP: "IPCP", Proto.IPV6CP: "IPV6CP"}
-
-
-def _packet(frame: object) -> ControlPacket:
-    packet = getattr(frame, "control", None)
-    assert isinstance(packet, ControlPacket)
-    return packet
-
-
-def _option(data: bytes, kind: int) -> Option | None:
-    options, _ = parse_options(data)
-    return next((option for option in options if option.type == kind), None)
 
 
 def _address(option: Option | None) -> IPv4Address | None:
@@ -62,7 +51,7 @@ def _reply_to(ctx: CaseContext, protocol: int, identifier: int) -> ControlPacket
     """The peer's answer to our Configure-Request; N/A when it Protocol-Rejects the NCP."""
 
     def rejects_protocol(frame: object) -> bool:
-        packet = _packet(frame)
+        packet = packet_of(frame)
         return packet.data[:2] == protocol.to_bytes(2, "big")
 
     name = NAMES[protocol]
@@ -70,8 +59,8 @@ def _reply_to(ctx: CaseContext, protocol: int, identifier: int) -> ControlPacket
     while (frame := ctx.probe.next_frame(until)) is not None:
         if frame.is_control(Proto.LCP, Code.PROTOCOL_REJECT) and rejects_protocol(frame):
             raise NotApplicable(f"the peer Protocol-Rejects {name}")
-        if frame.is_control(protocol, *REPLIES) and _packet(frame).identifier == identifier:
-            return _packet(frame)
+        if frame.is_control(protocol, *REPLIES) and packet_of(frame).identifier == identifier:
+            return packet_of(frame)
     raise CaseFailed(f"no answer to {name} Configure-Request id={identifier:#x} in {ctx.timeout} s")
 
 
@@ -79,13 +68,13 @@ def _peer_request(ctx: CaseContext, est: Established, protocol: int) -> ControlP
     """The peer's latest Configure-Request of ``protocol``: already seen, or the next one."""
     seen = [f for f in est.frames if f.is_control(protocol, Code.CONFIGURE_REQUEST)]
     if seen:
-        return _packet(seen[-1])
+        return packet_of(seen[-1])
     frame = ctx.expect_control(protocol, (Code.CONFIGURE_REQUEST,), timeout=2 * ctx.timeout)
     if frame is None:
         raise NotApplicable(
             f"no {NAMES[protocol]} Configure-Request from the peer in {2 * ctx.timeout:.0f} s"
         )
-    return _packet(frame)
+    return packet_of(frame)
 
 
 def _next_request(ctx: CaseContext, protocol: int, after: ControlPacket) -> ControlPacket | None:
@@ -93,9 +82,9 @@ def _next_request(ctx: CaseContext, protocol: int, after: ControlPacket) -> Cont
         protocol,
         (Code.CONFIGURE_REQUEST,),
         timeout=2 * ctx.timeout,
-        also=lambda frame: _packet(frame).identifier != after.identifier,
+        also=lambda frame: packet_of(frame).identifier != after.identifier,
     )
-    return None if again is None else _packet(again)
+    return None if again is None else packet_of(again)
 
 
 def _code(packet: ControlPacket) -> str:
@@ -127,7 +116,7 @@ def address_assigned(ctx: CaseContext) -> str:
         )
     if packet.code != Code.CONFIGURE_NAK:
         raise CaseFailed(f"<addr 0.0.0.0> got {_code(packet)} {_options_text(packet.data)}")
-    address = _address(_option(packet.data, IpcpOpt.IP_ADDRESS))
+    address = _address(option_in(packet.data, IpcpOpt.IP_ADDRESS))
     if address is None or address == ZERO:
         raise CaseFailed(f"Configure-Nak of <addr 0.0.0.0> is {_options_text(packet.data)}")
     return f"<addr 0.0.0.0>: Configure-Nak id={identifier:#x} <addr {address}>"
@@ -144,7 +133,7 @@ def address_assigned(ctx: CaseContext) -> str:
 def nak_address_adopted(ctx: CaseContext) -> str:
     est = ctx.establish("auth")
     request = _peer_request(ctx, est, Proto.IPCP)
-    asked = _address(_option(request.data, IpcpOpt.IP_ADDRESS))
+    asked = _address(option_in(request.data, IpcpOpt.IP_ADDRESS))
     if asked is None:
         raise NotApplicable(
             f"the peer's IPCP Configure-Request has no IP-Address {_options_text(request.data)}"
@@ -157,7 +146,7 @@ def nak_address_adopted(ctx: CaseContext) -> str:
     again = _next_request(ctx, Proto.IPCP, request)
     if again is None:
         raise CaseFailed(f"no new IPCP Configure-Request after Configure-Nak <addr {given}>")
-    now = _address(_option(again.data, IpcpOpt.IP_ADDRESS))
+    now = _address(option_in(again.data, IpcpOpt.IP_ADDRESS))
     if now != given:
         raise CaseFailed(
             f"Configure-Nak <addr {given}>, then id={again.identifier:#x} "
@@ -204,15 +193,19 @@ def before_lcp_opened(ctx: CaseContext) -> str:
     early = _request(ctx, Proto.IPCP, _own_address(ctx).encode())
 
     def answers_early(frame: object) -> bool:
-        return getattr(frame, "protocol", None) == Proto.IPCP and _packet(frame).identifier == early
+        return (
+            getattr(frame, "protocol", None) == Proto.IPCP and packet_of(frame).identifier == early
+        )
 
     answer = ctx.expect_control(Proto.IPCP, (), identifier=early)
     if answer is not None:
-        raise CaseFailed(f"IPCP {_code(_packet(answer))} id={early:#x} before LCP was Opened")
+        raise CaseFailed(f"IPCP {_code(packet_of(answer))} id={early:#x} before LCP was Opened")
     est = ctx.establish("auth")
     late = next((f for f in est.frames if f.is_control(Proto.IPCP) and answers_early(f)), None)
     if late is not None:
-        raise CaseFailed(f"IPCP {_code(_packet(late))} id={early:#x} once LCP opened: it was kept")
+        raise CaseFailed(
+            f"IPCP {_code(packet_of(late))} id={early:#x} once LCP opened: it was kept"
+        )
     identifier = _request(ctx, Proto.IPCP, _own_address(ctx).encode())
     packet = _reply_to(ctx, Proto.IPCP, identifier)
     return (
@@ -237,12 +230,12 @@ def unknown_code(ctx: CaseContext) -> str:
     while (frame := ctx.probe.next_frame(until)) is not None:
         if (
             frame.is_control(Proto.LCP, Code.PROTOCOL_REJECT)
-            and _packet(frame).data[:2] == b"\x80\x21"
+            and packet_of(frame).data[:2] == b"\x80\x21"
         ):
             raise NotApplicable("the peer Protocol-Rejects IPCP")
         if not frame.is_control(Proto.IPCP):
             continue
-        packet = _packet(frame)
+        packet = packet_of(frame)
         if packet.code == Code.CODE_REJECT and packet.data[:2] == rejected[:2]:
             if packet.data != rejected[: len(packet.data)] or len(packet.data) < 4:
                 raise CaseFailed(f"IPCP Code-Reject carries [{_hex(packet.data)}]")
@@ -273,10 +266,10 @@ def renegotiate(ctx: CaseContext) -> str:
         frame = ctx.probe.next_frame(until)
         if frame is None:
             break
-        if frame.is_control(Proto.IPCP, *REPLIES) and _packet(frame).identifier == identifier:
-            reply = _packet(frame)
+        if frame.is_control(Proto.IPCP, *REPLIES) and packet_of(frame).identifier == identifier:
+            reply = packet_of(frame)
         elif frame.is_control(Proto.IPCP, Code.CONFIGURE_REQUEST):
-            request = _packet(frame)
+            request = packet_of(frame)
     if reply is None:
         raise CaseFailed(f"no answer to IPCP Configure-Request id={identifier:#x} in Opened")
     if request is None:
@@ -304,7 +297,7 @@ def dns_request(ctx: CaseContext) -> str:
     identifier = _request(ctx, Proto.IPCP, _own_address(ctx).encode() + dns.encode())
     packet = _reply_to(ctx, Proto.IPCP, identifier)
     if packet.code == Code.CONFIGURE_NAK:
-        server = _address(_option(packet.data, IpcpOpt.PRIMARY_DNS))
+        server = _address(option_in(packet.data, IpcpOpt.PRIMARY_DNS))
         if server is None or server == ZERO:
             raise CaseFailed(f"Configure-Nak of <ms-dns1 0.0.0.0> is {_options_text(packet.data)}")
         first = f"<ms-dns1 0.0.0.0>: Nak <ms-dns1 {server}>"
@@ -337,7 +330,7 @@ def dns_request(ctx: CaseContext) -> str:
 def dns_nak_adopted(ctx: CaseContext) -> str:
     est = ctx.establish("auth")
     request = _peer_request(ctx, est, Proto.IPCP)
-    asked = _address(_option(request.data, IpcpOpt.PRIMARY_DNS))
+    asked = _address(option_in(request.data, IpcpOpt.PRIMARY_DNS))
     if asked is None:
         raise NotApplicable(f"the peer asks for no DNS server {_options_text(request.data)}")
     nak = Option(IpcpOpt.PRIMARY_DNS, TESTER_DNS.packed).encode()
@@ -347,7 +340,7 @@ def dns_nak_adopted(ctx: CaseContext) -> str:
         raise CaseFailed(
             f"no new IPCP Configure-Request after Configure-Nak <ms-dns1 {TESTER_DNS}>"
         )
-    now = _address(_option(again.data, IpcpOpt.PRIMARY_DNS))
+    now = _address(option_in(again.data, IpcpOpt.PRIMARY_DNS))
     if now != TESTER_DNS:
         raise CaseFailed(
             f"Configure-Nak <ms-dns1 {TESTER_DNS}>, then id={again.identifier:#x} "
@@ -360,7 +353,7 @@ def dns_nak_adopted(ctx: CaseContext) -> str:
 
 
 def _identifier_of(packet: ControlPacket) -> bytes | None:
-    option = _option(packet.data, Ipv6cpOpt.INTERFACE_IDENTIFIER)
+    option = option_in(packet.data, Ipv6cpOpt.INTERFACE_IDENTIFIER)
     return option.data if option is not None and len(option.data) == 8 else None
 
 

@@ -25,6 +25,7 @@ from ndiswan.ppp import (
 )
 from ndiswan.ppp.constants import Code, Proto
 from ndiswan.ppp.fsm import State
+from ndiswan.ppp.packet import ControlPacket, Option, parse_options
 from wanctl.conformance.case import CaseFailed, NotApplicable, PeerRole
 from wanctl.conformance.probe import Frame, Framing, Probe
 from wanminiport.info import FramingBits
@@ -34,6 +35,19 @@ from wanminiport.sansio import Transmit
 CASE_IDENTIFIER = 0xC0
 TESTER_IP = IPv4Address("10.64.0.1")
 PEER_IP = IPv4Address("10.64.0.2")
+
+
+def packet_of(frame: object) -> ControlPacket:
+    """The control packet a frame carries (the caller matched it as one)."""
+    packet = getattr(frame, "control", None)
+    assert isinstance(packet, ControlPacket)
+    return packet
+
+
+def option_in(data: bytes, kind: int) -> Option | None:
+    """The first option of type ``kind`` in a Configure packet's data."""
+    options, _ = parse_options(data)
+    return next((option for option in options if option.type == kind), None)
 
 
 @dataclass(frozen=True)
@@ -194,11 +208,31 @@ class CaseContext:
 
         return self.probe.expect(match, self.timeout if timeout is None else timeout)
 
-    def wait_for_configure_request(self, protocol: int = Proto.LCP) -> Frame:
-        frame = self.expect_control(protocol, (Code.CONFIGURE_REQUEST,), timeout=2 * self.timeout)
+    def require_control(
+        self,
+        protocol: int,
+        codes: tuple[int, ...],
+        failure: str,
+        *,
+        identifier: int | None = None,
+        timeout: float | None = None,
+        also: Callable[[Frame], bool] = lambda frame: True,
+    ) -> Frame:
+        """As ``expect_control``, but no such packet fails the case with ``failure``."""
+        frame = self.expect_control(
+            protocol, codes, identifier=identifier, timeout=timeout, also=also
+        )
         if frame is None:
-            raise CaseFailed(f"no Configure-Request from the peer in {2 * self.timeout:.0f} s")
+            raise CaseFailed(failure)
         return frame
+
+    def wait_for_configure_request(self, protocol: int = Proto.LCP) -> Frame:
+        return self.require_control(
+            protocol,
+            (Code.CONFIGURE_REQUEST,),
+            f"no Configure-Request from the peer in {2 * self.timeout:.0f} s",
+            timeout=2 * self.timeout,
+        )
 
     def terminate(self) -> None:
         """End the link cleanly so the next case starts from a fresh one."""
