@@ -21,11 +21,6 @@ from wanctl.conformance.probe import CaseTimeout, Probe
 CASE_BUDGET = 12
 #: Answer timeouts to wait for the peer's first Configure-Request.
 STARTUP_WAIT = 3
-#: Answer timeouts to wait after a reset for the peer to start again: in
-#: full for a peer that spoke first at startup, a moment (to reopen its
-#: line) for a passive one, which waits to hear from us anyway.
-RESTART_WAIT = 2.0
-PASSIVE_RESTART_WAIT = 0.5
 
 
 class SelectionError(ValueError):
@@ -80,19 +75,17 @@ def run_case(case: Case, context: CaseContext) -> Result:
     return Result(case, outcome, evidence, probe.now() - start)
 
 
-def reset_link(context: CaseContext, *, passive: bool = False) -> None:
+def reset_link(context: CaseContext) -> None:
     """Terminate whatever link the case left, and wait for the peer to start again.
 
-    A peer that restarts (pppd's ``persist``, ``wanctl dial --persist``)
-    sends a Configure-Request; it is kept for the next case.  A ``passive``
-    one (silent at startup) is given only ``PASSIVE_RESTART_WAIT``.
+    A peer that restarts (pppd's ``persist``, ``wanctl answer --persist``)
+    sends a Configure-Request; it is kept for the next case.
     """
     probe = context.probe
     probe.deadline = None
     context.terminate()
-    wait = PASSIVE_RESTART_WAIT if passive else RESTART_WAIT
     restart = context.expect_control(
-        Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=wait * context.timeout
+        Proto.LCP, (Code.CONFIGURE_REQUEST,), timeout=2 * context.timeout
     )
     probe.discard_pending()
     if restart is not None:
@@ -121,7 +114,7 @@ def run(
 ) -> list[Result]:
     results: list[Result] = []
     try:
-        passive = not wait_for_peer(CaseContext(probe, settings))
+        wait_for_peer(CaseContext(probe, settings))
     except LineError as exc:
         return [Result(case, Outcome.ERROR, str(exc)) for case in cases]
     for case in cases:
@@ -131,7 +124,7 @@ def run(
         report(result)
         if result.outcome is not Outcome.NOT_APPLICABLE or result.seconds > 0:
             try:
-                reset_link(context, passive=passive)
+                reset_link(context)
             except LineError as exc:
                 for rest in cases[len(results) :]:
                     results.append(Result(rest, Outcome.ERROR, str(exc)))
