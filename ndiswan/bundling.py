@@ -9,8 +9,8 @@ Endpoint Discriminator); the first member of a bundle creates its
 upper edge (the TUN interface).  Fragments a member receives go to the
 bundle's reassembler and whole packets up to the ``BundleLink``; packets the
 ``BundleLink`` sends are fragmented over the members whose send paths have
-room, by speed.  A member whose link goes down leaves; the bundle ends with
-its last member.
+room, by speed (its NCP packets but CCP's go whole on one member).  A member
+whose link goes down leaves; the bundle ends with its last member.
 
 The member's upper edge is the bundle (``_MemberEdge``): its back-pressure
 tells the bundle that this member is full, and the bundle pauses its own
@@ -25,6 +25,7 @@ from typing import Any
 
 from ndiswan.link import PppLink, UpperEdge
 from ndiswan.ppp.config import PppConfig
+from ndiswan.ppp.constants import Proto
 from ndiswan.ppp.events import (
     BundleFrameReceived,
     BundleProtocolRejected,
@@ -50,6 +51,7 @@ pppd_log = logging.getLogger("wanctl.pppd")
 
 _MP_FULL = PROTOCOL_MULTILINK.to_bytes(2, "big")
 _MP_COMPRESSED = bytes((PROTOCOL_MULTILINK,))
+_CCP = Proto.CCP.to_bytes(2, "big")
 
 
 class BundleSendPath:
@@ -75,9 +77,15 @@ class BundleSendPath:
         return sent
 
     def send_control(self, frame: bytes) -> bool:
-        # In sequence with the data: a fragment that overtook others on its
-        # member would move the peer's M past fragments still on the way.
-        return self.send(frame)
+        # An NCP packet goes whole on a member (RFC 1990 lets a member carry any
+        # protocol without the multilink header): a peer whose link is not in
+        # its bundle yet drops fragments -- pppd Protocol-Rejects 0x003d until
+        # ppp_generic has put the channel in the unit, and our first IPCP
+        # Configure-Request went with them.  CCP stays in sequence with the
+        # data (as fragments): a Reset-Ack must not overtake compressed packets.
+        if self.closed or frame[:2] == _CCP or not self._bundler.send_whole(self._bundle, frame):
+            return self.send(frame)
+        return True
 
     def close(self) -> int:
         self.closed = True
@@ -325,6 +333,15 @@ class Bundler:
         for packet in packets:
             bundle_link.network.receive_frame(packet, now)
         bundle_link._service()
+
+    def send_whole(self, bundle: Bundle, packet: bytes) -> bool:
+        """``packet`` without the multilink header, ahead of the data on the first
+        member whose send path is open; False when none is."""
+        for member in bundle.active:
+            path = self.members[member.member_id].sendpath
+            if isinstance(path, VcSendPath) and not path.closed:
+                return path.send_control(packet)
+        return False
 
     def send_fragments(self, bundle: Bundle, packet: bytes) -> bool:
         """Fragment ``packet`` over the members with room; False when none had any."""

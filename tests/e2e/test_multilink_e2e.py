@@ -230,7 +230,8 @@ def test_the_pcap_carries_the_fragments_and_tshark_decodes_them(
     # tshark reassembles the fragments of each 1400-byte ping.
     assert "ppp:mp:ip:icmp" in protocols, protocols
     sequences = [int(line.split("\t")[1]) for line in protocols.splitlines() if ":mp" in line]
-    assert len(sequences) >= 8 and max(sequences) >= 4, sequences  # both ways, 4+ each
+    # Two pings each way, two fragments each: 0..3 both ways (the NCPs go whole).
+    assert len(sequences) >= 8 and max(sequences) >= 3, sequences
 
 
 def test_bandwidth_on_demand_adds_a_member_under_load_and_drops_it_when_idle(

@@ -253,3 +253,27 @@ def test_an_ncp_the_peer_does_not_run_is_protocol_rejected_on_a_member(tmp_path:
             assert hub_bundle.network.network is not None  # IPv4 is up all the same
 
     asyncio.run(run())
+
+
+def test_the_bundle_ncps_go_whole_on_a_member_not_in_fragments(tmp_path: object) -> None:
+    """pppd drops fragments that reach a link it has not yet put in its kernel bundle
+    (it Protocol-Rejects 0x003d), so IPCP packets go whole, without the MP header."""
+
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path)) as (hub, client, _):
+            await network_up(client.edge, (NetworkUp,))
+            client_bundle, hub_bundle = await client.bundle(), await hub.bundle()
+            for _ in range(100):  # the hub's IPCP may open a moment after the client's
+                if hub_bundle.network.network is not None:
+                    break
+                await asyncio.sleep(0.05)
+            for link in (client_bundle, hub_bundle):
+                assert link.network.network is not None  # IPCP is Opened
+                assert link.bundle.reassembler.counters.fragments == 0
+                assert link.bundle.counters.packets_sent == 0
+            packet = ipv4_packet("10.8.0.2", "10.8.0.1", b"d" * 1000)  # data: fragmented
+            assert client_bundle.send_packet(packet)
+            assert await asyncio.wait_for(hub.edge.received.get(), 5) == packet
+            assert hub_bundle.bundle.reassembler.counters.fragments >= 2
+
+    asyncio.run(run())
