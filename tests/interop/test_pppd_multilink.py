@@ -375,3 +375,26 @@ def test_we_call_pppd_two_links_one_bundle(bench: Bench, request: pytest.Fixture
     bench.ping_both_ways()
     _transfers(bench, request)
     _cut_mid_transfer_and_rejoin(bench, ours, second, "push", request)
+
+
+def test_short_sequence_numbers_a_smaller_mrru_and_protocols_one_side_lacks(
+    bench: Bench,
+) -> None:
+    """pppd with ``mpshortseq`` and ``mrru 1400``, without IPv6; us with IPv6 and no CCP.
+
+    Both ends ask for 12-bit sequence numbers; we send pppd no packet over its
+    MRRU (our interface's MTU is 1400); the CCP pppd offers and the IPV6CP we
+    offer are each Protocol-Rejected through a member's LCP and stop at once.
+    """
+    ours = bench.start_ours("dial", "--mpshortseq", "--ipv6")
+    first, _ = bench.pppds("noauth", "mpshortseq", "mrru", "1400", "noipv6", f"{PPPD}:{OURS}")
+    _bundle_up(bench, ours, first)
+    log = first.read_log()
+    assert "<mrru 1400> <ssnhf>]" in log and "<mrru 1500> <ssnhf> <endpoint" in log
+    bench.ping_both_ways()  # 1400 octets of payload: IP-fragmented to our MTU of 1400
+    assert "Protocol-Reject for 'IPv6 Control Protocol' (0x8057) received" in ours.output()
+    assert "Protocol-Reject for 'Compression Control Protocol' (0x80fd) received" in log
+    assert log.count("sent [CCP ConfReq") <= 2, _without_echoes(log)  # not ten
+    # Our NCP packets go whole: none reached pppd as a fragment before its link
+    # was in the kernel's bundle (pppd would Protocol-Reject 0x003d, losing it).
+    assert "Unsupported protocol 'Multi-Link'" not in log, _without_echoes(log)
