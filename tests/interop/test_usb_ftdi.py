@@ -199,6 +199,7 @@ def test_unplug_under_the_transport_is_one_line_down_and_every_write_completed_o
     assert report["line_downs"] == ["unplugged"]
     assert report["completion_counts"] == [1], "a write completed other than exactly once"
     assert report["true_before_false"] is True
+    assert report["completed_false"] > 0, "the plug was pulled after the last write"
     assert report["buffered_after"] == 0
     assert report["late_write"] == [False]
     assert report["lock_after_close"] is False

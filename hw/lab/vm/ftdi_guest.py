@@ -8,9 +8,9 @@ judge it.  Scenarios that need the host to act (unplug a dongle) print
 * ``link TTY_A TTY_B BAUD NBYTES``: ``wanctl answer`` on B and ``wanctl dial``
   on A in two network namespaces, CHAP, ping both ways, NBYTES of TCP from
   the caller (SHA-256 compared), ``wanctl status --json`` of the caller.
-* ``transport_unplug TTY``: a SerialTransport with 1 MiB of writes queued at 115200
-  bit/s when the dongle goes: line-downs, each write's completions, the
-  UUCP lock.
+* ``transport_unplug TTY``: a SerialTransport writing 1 MiB at 115200 bit/s
+  when the dongle goes (READY after its first 16 KiB): line-downs, each
+  write's completions, the UUCP lock.
 * ``link_unplug TTY_A TTY_B [persist]``: a link up with a TCP transfer
   running when the caller's dongle goes: pppd's exit status, the lock and
   the control socket; with ``persist``, the seconds from the dongle's
@@ -125,16 +125,20 @@ async def transport_unplug(tty: str, count_text: str = "64") -> dict[str, Any]:
     lock = _lock_path(tty)
     result: dict[str, Any] = {"lock_held": os.path.exists(lock)}
     results: dict[int, list[bool]] = {}
+    # qemu stalls the guest while its chip's bytes wait for the paced line (its
+    # clock too): each write's os.write returns only once its 16 KiB are on the
+    # cable, 1.4 s later, so the writes cannot be queued ahead of the unplug.
+    # READY goes out after the first write instead, and the host pulls the plug
+    # while the rest are being written, most of them still to come.
+    started = time.monotonic()
     for index in range(count):
         results[index] = []
         transport.write(b"\x55" * 16384, results[index].append)
-    # qemu stalls the guest while its chip's bytes wait for the paced line (its
-    # clock too), so the guest cannot wait "a while": the host pulls the plug
-    # as soon as it reads READY, with most of the writes still queued.
+        if index == 0:
+            print(READY_MARK, flush=True)
+            started = time.monotonic()
     result["buffered_before"] = transport.buffered
     result["completed_before"] = sum(len(r) for r in results.values())
-    print(READY_MARK, flush=True)
-    started = time.monotonic()
     went_down = await recorder.until(lambda: bool(recorder.downs), 60)
     result["seconds_to_line_down"] = time.monotonic() - started if went_down else None
     await asyncio.sleep(0.5)  # room for a second indication, which must not come
