@@ -18,7 +18,7 @@ from ndiswan.ppp.constants import Code, LcpOpt, Proto
 from ndiswan.ppp.packet import ControlPacket, Option
 from wanctl.conformance.case import CaseFailed, NotApplicable, Strength, case
 from wanctl.conformance.case import hex_text as _hex
-from wanctl.conformance.context import CaseContext, Established
+from wanctl.conformance.context import CaseContext, Established, packet_of
 from wanctl.conformance.probe import ALL_CONTROLS, ESCAPE, FLAG, Frame, escape, unescape
 
 #: XON and XOFF: the ACCM a line with software flow control asks for.
@@ -89,8 +89,7 @@ def _echo_replies(ctx: CaseContext, sent: list[int]) -> list[int]:
     def done(frames: list[Frame]) -> bool:
         frame = frames[-1]
         if frame.is_control(Proto.LCP, Code.ECHO_REPLY):
-            packet = frame.control
-            assert packet is not None
+            packet = packet_of(frame)
             if packet.identifier in sent and packet.identifier not in seen:
                 seen.append(packet.identifier)
         return sent[-1] in seen
@@ -413,16 +412,13 @@ def accm_discard(ctx: CaseContext) -> str:
             spot += 1  # not between an escape and the octet it escapes
         noisy[spot:spot] = bytes((inserted,))
     ctx.probe.send_raw(b"\x7e" + bytes(noisy) + b"\x7e")
-    answer = ctx.expect_control(
+    answer = ctx.require_control(
         Proto.LCP,
         (Code.CONFIGURE_ACK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT),
+        f"no answer to Configure-Request id={identifier:#x} with "
+        f"[{_hex(bytes(INSERTED))}] inserted unescaped",
         identifier=identifier,
     )
-    if answer is None:
-        raise CaseFailed(
-            f"no answer to Configure-Request id={identifier:#x} with "
-            f"[{_hex(bytes(INSERTED))}] inserted unescaped"
-        )
     return f"{_name(answer)} to a request with [{_hex(bytes(INSERTED))}] inserted unescaped"
 
 
@@ -444,11 +440,13 @@ def escaped_octets(ctx: CaseContext) -> str:
     extended = frozenset(range(0x40, 0x100)) - {FLAG ^ 0x20}
     octets = escape(unescape(octets), ALL_CONTROLS, extended)
     ctx.probe.send_raw(b"\x7e" + octets + b"\x7e")
-    answer = ctx.expect_control(Proto.LCP, (Code.ECHO_REPLY,), identifier=identifier)
-    if answer is None:
-        raise CaseFailed(f"no Echo-Reply to id={identifier:#x} with 0x40-0xFF escaped")
-    reply = answer.control
-    assert reply is not None
+    answer = ctx.require_control(
+        Proto.LCP,
+        (Code.ECHO_REPLY,),
+        f"no Echo-Reply to id={identifier:#x} with 0x40-0xFF escaped",
+        identifier=identifier,
+    )
+    reply = packet_of(answer)
     if reply.data[4:] != data[4:]:
         raise CaseFailed(f"Echo-Reply data [{_hex(reply.data[4:])}] is not the request's")
     escapes = octets.count(bytes((ESCAPE,)))
