@@ -239,6 +239,19 @@ def _respond(ctx: CaseContext, identifier: int, value: bytes) -> None:
     ctx.probe.send_control(Proto.CHAP, CHAP_RESPONSE, identifier, body)
 
 
+def _answer_challenge(ctx: CaseContext, secret: bytes) -> tuple[int, bytes]:
+    """Take the peer's next Challenge and answer it with ``secret``.
+
+    The Response's Value is MD5(identifier, secret, challenge) (RFC 1994 4.1);
+    returns the identifier and that Value.
+    """
+    frame, value = _challenge(ctx)
+    identifier = packet_of(frame).identifier
+    response = hashlib.md5(bytes((identifier,)) + secret + value).digest()
+    _respond(ctx, identifier, response)
+    return identifier, response
+
+
 def _verdict(ctx: CaseContext, identifier: int) -> ControlPacket:
     answer = ctx.require_control(
         Proto.CHAP,
@@ -306,10 +319,7 @@ def chap_challenge_changes(ctx: CaseContext) -> str:
 )
 def chap_success_identifier(ctx: CaseContext) -> str:
     _open_for(ctx, CHAP)
-    secret = _password(ctx)
-    frame, value = _challenge(ctx)
-    identifier = packet_of(frame).identifier
-    _respond(ctx, identifier, hashlib.md5(bytes((identifier,)) + secret + value).digest())
+    identifier, _ = _answer_challenge(ctx, _password(ctx))
     packet = _verdict(ctx, identifier)
     if packet.code != CHAP_SUCCESS:
         raise CaseFailed(f"Failure [{_hex(packet.data)}] for user {ctx.settings.user!r}")
@@ -328,10 +338,7 @@ def chap_success_identifier(ctx: CaseContext) -> str:
 )
 def chap_failure_wrong_response(ctx: CaseContext) -> str:
     _open_for(ctx, CHAP)
-    secret = b"not-" + _password(ctx)
-    frame, value = _challenge(ctx)
-    identifier = packet_of(frame).identifier
-    _respond(ctx, identifier, hashlib.md5(bytes((identifier,)) + secret + value).digest())
+    identifier, _ = _answer_challenge(ctx, b"not-" + _password(ctx))
     packet = _verdict(ctx, identifier)
     if packet.code == CHAP_SUCCESS:
         raise CaseFailed(f"Success id={packet.identifier:#x} for a wrong secret")
@@ -350,11 +357,7 @@ def chap_failure_wrong_response(ctx: CaseContext) -> str:
 )
 def chap_repeated_response(ctx: CaseContext) -> str:
     _open_for(ctx, CHAP)
-    secret = _password(ctx)
-    frame, value = _challenge(ctx)
-    identifier = packet_of(frame).identifier
-    response = hashlib.md5(bytes((identifier,)) + secret + value).digest()
-    _respond(ctx, identifier, response)
+    identifier, response = _answer_challenge(ctx, _password(ctx))
     first = _verdict(ctx, identifier)
     if first.code != CHAP_SUCCESS or first.identifier != identifier:
         raise NotApplicable(f"the first Response got code {first.code} id={first.identifier:#x}")
