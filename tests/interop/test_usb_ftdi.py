@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,21 @@ class Guest:
     def __init__(self, vm: FtdiVm, cable: CableProcess) -> None:
         self.vm, self.cable = vm, cable
         self._reports: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._link: tuple[tuple[str, str], dict[str, Any], dict[str, Any]] | None = None
+
+    def link_then_unplug(self) -> tuple[tuple[str, str], dict[str, Any], dict[str, Any]]:
+        """One link at LINK_BAUD for two tests: ``link`` with 1 MiB, then dongle 0
+        pulled mid-transfer.  The ttys it ran on, its report, and the cable's
+        stats read at READY (the link's checks done, the plug not yet pulled)."""
+        if self._link is None:
+            ttys = self.ttys
+            at_ready: dict[str, Any] = {}
+            report = self.unplugged_report(
+                "link", *ttys, str(LINK_BAUD), str(MEBIBYTE), "unplug",
+                at_ready=lambda: at_ready.update(self.cable.stats()),
+            )  # fmt: skip
+            self._link = ttys, report, at_ready
+        return self._link
 
     @property
     def ttys(self) -> tuple[str, str]:
@@ -61,8 +76,14 @@ class Guest:
             self._reports[key] = _result(status, output, key)
         return self._reports[key]
 
-    def unplugged_report(self, scenario: str, *args: str, replug_after: float | None = None,
-                         timeout: float = 400) -> dict[str, Any]:  # fmt: skip
+    def unplugged_report(
+        self,
+        scenario: str,
+        *args: str,
+        replug_after: float | None = None,
+        timeout: float = 400,
+        at_ready: Callable[[], object] | None = None,
+    ) -> dict[str, Any]:
         """Run a scenario that waits for dongle 0 to go; pull it (and put it back)."""
         key = (scenario, *args)
         if key in self._reports:
@@ -70,6 +91,8 @@ class Guest:
         process = self.vm.spawn_python(["-m", "hw.lab.vm.ftdi_guest", *key], name=scenario)
         try:
             self.vm.wait_for_output(process, READY_MARK, timeout)
+            if at_ready is not None:
+                at_ready()
             self.vm.unplug(0)
             if replug_after is not None:
                 time.sleep(replug_after)
@@ -143,8 +166,7 @@ def test_the_baud_set_on_ttyusb_is_what_the_cable_carries(guest: Guest) -> None:
 
 
 def test_a_link_over_two_dongles_carries_chap_ping_and_a_mebibyte_intact(guest: Guest) -> None:
-    tty_a, tty_b = guest.ttys
-    report = guest.report("link", tty_a, tty_b, str(LINK_BAUD), str(MEBIBYTE))
+    (tty_a, _), report, stats = guest.link_then_unplug()
     assert report["chap"] == ["Authenticated (CHAP, peer: client)"]
     assert report["ping_to_hub"][0], report["ping_to_hub"]
     assert report["ping_to_client"][0], report["ping_to_client"]
@@ -153,7 +175,6 @@ def test_a_link_over_two_dongles_carries_chap_ping_and_a_mebibyte_intact(guest: 
     assert report["status"]["device"] == tty_a and report["status"]["speed"] == LINK_BAUD
     assert report["status"]["errors"]["crc"] == 0
     assert report["tty_speed"] == str(LINK_BAUD)
-    stats = guest.cable.stats()
     assert (stats["a_baud"], stats["b_baud"]) == (LINK_BAUD, LINK_BAUD)
     print(
         f"\nFTDI link at {LINK_BAUD}: IP up in {report['seconds_to_ip_up']:.1f} s,"
@@ -208,8 +229,8 @@ def test_unplug_under_the_transport_is_one_line_down_and_every_write_completed_o
 def test_unplug_mid_transfer_ends_the_link_with_exit_16_and_frees_lock_and_socket(
     guest: Guest,
 ) -> None:
-    tty_a, tty_b = guest.ttys
-    report = guest.unplugged_report("link_unplug", tty_a, tty_b)
+    # The link of the test above, whose caller's dongle goes mid-transfer.
+    _, report, _ = guest.link_then_unplug()
     assert report["lock_held"] and report["control_socket"]
     assert report["exit_status"] == 16, report["client_log"]
     assert any("Modem hangup" in line for line in report["client_log"])

@@ -5,9 +5,11 @@ judge it.  Scenarios that need the host to act (unplug a dongle) print
 ``@@READY`` first and wait for it.  Run as
 ``python -m hw.lab.vm.ftdi_guest SCENARIO ARG...``:
 
-* ``link TTY_A TTY_B BAUD NBYTES``: ``wanctl answer`` on B and ``wanctl dial``
-  on A in two network namespaces, CHAP, ping both ways, NBYTES of TCP from
-  the caller (SHA-256 compared), ``wanctl status --json`` of the caller.
+* ``link TTY_A TTY_B BAUD NBYTES [unplug]``: ``wanctl answer`` on B and
+  ``wanctl dial`` on A in two network namespaces, CHAP, ping both ways,
+  NBYTES of TCP from the caller (SHA-256 compared), ``wanctl status --json``
+  of the caller; with ``unplug``, then what ``link_unplug`` reports without
+  ``persist``, on the same link.
 * ``transport_unplug TTY``: a SerialTransport writing 1 MiB at 115200 bit/s
   when the dongle goes (READY after its first 16 KiB): line-downs, each
   write's completions, the UUCP lock.
@@ -92,15 +94,18 @@ def _status(link: _Link, name: str) -> dict[str, Any]:
     return report
 
 
-async def link(tty_a: str, tty_b: str, baud_text: str, nbytes_text: str) -> dict[str, Any]:
+async def link(
+    tty_a: str, tty_b: str, baud_text: str, nbytes_text: str, mode: str = ""
+) -> dict[str, Any]:
     baud, nbytes = int(baud_text), int(nbytes_text)
+    unplug = mode == "unplug"
     result: dict[str, Any] = {"baud": baud}
     with tempfile.TemporaryDirectory() as tmp, namespaces(2, prefix="ftdi") as (hub_ns, cl_ns):
         lab = _Link(Path(tmp), hub_ns, cl_ns)
         try:
             started = time.monotonic()
-            hub = lab.answer(tty_b, baud)
-            client = lab.dial(tty_a, baud)
+            hub = lab.answer(tty_b, baud, *(_UNPLUG_ANSWER if unplug else ()))
+            client = lab.dial(tty_a, baud, *(_UNPLUG_DIAL if unplug else ()))
             lab.up(hub, client)
             result["seconds_to_ip_up"] = time.monotonic() - started
             result["chap"] = [line for line in client.lines if "CHAP" in line][-1:]
@@ -112,6 +117,11 @@ async def link(tty_a: str, tty_b: str, baud_text: str, nbytes_text: str) -> dict
             result["tty_speed"] = subprocess.run(
                 ["stty", "-F", tty_a, "speed"], capture_output=True, text=True
             ).stdout.strip()
+            if unplug:
+                await _pull_mid_transfer(lab, client, tty_a, result)
+                result["exit_status"] = client.wait(30)
+                _after_exit(lab, tty_a, result)
+                result["client_log"] = client.lines[-25:]
         finally:
             lab.stop()
     return result
@@ -163,6 +173,44 @@ def _wait_path(path: str, timeout: float) -> bool:
     return True
 
 
+#: A link whose caller's dongle will be pulled: the answerer stays for the next
+#: call, the caller's echoes notice a silent line within seconds.
+_UNPLUG_ANSWER = ("--persist",)
+_UNPLUG_DIAL = ("--lcp-echo-interval", "1")
+
+
+async def _pull_mid_transfer(
+    lab: _Link, client: LinkProcess, tty_a: str, result: dict[str, Any]
+) -> None:
+    """With the link up, start a TCP transfer, say READY and see the caller's line go."""
+    result["lock_held"] = os.path.exists(_lock_path(tty_a))
+    result["control_socket"] = Path(lab.tmp, "client.sock").exists()
+    # A transfer running when the plug is pulled (its bytes are not judged here).
+    server = subprocess.Popen(
+        in_netns(lab.hub_ns, [sys.executable, "-m", "wanctl.lab", "serve", "5009"]),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=python_env(),
+    )  # fmt: skip
+    assert server.stdout is not None and server.stdout.readline().strip() == "listening"
+    sender = subprocess.Popen(
+        in_netns(lab.client_ns, [sys.executable, "-m", "wanctl.lab", "send", HUB_IP, "5009",
+                                 "120", "0"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=python_env(),
+    )  # fmt: skip
+    await asyncio.sleep(1.0)
+    print(READY_MARK, flush=True)
+    pulled = time.monotonic()
+    client.wait_for(r"Modem hangup|[Ll]ine down|Connection terminated", 60)
+    result["seconds_to_line_down"] = time.monotonic() - pulled
+    for process in (sender, server):
+        process.kill()
+        process.wait()
+
+
+def _after_exit(lab: _Link, tty_a: str, result: dict[str, Any]) -> None:
+    result["lock_after_exit"] = os.path.exists(_lock_path(tty_a))
+    result["control_socket_after_exit"] = Path(lab.tmp, "client.sock").exists()
+
+
 async def link_unplug(tty_a: str, tty_b: str, mode: str = "") -> dict[str, Any]:
     persist = mode == "persist"
     extra = ("--persist", "--holdoff", "1") if persist else ()
@@ -170,36 +218,13 @@ async def link_unplug(tty_a: str, tty_b: str, mode: str = "") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, namespaces(2, prefix="ftdi") as (hub_ns, cl_ns):
         lab = _Link(Path(tmp), hub_ns, cl_ns)
         try:
-            hub = lab.answer(tty_b, 115200, "--persist")
-            client = lab.dial(tty_a, 115200, "--lcp-echo-interval", "1", *extra)
+            hub = lab.answer(tty_b, 115200, *_UNPLUG_ANSWER)
+            client = lab.dial(tty_a, 115200, *_UNPLUG_DIAL, *extra)
             lab.up(hub, client)
-            lock = _lock_path(tty_a)
-            result["lock_held"] = os.path.exists(lock)
-            control = Path(tmp, "client.sock")
-            result["control_socket"] = control.exists()
-            # A transfer running when the plug is pulled (its bytes are not judged here).
-            server = subprocess.Popen(
-                in_netns(hub_ns, [sys.executable, "-m", "wanctl.lab", "serve", "5009"]),
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=python_env(),
-            )  # fmt: skip
-            assert server.stdout is not None and server.stdout.readline().strip() == "listening"
-            sender = subprocess.Popen(
-                in_netns(cl_ns, [sys.executable, "-m", "wanctl.lab", "send", HUB_IP, "5009",
-                                 "120", "0"]),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=python_env(),
-            )  # fmt: skip
-            await asyncio.sleep(1.0)
-            print(READY_MARK, flush=True)
-            pulled = time.monotonic()
-            client.wait_for(r"Modem hangup|[Ll]ine down|Connection terminated", 60)
-            result["seconds_to_line_down"] = time.monotonic() - pulled
-            for process in (sender, server):
-                process.kill()
-                process.wait()
+            await _pull_mid_transfer(lab, client, tty_a, result)
             if not persist:
                 result["exit_status"] = client.wait(30)
-                result["lock_after_exit"] = os.path.exists(lock)
-                result["control_socket_after_exit"] = control.exists()
+                _after_exit(lab, tty_a, result)
             else:
                 result["exited"] = client.proc.poll()
                 back = _wait_path(tty_a, 120)
