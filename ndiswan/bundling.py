@@ -52,6 +52,9 @@ pppd_log = logging.getLogger("wanctl.pppd")
 _MP_FULL = PROTOCOL_MULTILINK.to_bytes(2, "big")
 _MP_COMPRESSED = bytes((PROTOCOL_MULTILINK,))
 _CCP = Proto.CCP.to_bytes(2, "big")
+#: Seconds after a member joins during which the peer's Protocol-Reject of
+#: fragments on it is taken for a link it has not attached yet.
+FRAGMENT_REJECT_GRACE = 2.0
 
 
 class BundleSendPath:
@@ -302,9 +305,29 @@ class Bundler:
     def _protocol_rejected(self, member_id: str, protocol: int) -> None:
         bundle = self.table.bundle_of(member_id)
         bundle_link = self.links.get(id(bundle)) if bundle is not None else None
-        if bundle_link is not None:
+        if bundle is not None and protocol == PROTOCOL_MULTILINK:
+            self._fragments_rejected(member_id, bundle)
+        elif bundle_link is not None:
             bundle_link.network.protocol_rejected(protocol, bundle_link.loop.time())
             bundle_link._service()
+
+    def _fragments_rejected(self, member_id: str, bundle: Bundle) -> None:
+        """The peer Protocol-Rejected our fragments on a member: that link is not in
+        its bundle.  Just after the join that is a peer slow to attach the link
+        (pppd reads a fragment that came before ppp_generic had the channel in
+        the unit), forgiven for ``FRAGMENT_REJECT_GRACE`` seconds.  Later it is
+        for good -- pppd 2.4.9 under ``persist`` brings a bundle's second link
+        back up but never attaches it again -- and half of every packet would be
+        lost: the member leaves the bundle (its link stays up, idle), or, the
+        last one, hangs up to be dialled again."""
+        link = self.members[member_id]
+        if link.loop.time() - bundle.members[member_id].joined_at < FRAGMENT_REJECT_GRACE:
+            return
+        reason = "peer Protocol-Rejected multilink fragments on this link"
+        if len(bundle.active) > 1:
+            self._leave(member_id, reason)
+        else:
+            link.close(f"multilink: {reason}")
 
     def _tell(self, member_id: str, what: str) -> None:
         if self.on_membership is not None:

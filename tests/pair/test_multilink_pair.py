@@ -15,7 +15,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+import pytest
+
 from hw.lab.cable import VirtualCable
+from ndiswan import bundling
 from ndiswan.bundling import BundleLink, Bundler
 from ndiswan.edges import ApiEdge
 from ndiswan.link import PppLink
@@ -275,5 +278,48 @@ def test_the_bundle_ncps_go_whole_on_a_member_not_in_fragments(tmp_path: object)
             assert client_bundle.send_packet(packet)
             assert await asyncio.wait_for(hub.edge.received.get(), 5) == packet
             assert hub_bundle.bundle.reassembler.counters.fragments >= 2
+
+    asyncio.run(run())
+
+
+def test_a_member_whose_peer_rejects_its_fragments_leaves_but_stays_up(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pppd 2.4.9 with ``persist`` brings a bundle's second link back up without
+    attaching it: it Protocol-Rejects 0x003d there.  Within the grace after the join
+    that is a late attach and changes nothing; after it the member leaves the bundle
+    (every packet split over it would lose half) while its link stays up."""
+
+    def reject_fragments(side: Side, index: int) -> None:
+        member = side.members[index]
+        assert isinstance(member.session, PppSession)
+        member.session.reject_protocol(0x003D, b"\xc0\x00\x00\x07", member.loop.time())
+        member._service()
+
+    async def run() -> None:
+        async with bundle_pair(str(tmp_path)) as (hub, client, _):
+            await network_up(client.edge, (NetworkUp,))
+            client_bundle = await client.bundle()
+            for _ in range(100):
+                if len(client_bundle.bundle.active) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            monkeypatch.setattr(bundling, "FRAGMENT_REJECT_GRACE", 1000.0)
+            reject_fragments(hub, 1)
+            await asyncio.sleep(0.5)
+            assert len(client_bundle.bundle.active) == 2  # a late attach: forgiven
+            monkeypatch.setattr(bundling, "FRAGMENT_REJECT_GRACE", 0.0)
+            reject_fragments(hub, 1)
+            for _ in range(100):
+                if len(client_bundle.bundle.active) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert [m.member_id for m in client_bundle.bundle.active] == ["client0"]
+            left = client_bundle.bundle.members["client1"]
+            assert left.leave_reason is not None and "Protocol-Rejected" in left.leave_reason
+            assert not client.members[1].terminated.is_set()  # the link stays up
+            packet = ipv4_packet("10.8.0.2", "10.8.0.1", b"y" * 1200)
+            assert client_bundle.send_packet(packet)
+            assert await asyncio.wait_for(hub.edge.received.get(), 5) == packet
 
     asyncio.run(run())
