@@ -40,10 +40,37 @@ def test_sample_status_conforms() -> None:
     assert validate(sample_status(), load_schema("status.schema.json")) == []
 
 
+#: Members only some links have: ``bundle`` only with multilink.
+OPTIONAL_MEMBERS = {"bundle"}
+
+
 def test_every_member_is_required_and_described() -> None:
     schema = load_schema("status.schema.json")
-    assert sorted(schema["required"]) == sorted(schema["properties"])
+    assert sorted(schema["required"]) == sorted(set(schema["properties"]) - OPTIONAL_MEMBERS)
     assert schema["additionalProperties"] is False
+    for name in OPTIONAL_MEMBERS:
+        assert "multilink" in schema["properties"][name]["description"]
+
+
+def test_a_bundles_status_conforms_and_a_bad_member_row_does_not() -> None:
+    status = copy.deepcopy(sample_status())
+    row = {
+        "member": "/dev/ttyUSB1", "state": "active", "speed": 115200, "share": 0.5,
+        "frames_sent": 3, "octets_sent": 900, "frames_received": 2, "octets_received": 600,
+        "errors": 0, "left_because": None,
+    }  # fmt: skip
+    status["bundle"] = {
+        "key": '"client"/magic:0a0b0c0d',
+        "packets_sent": 1,
+        "packets_received": 1,
+        "lost": 0,
+        "dropped": 0,
+        "members": [row],
+    }
+    schema = load_schema("status.schema.json")
+    assert validate(status, schema) == []
+    row["state"] = "gone"
+    assert validate(status, schema)
 
 
 def _broken(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
