@@ -31,9 +31,10 @@ and the median of ``--runs`` runs is printed:
 * **latency**: ``ping -s 1400`` over the idle link, one member (plain, and
   a bundle of one) against a bundle of two; the ratio of the median RTTs.
 * **failover**: a bundle of 2 x 115200 with LCP echoes (``--echo-interval``,
-  ``--echo-failure``) carries one bulk TCP transfer; the receiver's byte count
-  is sampled every 0.1 s and, ``--cut-after`` seconds in, one cable is
-  cut.  Goodput is taken over the trailing ``OUTAGE_WINDOW``; the time it
+  ``--echo-failure``) carries one bulk TCP transfer (of what the bundle
+  carries in ``--cut-after`` seconds and one member in ``--after``); the
+  receiver's byte count is sampled every 0.1 s and, ``--cut-after`` seconds
+  in, one cable is cut.  Goodput is taken over the trailing ``OUTAGE_WINDOW``; the time it
   stays below half the remaining member's capacity is reported, with
   whether the TCP connection survived (the sender finished, the receiver
   saw one connection end cleanly) and whether the SHA-256 of what arrived
@@ -82,6 +83,8 @@ BITS_PER_BYTE = 10
 #: at 115200 baud a 0.1 s sample holds less than one 1500-octet packet.
 OUTAGE_WINDOW = 0.5
 SAMPLE = 0.1
+#: TCP payload per octet of 8N1 capacity, about (for the failover transfer's size).
+TCP_SHARE = 0.94
 #: This module's child programs (the failover figure's sender and receiver).
 SELF = (sys.executable, "-m", "bench.bench_multilink")
 #: Per fragment on the wire with ACFC and PFC: the 0x003d protocol field
@@ -289,10 +292,12 @@ def throughput_run(setup: Setup, seconds: float, warmup: float, pings: int = 0) 
                 time.sleep(max(0.0, before + SAMPLE - time.monotonic()))
             cpu1 = cpu_seconds(hub.pid), cpu_seconds(client.pid)
         finally:
+            # The receiver first: its reset stops the sender's kernel from
+            # sending the rest of its socket buffer after the sender is gone.
+            sink.close()
             source.kill()
             source.wait()
         idle1 = quiescent(the_lab, hub_if, setup.multilink)
-        sink.close()
         rtt = ping_rtt(the_lab, pings) if pings else None
     ip, packets, tcp = (slope([(s[0], s[k]) for s in samples]) for k in (1, 2, 3))
     wires = [slope([(s[0], s[4][i]) for s in samples]) for i in range(len(setup.bauds))]
@@ -371,13 +376,15 @@ def failover_run(
     baud = 115200
     echo = ("--lcp-echo-interval", str(echo_interval), "--lcp-echo-failure", str(echo_failure))
     quiet = ("--noccp", "--novj")
+    # As much as the bundle carries in ``cut_after`` and one member in ``after``.
+    nbytes = int(TCP_SHARE * baud / BITS_PER_BYTE * (2 * cut_after + after))
     with bundle_lab((baud, baud)) as the_lab:
         bring_up(the_lab, True, *echo, *quiet)
         sink = HashingSink(the_lab.hub_ns, PORT)
         source = subprocess.Popen(
             in_netns(
                 the_lab.client_ns,
-                [*SELF, "source", HUB_IP, str(PORT), str(cut_after + after)],
+                [*SELF, "source", HUB_IP, str(PORT), str(nbytes)],
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -420,11 +427,12 @@ def failover_run(
 def outage(samples: list[tuple[float, int]], cut_at: float, half: float) -> float:
     """Seconds after ``cut_at`` whose trailing-window goodput is under ``half`` B/s.
 
-    Counted in sample steps up to the last sample whose window reaches back
-    past the cut, so a transfer's natural end is not counted.
+    Counted in sample steps up to the last octet's arrival, so the
+    transfer's own end is not counted.
     """
     below = 0.0
-    for i, (when, count) in enumerate(samples):
+    last = max((i for i in range(1, len(samples)) if samples[i][1] > samples[i - 1][1]), default=0)
+    for i, (when, count) in enumerate(samples[: last + 1]):
         if when < cut_at + SAMPLE:
             continue
         j = i
@@ -515,15 +523,14 @@ def _sink(port: int) -> None:
             waiting_result = False
 
 
-def _source(host: str, port: int, seconds: float) -> None:
-    """Random data for ``seconds``, then a clean close; prints bytes and SHA-256."""
+def _source(host: str, port: int, nbytes: int) -> None:
+    """``nbytes`` of random data, then a clean close; prints bytes and SHA-256."""
     digest, total = hashlib.sha256(), 0
     block = os.urandom(1 << 16)
     with socket.create_connection((host, port), timeout=30) as conn:
         conn.settimeout(60)  # a connection that stalls this long has dropped
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            sent = conn.send(block[: 1 << 14])
+        while total < nbytes:
+            sent = conn.send(block[: min(1 << 14, nbytes - total)])
             digest.update(block[:sent])
             total += sent
             block = block[sent:] + block[:sent]
@@ -676,6 +683,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["sink"]:
         _sink(int(sys.argv[2]))
     elif sys.argv[1:2] == ["source"]:
-        _source(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        _source(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         raise SystemExit(main())

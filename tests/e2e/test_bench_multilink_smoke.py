@@ -32,7 +32,7 @@ def test_bench_multilink_prints_efficiency_overhead_latency_and_failover(
             "--seconds",
             "0.5",
             "--warmup",
-            "0.3",
+            "1.5",
             "--setup",
             "1 plain",
             "--setup",
@@ -40,9 +40,9 @@ def test_bench_multilink_prints_efficiency_overhead_latency_and_failover(
             "--pings",
             "1",
             "--cut-after",
-            "1",
-            "--after",
             "2",
+            "--after",
+            "1.5",
         ]
     )
     out = capsys.readouterr().out
