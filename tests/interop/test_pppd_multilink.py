@@ -394,6 +394,10 @@ def test_short_sequence_numbers_a_smaller_mrru_and_protocols_one_side_lacks(
     _bundle_up(bench, ours, first)
     log = first.read_log()
     assert "<mrru 1400> <ssnhf>]" in log and "<mrru 1500> <ssnhf> <endpoint" in log
+    link = subprocess.run(
+        ["ip", "-n", bench.namespace, "link", "show", "wan0"], capture_output=True, text=True
+    )
+    assert " mtu 1400 " in link.stdout, link.stdout  # pppd's MRRU, below our 1500
     bench.ping_both_ways()  # 1400 octets of payload: IP-fragmented to our MTU of 1400
     assert "Protocol-Reject for 'IPv6 Control Protocol' (0x8057) received" in ours.output()
     assert "Protocol-Reject for 'Compression Control Protocol' (0x80fd) received" in log
