@@ -6,8 +6,9 @@ Any test that uses it gets, afterwards, every guest process it spawned
 killed (processes spawned by wider-scoped fixtures are left alone), and the
 VM is rebooted if the test left its command agent unusable.
 
-``make_pppd_vm(serial_lines=N)`` boots an extra VM (stopped at session end)
-for tests that need more lines.
+``module_pppd_vm`` is the same for one module (its tests then run beside the
+session VM's, on another worker); ``make_pppd_vm(serial_lines=N)`` boots an
+extra VM (stopped at session end) for tests that need more lines.
 
 The tests skip only when qemu or the kernel package is missing; with
 ``WANCTL_REQUIRE_VM=1`` (or ``CI`` set) they fail instead, so a CI machine
@@ -67,6 +68,24 @@ def pppd_vm() -> Iterator[PppdVm]:
         vm.stop()
 
 
+@pytest.fixture(scope="module")
+def module_pppd_vm() -> Iterator[PppdVm]:
+    """A VM of the requesting module's own, laid out as ``pppd_vm``.
+
+    For modules whose tests take minutes: on the session VM they would run in
+    series with every other pppd test (the "pppd-vm" group, one worker); on a
+    VM of their own the module is a group of its own, which another worker
+    runs meanwhile.  It is cleaned after each test as ``pppd_vm`` is.
+    """
+    _require_vm_parts()
+    vm = PppdVm(serial_lines=SESSION_LINES)
+    vm.start()
+    try:
+        yield vm
+    finally:
+        vm.stop()
+
+
 @pytest.fixture(scope="session")
 def make_pppd_vm() -> Iterator[Callable[..., PppdVm]]:
     """Factory for extra VMs: ``make_pppd_vm(serial_lines=5)`` returns a booted one."""
@@ -88,10 +107,11 @@ def make_pppd_vm() -> Iterator[Callable[..., PppdVm]]:
 
 @pytest.fixture(autouse=True)
 def _clean_guest_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    if "pppd_vm" not in request.fixturenames:
+    shared = [name for name in ("pppd_vm", "module_pppd_vm") if name in request.fixturenames]
+    if not shared:
         yield
         return
-    vm: PppdVm = request.getfixturevalue("pppd_vm")
+    vm: PppdVm = request.getfixturevalue(shared[0])
     already_running = set(map(id, vm.spawned))
     yield
     if not vm.healthy:

@@ -89,9 +89,9 @@ def _judge(results: list[Result], groups: set[str]) -> None:
 
 
 @pytest.fixture
-def vm(pppd_vm: PppdVm) -> PppdVm:
-    pppd_vm.write_file("/etc/ppp/chap-secrets", f"client server {SECRET} *\n", mode=0o600)
-    return pppd_vm
+def vm(module_pppd_vm: PppdVm) -> PppdVm:
+    module_pppd_vm.write_file("/etc/ppp/chap-secrets", f"client server {SECRET} *\n", mode=0o600)
+    return module_pppd_vm
 
 
 def test_whole_battery_against_pppd_without_authentication(vm: PppdVm) -> None:

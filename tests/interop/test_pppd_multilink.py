@@ -209,14 +209,14 @@ def namespace() -> Iterator[str]:
 
 
 @pytest.fixture
-def bench(pppd_vm: PppdVm, namespace: str, tmp_path: Path) -> Iterator[Bench]:
-    pppd_vm.write_file("/etc/ppp/chap-secrets", f"client server {SECRET} *\n", mode=0o600)
-    pppd_vm.check_output("rm -f /run/pppd2.tdb")  # no bundle left from an earlier test
+def bench(module_pppd_vm: PppdVm, namespace: str, tmp_path: Path) -> Iterator[Bench]:
+    module_pppd_vm.write_file("/etc/ppp/chap-secrets", f"client server {SECRET} *\n", mode=0o600)
+    module_pppd_vm.check_output("rm -f /run/pppd2.tdb")  # no bundle left from an earlier test
     secrets = tmp_path / "secrets"
     secrets.write_text(f"client server {SECRET} *\n")
     secrets.chmod(0o600)
-    line = CuttableLine(pppd_vm.line("ttyS2").host)
-    bench = Bench(pppd_vm, namespace, tmp_path, line)
+    line = CuttableLine(module_pppd_vm.line("ttyS2").host)
+    bench = Bench(module_pppd_vm, namespace, tmp_path, line)
     try:
         yield bench
     finally:
