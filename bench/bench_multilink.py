@@ -13,8 +13,11 @@ and the median of ``--runs`` runs is printed:
   IP packets the hub's daemon wrote into its TUN interface (rx counters,
   headers included), *TCP goodput* the payload the receiving socket got,
   both against the sum of the members' 8N1 capacities (baud / 10 bytes per
-  second each).  *Share* is each member's part of the wire bytes the cables
-  carried client -> hub, against its part of the bundle's speed.  *CPU* is
+  second each); *line use* is the wire octets the cables carried against
+  the same (a cable process the CPU scheduler holds back leaves its line
+  idle: the time is lost, as on a real line).  *Share* is each member's
+  part of the wire bytes the cables carried client -> hub, against its part
+  of the bundle's speed.  *CPU* is
   the CPU seconds of both daemons (rx: hub, tx: client) per MB of IP
   goodput; the cables' processes are not counted.
 * **Multilink overhead**: wire octets per IP octet over the bundle minus
@@ -308,6 +311,7 @@ def throughput_run(setup: Setup, seconds: float, warmup: float, pings: int = 0) 
     return {
         "ip": ip / setup.capacity,
         "tcp": tcp / setup.capacity,
+        "line": sum(wires) / setup.capacity,
         "share": [w / sum(wires) if sum(wires) else 0.0 for w in wires],
         "wire_per_ip": (idle1.wire - idle0.wire) / ip_octets if ip_octets else 0.0,
         "packet": ip / packets if packets else 0.0,
@@ -587,7 +591,7 @@ def throughput(setups: list[Setup], args: argparse.Namespace) -> dict[str, list[
         "the sum of the members' 8N1 capacities"
     )
     print(
-        f"{'bundle':>13} {'IP goodput':>10} {'target':>6} {'TCP goodput':>11} "
+        f"{'bundle':>13} {'IP goodput':>10} {'target':>6} {'TCP goodput':>11} {'line use':>8} "
         f"{'share (speed share)':>27} {'frag/pkt':>8} {'CPU rx s/MB':>11} {'CPU tx s/MB':>11}"
     )
     results: dict[str, list[dict[str, Any]]] = {}
@@ -602,6 +606,7 @@ def throughput(setups: list[Setup], args: argparse.Namespace) -> dict[str, list[
         target = f"{TARGETS[setup.name]:.0%}" if setup.name in TARGETS else "-"
         print(
             f"{setup.name:>13} {med(runs, 'ip'):>10.2%} {target:>6} {med(runs, 'tcp'):>11.2%} "
+            f"{med(runs, 'line'):>8.2%} "
             f"{shares:>27} {med(runs, 'fragments_per_packet'):>8.2f} "
             f"{med(runs, 'cpu_rx'):>11.3f} {med(runs, 'cpu_tx'):>11.3f}"
         )

@@ -47,8 +47,10 @@ def test_bench_multilink_prints_efficiency_overhead_latency_and_failover(
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert re.search(rf"^\s+1 plain +{PERCENT} +- +{PERCENT}", out, re.MULTILINE), out
-    assert re.search(rf"^\s+2x115200 +{PERCENT} +95% +{PERCENT} +{PERCENT}\(50%\)", out, re.M), out
+    assert re.search(rf"^\s+1 plain +{PERCENT} +- +{PERCENT} +{PERCENT}", out, re.MULTILINE), out
+    assert re.search(
+        rf"^\s+2x115200 +{PERCENT} +95% +{PERCENT} +{PERCENT} +{PERCENT}\(50%\)", out, re.M
+    ), out
     assert re.search(rf"^\s+2x115200 +\d+ +-?{PERCENT} +{PERCENT} +{PERCENT}", out, re.M), out
     assert re.search(r"bundle of 2 \d+\.\d+ ms; ratio 2/1 \d+\.\d+", out), out
     assert re.search(r"below half the remaining capacity .* \d+\.\d+ s \(runs:", out), out
