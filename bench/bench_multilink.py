@@ -408,7 +408,8 @@ def failover_run(
                 time.sleep(max(0.0, before + SAMPLE - time.monotonic()))
             out, err = source.communicate(timeout=60)
             result = sink.result()
-            left = [p.wait_for(r"left bundle", 5)[0] - cut_at for p in the_lab.processes]
+            up = all(p.proc.poll() is None for p in the_lab.processes)
+            left = [_left_at(p) - cut_at for p in the_lab.processes]
         finally:
             if source.poll() is None:
                 source.kill()
@@ -418,7 +419,10 @@ def failover_run(
     below = outage(samples, cut_at, 0.5 * baud / BITS_PER_BYTE)
     return {
         "outage": below,
-        "survived": bool(sent) and result.get("connections") == 1 and result.get("clean"),
+        "survived": up
+        and bool(sent)
+        and result.get("connections") == 1
+        and bool(result.get("clean")),
         "intact": bool(sent) and sent["sha256"] == result.get("sha256"),
         "bytes": result.get("bytes", 0),
         "hub_left": left[0],
@@ -426,6 +430,14 @@ def failover_run(
         "trace": [(t - cut_at, n) for t, n in samples],
         "error": err.strip()[-200:] if not sent else "",
     }
+
+
+def _left_at(process: TimedProcess) -> float:
+    """When the cut member's leaving was logged (NaN: never, the daemon ended first)."""
+    try:
+        return process.wait_for(r"left bundle", 5)[0]
+    except RuntimeError:
+        return float("nan")
 
 
 def outage(samples: list[tuple[float, int]], cut_at: float, half: float) -> float:
@@ -468,18 +480,23 @@ class HashingSink:
         if self._ask("") != "listening":
             raise RuntimeError("the TCP sink did not start")
 
-    def _ask(self, command: str) -> str:
+    def _ask(self, command: str, timeout: float = 30.0) -> str:
+        """The answer line; empty when none comes in ``timeout`` seconds."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         if command:
             self.proc.stdin.write(command + "\n")
-        return self.proc.stdout.readline().strip()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline().strip() if ready else ""
 
     def received(self) -> int:
         return int(self._ask("count"))
 
     def result(self) -> dict[str, Any]:
-        """After the sender closed: bytes, SHA-256, connections, a clean end."""
-        answer: dict[str, Any] = json.loads(self._ask("result"))
+        """After the sender closed: bytes, SHA-256, connections, a clean end.
+
+        Empty when the connection never ended (the link went down under it)."""
+        line = self._ask("result")
+        answer: dict[str, Any] = json.loads(line) if line else {}
         return answer
 
     def close(self) -> None:
