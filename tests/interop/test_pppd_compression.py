@@ -32,7 +32,6 @@ from typing import Any
 import pytest
 
 from hw.lab.vm import GuestProcess, PppdVm
-from tests.interop.conftest import SESSION_LINES, _require_vm_parts
 from tests.interop.pppd_wire import CapturingRelay
 from tests.interop.test_pppd_interop import OURS, PPPD, SECRET, Bench, _up, namespace
 from wanctl.lab import LinkProcess, in_netns, python_env
@@ -64,30 +63,12 @@ else:
 """
 
 
-@pytest.fixture(scope="module")
-def compression_vm() -> Iterator[PppdVm]:
-    """This module's own VM, laid out as the session's ``pppd_vm``.
-
-    Its tests move megabytes through the guest's UARTs and take minutes; on a
-    VM of their own they are a pytest-xdist group apart from the session VM's
-    ("pppd-vm", run in series on one worker), so another worker runs them
-    meanwhile.
-    """
-    _require_vm_parts()
-    vm = PppdVm(serial_lines=SESSION_LINES)
-    vm.start()
-    try:
-        yield vm
-    finally:
-        vm.stop()
-
-
 @pytest.fixture
-def bench(compression_vm: PppdVm, namespace: str, tmp_path: Path) -> Iterator[Bench]:
-    """test_pppd_interop's bench on this module's VM, which is cleaned after each
-    test as tests/interop/conftest.py cleans the session's."""
-    vm = compression_vm
-    already_running = set(map(id, vm.spawned))
+def bench(module_pppd_vm: PppdVm, namespace: str, tmp_path: Path) -> Iterator[Bench]:
+    """test_pppd_interop's bench on this module's own VM: its tests move megabytes
+    through the guest's UARTs and take minutes, so they run beside the session
+    VM's group (see ``module_pppd_vm``)."""
+    vm = module_pppd_vm
     vm.write_file("/etc/ppp/pap-secrets", f"client * {SECRET} *\n", mode=0o600)
     vm.write_file("/etc/ppp/chap-secrets", f"client server {SECRET} *\n", mode=0o600)
     secrets = tmp_path / "secrets"
@@ -99,12 +80,6 @@ def bench(compression_vm: PppdVm, namespace: str, tmp_path: Path) -> Iterator[Be
     finally:
         for process in bench.ours:
             process.stop()
-        if not vm.healthy:
-            vm.restart()
-        else:
-            vm.kill_spawned(
-                [process for process in vm.spawned if id(process) not in already_running]
-            )
 
 
 def text_corpus(size: int = MIB) -> bytes:
