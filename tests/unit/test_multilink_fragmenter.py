@@ -47,3 +47,13 @@ def test_one_sequence_space_per_bundle_wraps() -> None:
     first = fragmenter.fragment(b"a", [FAST])
     second = fragmenter.fragment(b"b", [SLOW])
     assert [f.sequence for _, f in first + second] == [0xFFF, 0]
+
+
+def test_small_packets_take_turns_by_load_for_speed() -> None:
+    fragmenter = Fragmenter()
+    twin = MemberLink("ttyUSB2", 115200, send_window=4, mru=1500)
+    names = [fragmenter.fragment(bytes(60), [FAST, twin])[0][0] for _ in range(6)]
+    assert names == ["ttyUSB0", "ttyUSB2"] * 3
+    # Unequal speeds: the member twice as fast carries about twice as many.
+    uneven = [fragmenter.fragment(bytes(60), [FAST, SLOW])[0][0] for _ in range(300)]
+    assert uneven.count("ttyUSB0") == 200 and uneven.count("ttyUSB1") == 100

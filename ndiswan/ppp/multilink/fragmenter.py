@@ -7,11 +7,13 @@ about the same time.  No fragment is larger than its member's MRU allows.
 
 Small packets are not fragmented: a packet is cut into at most
 ``len(packet) // MIN_FRAGMENT`` pieces, so one under ``2 * MIN_FRAGMENT``
-octets goes whole to the fastest open member.  Why: every extra fragment
-costs about 11 octets on an async line (4 of Multilink header, 2 of protocol,
-2 of FCS, 2 of address and control, a flag), which is under 9 % of a
-128-octet piece, while splitting a smaller packet saves less serialisation
-time than its extra headers cost.
+octets goes whole to one open member: the one least loaded for its speed
+(the fastest when they tie), so small packets -- TCP's acknowledgements --
+use every member and each member hears traffic (``liveness``).  Why not cut
+them: every extra fragment costs about 11 octets on an async line (4 of
+Multilink header, 2 of protocol, 2 of FCS, 2 of address and control, a
+flag), which is under 9 % of a 128-octet piece, while splitting a smaller
+packet saves less serialisation time than its extra headers cost.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Fragmenter:
         self.short = short
         self._bits = sequence_bits(short)
         self.next_sequence = first_sequence
+        #: Seconds of line time given to each member, less the least of them.
+        self._load: dict[str, float] = {}
 
     def fragment(self, packet: bytes, members: list[MemberLink]) -> list[tuple[str, Fragment]]:
         """(member name, fragment) pairs for ``packet``; empty when no window is open."""
@@ -49,8 +53,11 @@ class Fragmenter:
         open_members = [m for m in open_members if m.mru > room]
         if not open_members:
             return []
-        open_members.sort(key=lambda m: m.speed, reverse=True)
         pieces = max(1, min(len(open_members), len(packet) // MIN_FRAGMENT))
+        if pieces < len(open_members):
+            open_members.sort(key=lambda m: (self._load.get(m.name, 0.0), -m.speed))
+        else:
+            open_members.sort(key=lambda m: m.speed, reverse=True)
         chosen = open_members[:pieces]
         sizes = _shares(len(packet), [m.speed for m in chosen])
         plan: list[tuple[str, int]] = []
@@ -61,6 +68,7 @@ class Fragmenter:
                 size -= most
             if size or not plan:
                 plan.append((member.name, size))
+        self._account(plan, open_members)
         out: list[tuple[str, Fragment]] = []
         offset = 0
         for index, (name, size) in enumerate(plan):
@@ -70,6 +78,14 @@ class Fragmenter:
             self.next_sequence = sequence_add(self.next_sequence, 1, self._bits)
             out.append((name, fragment))
         return out
+
+    def _account(self, plan: list[tuple[str, int]], members: list[MemberLink]) -> None:
+        speeds = {m.name: m.speed for m in members}
+        load = {name: self._load.get(name, 0.0) for name in speeds}
+        for name, size in plan:
+            load[name] += size / speeds[name]
+        least = min(load.values())
+        self._load = {name: value - least for name, value in load.items()}
 
 
 def _shares(total: int, weights: list[int]) -> list[int]:
