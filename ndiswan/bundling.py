@@ -10,7 +10,11 @@ upper edge (the TUN interface).  Fragments a member receives go to the
 bundle's reassembler and whole packets up to the ``BundleLink``; packets the
 ``BundleLink`` sends are fragmented over the members whose send paths have
 room, by speed (its NCP packets but CCP's go whole on one member).  A member
-whose link goes down leaves; the bundle ends with its last member.
+whose link goes down leaves; the bundle ends with its last member.  On every
+fragment sent or received the bundle's ``liveness`` is checked: a member
+quiet too long gets an Echo-Request out of turn (``PppSession.probe``), and
+one that does not answer in time is suspect, skipped by the fragmenter and by
+the reassembler's M until it is heard from again.
 
 The member's upper edge is the bundle (``_MemberEdge``): its back-pressure
 tells the bundle that this member is full, and the bundle pauses its own
@@ -19,6 +23,7 @@ upper edge only when every member is.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -217,6 +222,9 @@ class Bundler:
         self.members: dict[str, PppLink] = {}
         self.links: dict[int, BundleLink] = {}
         self._paused: set[str] = set()
+        #: Each member's count of received frames when the bundle last looked.
+        self._frames_seen: dict[str, int] = {}
+        self._liveness_timers: dict[int, asyncio.TimerHandle] = {}
 
     # -- members --
 
@@ -281,6 +289,7 @@ class Bundler:
         now = link.loop.time()
         result = self.table.leave(member_id, reason, now)
         self._paused.discard(member_id)
+        self._frames_seen.pop(member_id, None)
         pppd_log.info("Link %s left bundle %s: %s", member_id, bundle.key, reason)
         self._tell(member_id, f"left bundle {bundle.key}: {reason}")
         if bundle_link is None:
@@ -289,6 +298,9 @@ class Bundler:
             bundle_link.network.receive_frame(packet, now)
         if result.ended:
             del self.links[id(bundle)]
+            timer = self._liveness_timers.pop(id(bundle), None)
+            if timer is not None:
+                timer.cancel()
             bundle_link.network.end(reason, now, exit_code)
         bundle_link._service()
         self._update_pause(bundle)
@@ -346,6 +358,7 @@ class Bundler:
         if bundle is None or bundle_link is None:
             return
         now = bundle_link.loop.time()
+        self._watch(bundle, bundle_link, now)
         if event.protocol == PROTOCOL_MULTILINK:
             lost = bundle.reassembler.counters.lost
             packets = bundle.receive(member_id, event.info, now)
@@ -357,10 +370,59 @@ class Bundler:
             bundle_link.network.receive_frame(packet, now)
         bundle_link._service()
 
+    def _watch(self, bundle: Bundle, bundle_link: BundleLink, now: float) -> None:
+        """Liveness on traffic: note which members heard anything since the last
+        look, probe the quiet ones, and deliver what a suspicion completes."""
+        cleared = False
+        for member in bundle.active:
+            session = self.members[member.member_id].session
+            count = session.stats.frames_received if isinstance(session, PppSession) else 0
+            if self._frames_seen.get(member.member_id) != count:
+                self._frames_seen[member.member_id] = count
+                if bundle.is_suspect(member.member_id):
+                    cleared = True
+                    pppd_log.info("Link %s is heard again", member.member_id)
+                    self._tell(member.member_id, "heard again: fragments go on it again")
+                bundle.heard(member.member_id, now)
+        result = bundle.check_liveness(now)
+        for member_id in result.probe:
+            link = self.members[member_id]
+            if isinstance(link.session, PppSession):
+                link.session.probe(now)
+                link._service()
+        for member_id in result.suspect:
+            pppd_log.info("Link %s is quiet: no fragments on it until it is heard", member_id)
+            self._tell(member_id, "quiet and its probe unanswered: no fragments until it is heard")
+        for packet in result.packets:
+            bundle_link.network.receive_frame(packet, now)
+        if result.suspect or cleared:
+            self._update_pause(bundle)
+        self._arm_liveness(bundle, bundle_link)
+
+    def _arm_liveness(self, bundle: Bundle, bundle_link: BundleLink) -> None:
+        """Wake for the next probe or deadline even when no traffic comes: a sender
+        whose acknowledgements stopped sends nothing until TCP's timer fires."""
+        old = self._liveness_timers.pop(id(bundle), None)
+        if old is not None:
+            old.cancel()
+        when = None if bundle.ended else bundle.next_liveness_check()
+        if when is not None:
+            self._liveness_timers[id(bundle)] = bundle_link.loop.call_at(
+                when, self._liveness_timer, bundle
+            )
+
+    def _liveness_timer(self, bundle: Bundle) -> None:
+        self._liveness_timers.pop(id(bundle), None)
+        bundle_link = self.links.get(id(bundle))
+        if bundle_link is not None and not bundle.ended:
+            self._watch(bundle, bundle_link, bundle_link.loop.time())
+            bundle_link._service()
+
     def send_whole(self, bundle: Bundle, packet: bytes) -> bool:
         """``packet`` without the multilink header, ahead of the data on the first
         member whose send path is open; False when none is."""
-        for member in bundle.active:
+        trusted = [m for m in bundle.active if not bundle.is_suspect(m.member_id)]
+        for member in trusted or bundle.active:
             path = self.members[member.member_id].sendpath
             if isinstance(path, VcSendPath) and not path.closed:
                 return path.send_control(packet)
@@ -368,6 +430,9 @@ class Bundler:
 
     def send_fragments(self, bundle: Bundle, packet: bytes) -> bool:
         """Fragment ``packet`` over the members with room; False when none had any."""
+        bundle_link = self.links.get(id(bundle))
+        if bundle_link is not None:
+            self._watch(bundle, bundle_link, bundle_link.loop.time())
         now = 0.0
         for member in bundle.active:
             link = self.members[member.member_id]
@@ -405,4 +470,5 @@ class Bundler:
         if bundle_link is None or bundle_link.upper is None:
             return
         active = {m.member_id for m in bundle.active}
-        bundle_link.upper.set_paused(bool(active) and active <= self._paused)
+        trusted = {m for m in active if not bundle.is_suspect(m)} or active
+        bundle_link.upper.set_paused(bool(trusted) and trusted <= self._paused)

@@ -92,6 +92,8 @@ class SessionStats:
     #: send_datagram calls refused (NCP not Opened, unknown protocol, too big).
     sends_refused: int = 0
     protocol_rejects_sent: int = 0
+    #: Multilink: Echo-Requests sent out of turn to a member gone quiet.
+    probes_sent: int = 0
     #: Compressed datagrams (CCP or VJ) that could not be decompressed.
     decompress_failures: int = 0
     #: Frames that arrived after LinkTerminated.
@@ -316,6 +318,18 @@ class PppSession:
         self._log(LogLevel.WARNING, f"Unsupported protocol {protocol_description(proto)} received")
         self.stats.protocol_rejects_sent += 1
         self._lcp.send_code(Code.PROTOCOL_REJECT, proto.to_bytes(2, "big") + info)
+
+    def probe(self, now: float) -> None:
+        """Multilink: an Echo-Request out of turn, to hear whether the link is alive.
+
+        It does not count towards ``lcp-echo-failure``, which stays pppd's.
+        """
+        if not self._lcp.is_opened:
+            return
+        self.stats.probes_sent += 1
+        magic = (self._lcp_options.local.magic or 0).to_bytes(4, "big")
+        self._lcp.send_code(Code.ECHO_REQUEST, magic, self._keepalive.next_identifier())
+        self._pump(now)
 
     def reject_protocol(self, proto: int, info: bytes, now: float) -> None:
         """Multilink: send the Protocol-Reject for a packet the bundle does not

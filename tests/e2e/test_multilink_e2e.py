@@ -174,6 +174,9 @@ def test_a_member_cut_mid_transfer_costs_only_bandwidth(bundle_lab: BundleLab) -
     worker.start()
     time.sleep(2.0)
     lab.cables[1].cut()
+    # Its probe unanswered, it is suspect long before LCP echo calls it dead.
+    quiet = re.escape(f"[{lab.cables[1].a}] quiet")
+    client.wait_for(quiet, 2.5)
     worker.join(120)
     assert outcome.get("intact") and outcome.get("bytes") == 1 << 20, outcome
     client.wait_for(r"left bundle|Link down", 10)
@@ -182,6 +185,35 @@ def test_a_member_cut_mid_transfer_costs_only_bandwidth(bundle_lab: BundleLab) -
     assert hub.proc.poll() is None and client.proc.poll() is None
     ok, summary = ping(lab.ns_client, HUB_IP)
     assert ok, summary
+
+
+@pytest.mark.cable_baud(460800)
+def test_a_member_quiet_for_a_moment_is_suspect_then_heard_again_and_never_leaves(
+    bundle_lab: BundleLab,
+) -> None:
+    lab = bundle_lab
+    _hub, client = bring_up(lab, "--lcp-echo-interval", "2", "--lcp-echo-failure", "4")
+    outcome: dict[str, object] = {}
+
+    def transfer() -> None:
+        outcome.update(tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20))
+
+    worker = threading.Thread(target=transfer)
+    worker.start()
+    time.sleep(1.5)
+    lab.cables[1].cut()
+    member = re.escape(f"[{lab.cables[1].a}]")
+    client.wait_for(member + " quiet", 2.5)
+    lab.cables[1].restore()
+    client.wait_for(member + " heard again", 3)
+    worker.join(120)
+    assert outcome.get("intact") and outcome.get("bytes") == 1 << 20, outcome
+    assert members_active(lab, "client") == [c.a for c in lab.cables]
+    assert members_active(lab, "hub") == [c.b for c in lab.cables]
+    status = lab.wanctl("status", "client", "--json")
+    assert status.wait() == 0
+    report = json.loads(status.output())["bundle"]["members"]
+    assert all(m["state"] == "active" and m["frames_sent"] > 0 for m in report), report
 
 
 def test_with_persist_a_cut_member_rejoins_the_bundle(bundle_lab: BundleLab) -> None:

@@ -21,7 +21,10 @@ the bundle's is refused.
 
 The send window of each member is its VC's current SendWindow from
 WAN_CO_LINKPARAMS (``Bundle.set_link_params``): a member whose window is 0
-gets no fragments until it reopens.
+gets no fragments until it reopens.  A member gone quiet under traffic is
+probed and, unanswered, *suspect* (``liveness``): it gets no fragments and no
+longer holds back reassembly until it is heard again, so a cut line costs a
+fraction of a second instead of the seconds LCP echo needs to call it dead.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from ndiswan.ppp.multilink.endpoint import EndpointClass, EndpointDiscriminator
 from ndiswan.ppp.multilink.fragmenter import Fragmenter, MemberLink
+from ndiswan.ppp.multilink.liveness import Liveness
 from ndiswan.ppp.multilink.reassembler import Reassembler, information_length
 from wanminiport.sansio import LocalProtocolError
 
@@ -109,6 +113,16 @@ def _seq_text(fmt: HeaderFormat) -> str:
 class MemberState(enum.Enum):
     ACTIVE = "active"
     LEFT = "left"
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    """``Bundle.check_liveness``: members to probe now, and the packets that
+    suspecting a member completed (deliver them like ``receive``'s)."""
+
+    probe: tuple[str, ...] = ()
+    suspect: tuple[str, ...] = ()
+    packets: tuple[bytes, ...] = ()
 
 
 @dataclass
@@ -220,6 +234,7 @@ class Bundle:
             short=fmt.recv_short_seq,
             max_octets=BUFFER_MRRUS * fmt.local_mrru,
         )
+        self.liveness = Liveness()
 
     @property
     def active(self) -> list[Member]:
@@ -238,6 +253,7 @@ class Bundle:
             member.joined_at, member.state, member.left_at = now, MemberState.ACTIVE, None
         self.members[member_id] = member
         self.reassembler.add_member(member_id)
+        self.liveness.add(member_id, now)
         return old is not None
 
     def leave(self, member_id: str, reason: str, now: float) -> LeaveResult:
@@ -249,6 +265,7 @@ class Bundle:
         for stale in left[: max(0, len(left) - MAX_LEFT_MEMBERS)]:
             del self.members[stale.member_id]
         packets = self.reassembler.remove_member(member_id)
+        self.liveness.remove(member_id)
         self.counters.packets_received += len(packets)
         if not self.active:
             self.ended = True
@@ -275,8 +292,11 @@ class Bundle:
         if information_length(packet) > self.format.peer_mrru:
             self.counters.over_mrru += 1
             return []
-        links = [MemberLink(m.member_id, m.speed_bps, m.send_window, m.mru) for m in self.active]
+        active = self.active
+        trusted = [m for m in active if not self.liveness.is_suspect(m.member_id)] or active
+        links = [MemberLink(m.member_id, m.speed_bps, m.send_window, m.mru) for m in trusted]
         pieces = self.fragmenter.fragment(packet, links)
+        self.liveness.activity(now)
         if not pieces:
             self.counters.unsent += 1
             return []
@@ -299,25 +319,49 @@ class Bundle:
         member.frames_received += 1
         member.octets_received += len(fragment)
         member.last_received_at = now
+        self.heard(member_id, now)
+        self.liveness.activity(now)
         before = self._peer_errors()
         packets = self.reassembler.receive(member_id, fragment)
         member.errors += self._peer_errors() - before
         self.counters.packets_received += len(packets)
         return packets
 
-    def get_timer(self) -> float | None:
-        """The bundle needs no waking: loss is found by M, not by a timeout."""
-        return None
+    def heard(self, member_id: str, now: float) -> None:
+        """Any frame came in on a member: it is alive; a suspect one counts in M again."""
+        member = self.members.get(member_id)
+        if member is None or member.state is not MemberState.ACTIVE:
+            return
+        if self.liveness.heard(member_id, now):
+            self.reassembler.add_member(member_id)
 
-    def handle_timer(self, now: float) -> None:
-        return None
+    def check_liveness(self, now: float) -> LivenessResult:
+        """Call on traffic: which members to probe, and which are suspect now.
+
+        A bundle of one has nowhere else to send, so it is not watched.
+        """
+        if len(self.active) < 2:
+            return LivenessResult()
+        actions = self.liveness.check(now)
+        packets: list[bytes] = []
+        for member_id in actions.suspect:
+            packets.extend(self.reassembler.remove_member(member_id))
+        self.counters.packets_received += len(packets)
+        return LivenessResult(actions.probe, actions.suspect, tuple(packets))
+
+    def is_suspect(self, member_id: str) -> bool:
+        return self.liveness.is_suspect(member_id)
+
+    def next_liveness_check(self) -> float | None:
+        """When to call ``check_liveness`` again without traffic (None: on traffic)."""
+        return self.liveness.next_check() if len(self.active) > 1 else None
 
     def status(self) -> BundleStatus:
         total = sum(m.octets_sent for m in self.members.values())
         copied = [f.name for f in fields(MemberStatus) if f.name not in ("state", "share")]
         members = tuple(
             MemberStatus(
-                state=m.state.value,
+                state="suspect" if self.liveness.is_suspect(m.member_id) else m.state.value,
                 share=m.octets_sent / total if total else 0.0,
                 **{name: getattr(m, name) for name in copied},
             )
