@@ -408,7 +408,9 @@ def failover_run(
                 time.sleep(max(0.0, before + SAMPLE - time.monotonic()))
             out, err = source.communicate(timeout=60)
             result = sink.result()
-            up = all(p.proc.poll() is None for p in the_lab.processes)
+            ended = [p.name for p in the_lab.processes if p.proc.poll() is not None]
+            up = not ended
+            got = result.get("bytes") if result else sink.received()
             left = [_left_at(p) - cut_at for p in the_lab.processes]
         finally:
             if source.poll() is None:
@@ -417,6 +419,15 @@ def failover_run(
             sink.close()
     sent = json.loads(out) if source.returncode == 0 and out.strip() else {}
     below = outage(samples, cut_at, 0.5 * baud / BITS_PER_BYTE)
+    why = [f"the sender failed: {err.strip()[-200:]}"] if not sent else []
+    why += [f"{name} ended" for name in ended]
+    if not result:
+        why.append(f"the connection never ended: {got} of {nbytes} octets arrived")
+    elif result.get("connections") != 1 or not result.get("clean"):
+        why.append(
+            f"the receiver saw {result.get('connections')} connections, clean end: "
+            f"{result.get('clean')}"
+        )
     return {
         "outage": below,
         "survived": up
@@ -428,7 +439,7 @@ def failover_run(
         "hub_left": left[0],
         "client_left": left[1],
         "trace": [(t - cut_at, n) for t, n in samples],
-        "error": err.strip()[-200:] if not sent else "",
+        "error": "; ".join(why),
     }
 
 
@@ -698,7 +709,7 @@ def failover(args: argparse.Namespace) -> None:
     )
     for r in runs:
         if r["error"]:
-            print(f"  sender: {r['error']}")
+            print(f"  a run that did not survive: {r['error']}")
 
 
 if __name__ == "__main__":
