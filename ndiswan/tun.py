@@ -18,10 +18,12 @@ import os
 import socket
 import struct
 from collections.abc import Iterator
-
-from pyroute2 import AsyncIPRoute, NetlinkError
+from typing import TYPE_CHECKING
 
 from wanminiport.exitcodes import ExitCode, WanctlError
+
+if TYPE_CHECKING:
+    from pyroute2 import AsyncIPRoute
 
 log = logging.getLogger("wanctl.link")
 
@@ -111,6 +113,8 @@ class TunDevice:
     def _netlink(self, what: str) -> Iterator[None]:
         """A refused netlink request as one line: what was asked of which interface, and
         the kernel's answer (``TunError``), instead of pyroute2's tuple."""
+        from pyroute2 import NetlinkError  # loaded when an interface is configured
+
         try:
             yield
         except NetlinkError as exc:
@@ -121,7 +125,7 @@ class TunDevice:
     async def configure_ipv4(
         self, local: str, remote: str, mtu: int, *, default_route: bool = False
     ) -> None:
-        async with AsyncIPRoute() as ipr:
+        async with _iproute() as ipr:
             with self._netlink(f"add address {local} peer {remote}"):
                 await ipr.addr("add", index=self.index, local=local, address=remote, prefixlen=32)
             with self._netlink(f"set mtu {mtu} and bring the interface up"):
@@ -131,6 +135,8 @@ class TunDevice:
 
     async def _add_default_route(self, ipr: AsyncIPRoute) -> None:
         """defaultroute: as pppd, an existing default route is left alone (and said so)."""
+        from pyroute2 import NetlinkError
+
         with self._netlink("add the default route"):
             try:
                 await ipr.route("add", dst="0.0.0.0/0", oif=self.index, family=socket.AF_INET)
@@ -143,7 +149,7 @@ class TunDevice:
 
     async def configure_ipv6(self, local_id: int, remote_id: int, mtu: int) -> None:
         local, remote = str(link_local(local_id)), str(link_local(remote_id))
-        async with AsyncIPRoute() as ipr:
+        async with _iproute() as ipr:
             with self._netlink(f"set mtu {mtu} and bring the interface up"):
                 await ipr.link("set", index=self.index, mtu=mtu, state="up")
             with self._netlink(f"add address {local} peer {remote}"):
@@ -152,7 +158,7 @@ class TunDevice:
     async def remove_addresses(self, ip_version: int) -> None:
         """An NCP went down: its addresses (and so its routes) leave the interface."""
         family = socket.AF_INET if ip_version == 4 else socket.AF_INET6
-        async with AsyncIPRoute() as ipr:
+        async with _iproute() as ipr:
             entries = [
                 entry async for entry in await ipr.addr("dump", index=self.index, family=family)
             ]
@@ -166,3 +172,10 @@ class TunDevice:
                     address=entry.get_attr("IFA_ADDRESS"),
                     prefixlen=entry["prefixlen"],
                 )
+
+
+def _iproute() -> AsyncIPRoute:
+    """pyroute2 takes a quarter of a second to import: only a link that comes up pays it."""
+    from pyroute2 import AsyncIPRoute
+
+    return AsyncIPRoute()
