@@ -37,8 +37,9 @@ and the median of ``--runs`` runs is printed:
   ``--echo-failure``) carries one bulk TCP transfer (of what the bundle
   carries in ``--cut-after`` seconds and one member in ``--after``); the
   receiver's byte count is sampled every 0.1 s and, ``--cut-after`` seconds
-  in, one cable is cut.  Goodput is taken over the trailing ``OUTAGE_WINDOW``; the time it
-  stays below half the remaining member's capacity is reported, with
+  in, one cable is cut.  Goodput is taken over the trailing ``OUTAGE_WINDOW``;
+  the time it stays below half the remaining member's capacity is reported,
+  when each end suspected and dropped the cut member, with
   whether the TCP connection survived (the sender finished, the receiver
   saw one connection end cleanly) and whether the SHA-256 of what arrived
   matches what was sent.
@@ -411,7 +412,8 @@ def failover_run(
             ended = [p.name for p in the_lab.processes if p.proc.poll() is not None]
             up = not ended
             got = result.get("bytes") if result else sink.received()
-            left = [_left_at(p) - cut_at for p in the_lab.processes]
+            quiet = [_logged_at(p, r"\] quiet") - cut_at for p in the_lab.processes]
+            left = [_logged_at(p, r"left bundle") - cut_at for p in the_lab.processes]
         finally:
             if source.poll() is None:
                 source.kill()
@@ -438,15 +440,18 @@ def failover_run(
         "bytes": result.get("bytes", 0),
         "hub_left": left[0],
         "client_left": left[1],
+        "hub_quiet": quiet[0],
+        "client_quiet": quiet[1],
         "trace": [(t - cut_at, n) for t, n in samples],
         "error": "; ".join(why),
     }
 
 
-def _left_at(process: TimedProcess) -> float:
-    """When the cut member's leaving was logged (NaN: never, the daemon ended first)."""
+def _logged_at(process: TimedProcess, pattern: str) -> float:
+    """When the cut member's suspicion or leaving was logged (NaN: never, the daemon
+    ended first)."""
     try:
-        return process.wait_for(r"left bundle", 5)[0]
+        return process.wait_for(pattern, 5)[0]
     except RuntimeError:
         return float("nan")
 
@@ -704,8 +709,9 @@ def failover(args: argparse.Namespace) -> None:
         f"{med(runs, 'bytes') / 1e3:.0f} kB"
     )
     print(
-        f"the cut member left the bundle {med(runs, 'client_left'):.1f} s after the cut at "
-        f"the sender, {med(runs, 'hub_left'):.1f} s at the receiver"
+        f"the cut member was suspect {med(runs, 'client_quiet'):.2f} s after the cut at the "
+        f"sender, {med(runs, 'hub_quiet'):.2f} s at the receiver, and left the bundle "
+        f"{med(runs, 'client_left'):.1f} s and {med(runs, 'hub_left'):.1f} s after it"
     )
     for r in runs:
         if r["error"]:

@@ -55,3 +55,4 @@ def test_bench_multilink_prints_efficiency_overhead_latency_and_failover(
     assert re.search(r"bundle of 2 \d+\.\d+ ms; ratio 2/1 \d+\.\d+", out), out
     assert re.search(r"below half the remaining capacity .* \d+\.\d+ s \(runs:", out), out
     assert re.search(r"TCP survived \d/1, SHA-256 intact \d/1", out), out
+    assert re.search(r"was suspect \d+\.\d+ s after the cut at the sender", out), out
