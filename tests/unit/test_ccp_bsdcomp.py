@@ -51,14 +51,19 @@ def test_known_answer_vector_is_what_we_encode() -> None:
 def test_text_and_random_round_trip(bits: int) -> None:
     comp, decomp = BsdCompressor(bits), BsdDecompressor(bits)
     rng = random.Random(bits)
-    went = []
+    went: dict[str, list[bool]] = {"text": [], "random": []}
     for index in range(300):
-        if index % 2:
+        kind = "text" if index % 2 else "random"
+        if kind == "text":
             payload = TEXT[rng.randrange(100) : rng.randrange(200, len(TEXT))]
         else:
             payload = rng.randbytes(rng.randrange(1, 1500))
-        went.append(send(comp, decomp, 0x21, payload))
-    assert True in went and False in went
+        went[kind].append(send(comp, decomp, 0x21, payload))
+    # Every packet round-tripped (``send`` checks it); random data went as it was, and
+    # text shrank -- with the smallest history some of it may not.
+    assert not any(went["random"])
+    text = went["text"]
+    assert sum(text) == len(text) if bits >= 12 else sum(text) >= len(text) // 2
 
 
 def test_code_size_outside_9_to_15_is_refused() -> None:

@@ -33,15 +33,20 @@ def send(
 def test_text_and_random_round_trip(window_bits: int) -> None:
     comp, decomp = DeflateCompressor(window_bits), DeflateDecompressor(window_bits)
     rng = random.Random(window_bits)
-    went = []
+    went: dict[str, list[bool]] = {"text": [], "random": []}
     for index in range(200):
+        kind = "text" if index % 2 else "random"
         payload = (
-            TEXT[: rng.randrange(1, len(TEXT))]
-            if index % 2
+            TEXT[: rng.randrange(64, len(TEXT))]
+            if kind == "text"
             else _random(rng.randrange(1, 1500), index)
         )
-        went.append(send(comp, decomp, 0x0021, payload))
-    assert True in went and False in went
+        went[kind].append(send(comp, decomp, 0x0021, payload))
+    # Every packet round-tripped (``send`` checks it); random data went as it was, and
+    # text shrank -- with the smallest history some of it may not.
+    assert not any(went["random"])
+    text = went["text"]
+    assert sum(text) == len(text) if window_bits >= 12 else sum(text) >= len(text) // 2
 
 
 def test_window_size_8_is_refused_as_linux_does() -> None:
