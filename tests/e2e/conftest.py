@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -16,13 +18,16 @@ HUB_IP, CLIENT_IP = "10.77.0.1", "10.77.0.2"
 
 
 @dataclass
-class Lab:
+class ProcessLab:
+    """Two namespaces, a CHAP secrets file and a run directory for one test's processes."""
+
     run_dir: Path
     secrets: Path
     ns_hub: str
     ns_client: str
-    cable: CableProcess
-    processes: list[LinkProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.processes: list[LinkProcess] = []
 
     @property
     def env(self) -> dict[str, str]:
@@ -32,6 +37,14 @@ class Lab:
         process = LinkProcess([verb, *args], namespace=namespace, env=self.env, name=verb)
         self.processes.append(process)
         return process
+
+    def wanctl(self, *argv: str) -> LinkProcess:
+        return LinkProcess(list(argv), env=self.env, name=argv[0])
+
+
+@dataclass
+class Lab(ProcessLab):
+    cable: CableProcess
 
     def answer(self, *extra: str) -> LinkProcess:
         return self.start(
@@ -70,12 +83,19 @@ class Lab:
             *extra,
         )
 
-    def wanctl(self, *argv: str) -> LinkProcess:
-        return LinkProcess(list(argv), env=self.env, name=argv[0])
+
+AnyLab = TypeVar("AnyLab", bound=ProcessLab)
 
 
-@pytest.fixture
-def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+def running_lab(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    make: Callable[[Path, Path, str, str, list[CableProcess]], AnyLab],
+    cables: int = 1,
+) -> Iterator[AnyLab]:
+    """A fixture's body: skip without namespaces, else ``make`` a lab over ``cables``
+    paced cables (at the test's ``cable_baud`` mark, 115200 without one) and stop
+    its processes after the test."""
     reason = lab_unavailable()
     if reason:
         pytest.skip(reason)
@@ -86,11 +106,21 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
     run_dir.mkdir()
     marker = request.node.get_closest_marker("cable_baud")
     baud = marker.args[0] if marker else 115200
-    with namespaces(2) as (ns_hub, ns_client), CableProcess(baud) as cable:
-        lab = Lab(run_dir, secrets, ns_hub, ns_client, cable)
+    with namespaces(2) as (ns_hub, ns_client), contextlib.ExitStack() as stack:
+        wires = [stack.enter_context(CableProcess(baud)) for _ in range(cables)]
+        lab = make(run_dir, secrets, ns_hub, ns_client, wires)
         try:
             yield lab
         finally:
             for process in lab.processes:
                 process.stop()
             os.environ.pop("WANCTL_RUN_DIR", None)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    yield from running_lab(
+        tmp_path,
+        request,
+        lambda run, secrets, hub, client, wires: Lab(run, secrets, hub, client, wires[0]),
+    )

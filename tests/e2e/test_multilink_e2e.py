@@ -9,41 +9,27 @@ ping and TCP; one member is cut mid-transfer and the bundle carries on.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hw.lab.cable_process import CableProcess
-from wanctl.lab import LinkProcess, lab_unavailable, namespaces, ping, tcp_transfer
+from tests.e2e.conftest import ProcessLab, running_lab
+from wanctl.lab import LinkProcess, ping, tcp_transfer
 from wanctl.schemacheck import load_schema, validate
 
 HUB_IP, CLIENT_IP = "10.78.0.1", "10.78.0.2"
 
 
 @dataclass
-class BundleLab:
-    run_dir: Path
-    secrets: Path
-    ns_hub: str
-    ns_client: str
+class BundleLab(ProcessLab):
     cables: list[CableProcess]
-    processes: list[LinkProcess] = field(default_factory=list)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"WANCTL_RUN_DIR": str(self.run_dir), "WANCTL_LOCK_DIR": str(self.run_dir)}
-
-    def start(self, verb: str, namespace: str, *args: str) -> LinkProcess:
-        process = LinkProcess([verb, *args], namespace=namespace, env=self.env, name=verb)
-        self.processes.append(process)
-        return process
 
     def answer(self, *extra: str) -> LinkProcess:
         return self.start(
@@ -84,34 +70,10 @@ class BundleLab:
             *extra,
         )
 
-    def wanctl(self, *argv: str) -> LinkProcess:
-        return LinkProcess(list(argv), env=self.env, name=argv[0])
-
 
 @pytest.fixture
 def bundle_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BundleLab]:
-    reason = lab_unavailable()
-    if reason:
-        pytest.skip(reason)
-    secrets = tmp_path / "chap-secrets"
-    secrets.write_text("client hub s3cret *\n")
-    secrets.chmod(0o600)
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    marker = request.node.get_closest_marker("cable_baud")
-    baud = marker.args[0] if marker else 115200
-    with (
-        namespaces(2) as (ns_hub, ns_client),
-        CableProcess(baud) as first,
-        CableProcess(baud) as second,
-    ):
-        lab = BundleLab(run_dir, secrets, ns_hub, ns_client, [first, second])
-        try:
-            yield lab
-        finally:
-            for process in lab.processes:
-                process.stop()
-            os.environ.pop("WANCTL_RUN_DIR", None)
+    yield from running_lab(tmp_path, request, BundleLab, cables=2)
 
 
 def bring_up(lab: BundleLab, *extra: str) -> tuple[LinkProcess, LinkProcess]:
