@@ -302,6 +302,7 @@ def throughput_run(setup: Setup, seconds: float, warmup: float, pings: int = 0) 
             source.kill()
             source.wait()
         idle1 = quiescent(the_lab, hub_if, setup.multilink)
+        watched = liveness_counts(the_lab) if setup.multilink else (0, 0)
         rtt = ping_rtt(the_lab, pings) if pings else None
     ip, packets, tcp = (slope([(s[0], s[k]) for s in samples]) for k in (1, 2, 3))
     wires = [slope([(s[0], s[4][i]) for s in samples]) for i in range(len(setup.bauds))]
@@ -322,7 +323,15 @@ def throughput_run(setup: Setup, seconds: float, warmup: float, pings: int = 0) 
         "cpu_rx": (cpu1[0] - cpu0[0]) / megabytes,
         "cpu_tx": (cpu1[1] - cpu0[1]) / megabytes,
         "rtt": rtt,
+        "probes": watched[0],
+        "suspected": watched[1],
     }
+
+
+def liveness_counts(the_lab: BundleLab) -> tuple[int, int]:
+    """Probes sent and suspicions, summed over both ends' members."""
+    members = [m for link in ("client", "hub") for m in the_lab.status(link)["bundle"]["members"]]
+    return sum(m["probes"] for m in members), sum(m["suspected"] for m in members)
 
 
 def fragments_bound(packet: float, bauds: Sequence[int], header: int = LONG_HEADER) -> int:
@@ -643,6 +652,11 @@ def throughput(setups: list[Setup], args: argparse.Namespace) -> dict[str, list[
             f"{shares:>27} {med(runs, 'fragments_per_packet'):>8.2f} "
             f"{med(runs, 'cpu_rx'):>11.3f} {med(runs, 'cpu_tx'):>11.3f}"
         )
+    bundled = [r for runs in results.values() for r in runs]
+    print(
+        f"liveness over all bulk runs: {sum(r['probes'] for r in bundled)} probes of a quiet "
+        f"member, {sum(r['suspected'] for r in bundled)} members suspected (none was cut)"
+    )
     rtts = {name: [r["rtt"] for r in runs if r["rtt"]] for name, runs in results.items()}
     plain = results.get("1 plain")
     if plain is None:

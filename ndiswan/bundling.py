@@ -168,6 +168,8 @@ class BundleLink(PppLink):
                     "frames_received": m.frames_received,
                     "octets_received": m.octets_received,
                     "errors": m.errors,
+                    "probes": m.probes,
+                    "suspected": m.suspected,
                     "left_because": m.leave_reason,
                 }
                 for m in bundle.members

@@ -351,6 +351,8 @@ def _down_member(member: LinkRunner) -> dict[str, Any]:
         "frames_received": vc.stats.frames_received if vc is not None else 0,
         "octets_received": vc.stats.bytes_received if vc is not None else 0,
         "errors": 0,
+        "probes": 0,
+        "suspected": 0,
         "left_because": None,
     }
 

@@ -76,8 +76,8 @@ def test_suspect_member_gets_no_fragments_and_is_shown_as_suspect() -> None:
     assert SILENCE + DEADLINE <= when <= SILENCE + DEADLINE + 0.1
     pieces = bundle.send(packets(1)[0], now=when)
     assert {member for member, _ in pieces} == {A}
-    states = {m.member_id: m.state for m in bundle.status().members}
-    assert states == {A: "active", B: "suspect"}
+    states = {m.member_id: (m.state, m.probes, m.suspected) for m in bundle.status().members}
+    assert states == {A: ("active", 0, 0), B: ("suspect", 2, 1)}  # probed, then again
     bundle.heard(B, when + 0.1)
     assert {member for member, _ in bundle.send(packets(1)[0], now=when + 0.1)} == {A, B}
 

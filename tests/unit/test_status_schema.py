@@ -57,7 +57,7 @@ def test_a_bundles_status_conforms_and_a_bad_member_row_does_not() -> None:
     row = {
         "member": "/dev/ttyUSB1", "state": "active", "speed": 115200, "share": 0.5,
         "frames_sent": 3, "octets_sent": 900, "frames_received": 2, "octets_received": 600,
-        "errors": 0, "left_because": None,
+        "errors": 0, "probes": 2, "suspected": 1, "left_because": None,
     }  # fmt: skip
     status["bundle"] = {
         "key": '"client"/magic:0a0b0c0d',
@@ -69,7 +69,11 @@ def test_a_bundles_status_conforms_and_a_bad_member_row_does_not() -> None:
     }
     schema = load_schema("status.schema.json")
     assert validate(status, schema) == []
+    row["state"] = "suspect"
+    assert validate(status, schema) == []
     row["state"] = "gone"
+    assert validate(status, schema)
+    row["state"], row["probes"] = "active", -1
     assert validate(status, schema)
 
 

@@ -143,6 +143,8 @@ class Member:
     octets_received: int = 0
     errors: int = 0
     last_received_at: float | None = None
+    probes: int = 0  # Echo-Requests out of turn (``liveness``)
+    suspected: int = 0
 
 
 @dataclass
@@ -169,6 +171,8 @@ class MemberStatus:
     octets_received: int
     errors: int
     leave_reason: str | None
+    probes: int
+    suspected: int
 
 
 @dataclass(frozen=True)
@@ -343,8 +347,11 @@ class Bundle:
         if len(self.active) < 2:
             return LivenessResult()
         actions = self.liveness.check(now)
+        for member_id in actions.probe:
+            self.members[member_id].probes += 1
         packets: list[bytes] = []
         for member_id in actions.suspect:
+            self.members[member_id].suspected += 1
             packets.extend(self.reassembler.remove_member(member_id))
         self.counters.packets_received += len(packets)
         return LivenessResult(actions.probe, actions.suspect, tuple(packets))
