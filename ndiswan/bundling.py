@@ -13,7 +13,7 @@ room, by speed (its NCP packets but CCP's go whole on one member).  A member
 whose link goes down leaves; the bundle ends with its last member.  On every
 fragment sent or received the bundle's ``liveness`` is checked: a member
 quiet too long gets an Echo-Request out of turn (``PppSession.probe``), and
-one that does not answer in time is suspect, skipped by the fragmenter and by
+one that does not answer in time (decided on a timer) is suspect, skipped by the fragmenter and by
 the reassembler's M until it is heard from again.
 
 The member's upper edge is the bundle (``_MemberEdge``): its back-pressure
@@ -360,7 +360,7 @@ class Bundler:
         if bundle is None or bundle_link is None:
             return
         now = bundle_link.loop.time()
-        self._watch(bundle, bundle_link, now)
+        self._watch(bundle, bundle_link, now, decide=False)
         if event.protocol == PROTOCOL_MULTILINK:
             lost = bundle.reassembler.counters.lost
             packets = bundle.receive(member_id, event.info, now)
@@ -372,9 +372,14 @@ class Bundler:
             bundle_link.network.receive_frame(packet, now)
         bundle_link._service()
 
-    def _watch(self, bundle: Bundle, bundle_link: BundleLink, now: float) -> None:
-        """Liveness on traffic: note which members heard anything since the last
-        look, probe the quiet ones, and deliver what a suspicion completes."""
+    def _watch(
+        self, bundle: Bundle, bundle_link: BundleLink, now: float, *, decide: bool = True
+    ) -> None:
+        """Liveness: note which members heard anything since the last look, probe
+        the quiet ones, and deliver what a suspicion completes.  Suspicion is
+        decided on the timer alone (``decide``), which runs after the loop has
+        read every line that was ready, never while a packet or a member's input
+        is being handled: another member's answer may be unread behind it."""
         cleared = False
         for member in bundle.active:
             session = self.members[member.member_id].session
@@ -386,7 +391,7 @@ class Bundler:
                     pppd_log.info("Link %s is heard again", member.member_id)
                     self._tell(member.member_id, "heard again: fragments go on it again")
                 bundle.heard(member.member_id, now)
-        result = bundle.check_liveness(now)
+        result = bundle.check_liveness(now, decide=decide)
         for member_id in result.probe:
             link = self.members[member_id]
             if isinstance(link.session, PppSession):
@@ -434,7 +439,7 @@ class Bundler:
         """Fragment ``packet`` over the members with room; False when none had any."""
         bundle_link = self.links.get(id(bundle))
         if bundle_link is not None:
-            self._watch(bundle, bundle_link, bundle_link.loop.time())
+            self._watch(bundle, bundle_link, bundle_link.loop.time(), decide=False)
         now = 0.0
         for member in bundle.active:
             link = self.members[member.member_id]

@@ -339,14 +339,16 @@ class Bundle:
         if self.liveness.heard(member_id, now):
             self.reassembler.add_member(member_id)
 
-    def check_liveness(self, now: float) -> LivenessResult:
-        """Call on traffic: which members to probe, and which are suspect now.
+    def check_liveness(self, now: float, *, decide: bool = True) -> LivenessResult:
+        """Which members to probe, and which are suspect now.  Call on traffic with
+        ``decide=False`` (only probes), and at ``next_liveness_check`` once every
+        member's input has been read.
 
         A bundle of one has nowhere else to send, so it is not watched.
         """
         if len(self.active) < 2:
             return LivenessResult()
-        actions = self.liveness.check(now)
+        actions = self.liveness.check(now, decide=decide)
         for member_id in actions.probe:
             self.members[member_id].probes += 1
         packets: list[bytes] = []

@@ -88,8 +88,12 @@ class Liveness:
         watch.heard_at, watch.probed_at, watch.suspect = now, None, False
         return cleared
 
-    def check(self, now: float) -> LivenessActions:
-        """Probe the members silent too long; suspect those whose probe is overdue."""
+    def check(self, now: float, *, decide: bool = True) -> LivenessActions:
+        """Probe the members silent too long; suspect those whose probe is overdue.
+
+        ``decide=False`` only probes: the caller is in the middle of one member's
+        input, and another member's answer may be waiting unread.
+        """
         probe: list[str] = []
         suspect: list[str] = []
         busy = self._busy(now)
@@ -103,7 +107,7 @@ class Liveness:
                 if busy and now - watch.heard_at >= self.silence:
                     watch.probed_at = now
                     probe.append(member)
-            elif now - watch.probed_at >= self.deadline:
+            elif decide and now - watch.probed_at >= self.deadline:
                 watch.suspect, watch.probed_at = True, now
                 suspect.append(member)
                 probe.append(member)
