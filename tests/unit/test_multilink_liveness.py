@@ -158,3 +158,14 @@ def test_an_idle_bundle_probes_nobody_and_wakes_only_for_deadlines() -> None:
     watch.heard(B, 5.9)
     assert watch.next_check() is None  # 6.2 is past the busy second: sleep until traffic
     assert watch.check(7.0) == LivenessActions()
+
+
+def test_a_check_made_in_the_middle_of_input_probes_but_never_suspects() -> None:
+    watch = Liveness(silence=0.3, deadline=0.4)
+    watch.add(B, 0.0)
+    watch.activity(0.0)
+    assert watch.check(0.3, decide=False).probe == (B,)
+    assert watch.check(2.0, decide=False) == LivenessActions()  # overdue, not decided here
+    assert not watch.is_suspect(B)
+    watch.activity(2.0)
+    assert watch.check(2.0) == LivenessActions(probe=(B,), suspect=(B,))
