@@ -81,8 +81,10 @@ class BundleRunner:
         self.control_dir = control_dir
         self.on_up = on_up
         members = [split_member(spec, options.baud) for spec in options.members]
-        self.ports = (options.device, *(port for port, _ in members))
-        bauds = (options.baud, *(baud for _, baud in members))
+        self.ports = (options.device, *(m.port for m in members))
+        bauds = (options.baud, *(m.baud for m in members))
+        # A modem member dials its own number, or the profile's when it has none.
+        numbers = (options.number, *(m.number or options.number for m in members))
         self.bundler = Bundler(
             ppp_config(options),
             on_bundle=self._on_bundle,
@@ -91,13 +93,13 @@ class BundleRunner:
         )
         self.members = [
             LinkRunner(
-                dataclasses.replace(options, device=port, baud=baud, members=()),
+                dataclasses.replace(options, device=port, baud=baud, number=number, members=()),
                 link_name=port,
                 answer=answer,
                 progress=_MemberProgress(self.progress, port),
                 bundler=self.bundler,
             )
-            for port, baud in zip(self.ports, bauds, strict=True)
+            for port, baud, number in zip(self.ports, bauds, numbers, strict=True)
         ]
         self.bundle: BundleLink | None = None
         self.edge: TunEdge | None = None

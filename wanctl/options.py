@@ -396,7 +396,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "members",
         v.device_list(7),
         (),
-        "with multilink: more ports of the bundle, PORT@BAUD for its own speed"
+        "with multilink: more ports of the bundle, PORT@BAUD for its own speed,"
+        " PORT=NUMBER for the number its modem dials"
         " (dial --multilink PORT PORT... gives them too)",
         'members = ["/dev/ttyUSB1"]',
         metavar="PORT,PORT",

@@ -13,7 +13,7 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from wanminiport.mcm.chat_script import ChatScriptError, parse_chat_file
 
@@ -369,22 +369,56 @@ def device_list(max_items: int) -> Parser:
 
 
 def _member_port(value: object, textual: bool) -> str:
-    """A member's port, optionally at its own speed: ``/dev/ttyUSB1@57600``."""
+    """A member's port, optionally at its own speed and with its own number:
+    ``/dev/ttyUSB1@57600``, ``/dev/ttyACM1=5551235`` (a modem member dials it), or in
+    a profile ``{port = "/dev/ttyACM1", baud = 57600, number = "5551235"}``."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"port", "baud", "number"})
+        if unknown or "port" not in value:
+            raise BadValue(
+                f"member {value!r} " + (f"has {unknown[0]!r}" if unknown else "has no port"),
+                'write it like {port = "/dev/ttyACM1", baud = 57600, number = "5551235"}',
+            )
+        port = device(value["port"], textual)
+        baud = value.get("baud")
+        number = value.get("number")
+        text = port if baud is None else f"{port}@{_member_baud(baud, textual)}"
+        return text if number is None else f"{text}={phone_number(number, textual)}"
+    if isinstance(value, str) and "://" not in value and "=" in value:
+        port, _, number = value.partition("=")
+        return f"{_member_port(port, textual)}={phone_number(number, textual)}"
     if isinstance(value, str) and "@" in value and "://" not in value:
         port, _, speed = value.rpartition("@")
-        baud = integer(50, 4_000_000, "bps")(speed, True)
-        if baud not in STANDARD_BAUD_RATES:
-            raise BadValue(f"{baud} is not a standard tty speed", f"use {nearest_baud(baud)}")
-        return f"{device(port, textual)}@{baud}"
+        return f"{device(port, textual)}@{_member_baud(speed, textual)}"
     return device(value, textual)
 
 
-def split_member(spec: str, default_baud: int) -> tuple[str, int]:
-    """``/dev/ttyUSB1@57600`` -> (port, speed); without ``@`` the link's own speed."""
+def _member_baud(value: object, textual: bool) -> int:
+    baud: int = integer(50, 4_000_000, "bps")(value, textual)
+    if baud not in STANDARD_BAUD_RATES:
+        raise BadValue(f"{baud} is not a standard tty speed", f"use {nearest_baud(baud)}")
+    return baud
+
+
+class MemberSpec(NamedTuple):
+    """One more port of a bundle: its speed, and the number its modem dials (None:
+    the profile's own ``number``)."""
+
+    port: str
+    baud: int
+    number: str | None
+
+
+def split_member(spec: str, default_baud: int) -> MemberSpec:
+    """``/dev/ttyUSB1@57600=5551235`` -> (port, speed, number); without ``@`` the link's
+    own speed, without ``=`` no number of its own."""
+    number = None
+    if "://" not in spec and "=" in spec:
+        spec, _, number = spec.partition("=")
     if "@" in spec and "://" not in spec:
         port, _, speed = spec.rpartition("@")
-        return port, int(speed)
-    return spec, default_baud
+        return MemberSpec(port, int(speed), number)
+    return MemberSpec(spec, default_baud, number)
 
 
 def endpoint(value: object, textual: bool) -> str:

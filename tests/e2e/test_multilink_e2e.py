@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from hw.lab.cable_process import CableProcess
+from hw.lab.modem.process import ExchangeProcess
 from tests.e2e.conftest import ProcessLab, running_lab
 from wanctl.lab import LinkProcess, ping, tcp_transfer
 from wanctl.schemacheck import load_schema, validate
@@ -74,6 +75,43 @@ class BundleLab(ProcessLab):
 @pytest.fixture
 def bundle_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BundleLab]:
     yield from running_lab(tmp_path, request, BundleLab, cables=2)
+
+
+@pytest.fixture
+def modem_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BundleLab]:
+    """The bundle lab without cables: its members are modems of a virtual exchange."""
+    yield from running_lab(tmp_path, request, BundleLab, cables=0)
+
+
+def test_modem_members_each_dial_their_own_number_and_make_one_bundle(
+    modem_lab: BundleLab,
+) -> None:
+    lab = modem_lab
+    hub_numbers, client_numbers = ("5552001", "5552002"), ("5553001", "5553002")
+    with ExchangeProcess(
+        [*hub_numbers, *client_numbers], ring_interval=0.5, handshake=0.2
+    ) as exchange:
+        first, second = (exchange.tty(n) for n in client_numbers)
+        common = ("--ip", f"{HUB_IP}:{CLIENT_IP}", "--require-chap", "--name", "hub")
+        hub = lab.start(
+            "answer", lab.ns_hub, "--multilink", *(exchange.tty(n) for n in hub_numbers),
+            *common, "--chap-secrets", str(lab.secrets), "--linkname", "hub", "--init", "ATZ",
+        )  # fmt: skip
+        for _ in hub_numbers:
+            hub.wait_for(r"Waiting for a call", 30)
+        client = lab.start(
+            "dial", lab.ns_client, "--multilink", first, f"{second}={hub_numbers[1]}",
+            "--number", hub_numbers[0], "--user", "client", "--remotename", "hub",
+            "--chap-secrets", str(lab.secrets), "--linkname", "client", "--debug",
+        )  # fmt: skip
+        client.wait_for(r"Link up", 60)
+        assert wait_members(lab, "client", 2), "the second modem never joined"
+        ok, summary = ping(lab.ns_client, HUB_IP, count=2, size=1400)
+        assert ok, summary
+        output = client.output()
+    # Each modem dialled the number of its own member, not the profile's twice.
+    assert f"send (ATDT{hub_numbers[0]}^M)" in output, output
+    assert f"send (ATDT{hub_numbers[1]}^M)" in output, output
 
 
 def bring_up(lab: BundleLab, *extra: str) -> tuple[LinkProcess, LinkProcess]:
