@@ -440,6 +440,14 @@ class Bundler:
         bundle_link = self.links.get(id(bundle))
         if bundle_link is not None:
             self._watch(bundle, bundle_link, bundle_link.loop.time(), decide=False)
+        sole = bundle.sole_member(packet)
+        if sole is not None:
+            path = self.members[sole].sendpath
+            if path is None or not path.send(packet):
+                bundle.counters.unsent += 1
+                return False
+            bundle.sent_whole(sole, len(packet))
+            return True
         now = 0.0
         for member in bundle.active:
             link = self.members[member.member_id]

@@ -246,6 +246,8 @@ def test_the_pcap_carries_the_fragments_and_tshark_decodes_them(
     lab.answer()
     client = lab.dial("--pcap", pcap, "--noccp", "--novj")
     client.wait_for(r"Link up", 30)
+    # Both ends with both members: a bundle of one sends its packets whole.
+    assert wait_members(lab, "client", 2) and wait_members(lab, "hub", 2)
     ok, _ = ping(lab.ns_client, HUB_IP, count=2, size=1400)
     assert ok
     lab.wanctl("hangup", "client").wait()

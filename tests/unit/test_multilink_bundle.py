@@ -341,3 +341,18 @@ def test_garbage_on_one_member_costs_bounded_memory_and_is_counted() -> None:
     later = deliver(remote, [p for packet in stream[5:] for p in local.send(packet, 2.0)])
     genuine = [packet for packet in later if packet in stream]
     assert len(genuine) >= 23 and genuine == sorted(genuine, key=stream.index)
+
+
+def test_a_bundle_of_one_sends_packets_whole_up_to_the_members_mru() -> None:
+    table = BundleTable()
+    table.join(A, ALICE, INFO, 115200, now=0.0, send_window=4)
+    bundle = table.bundle_of(A)
+    assert bundle is not None
+    full = b"\x00\x21" + bytes(1500)  # a 1500-octet IP packet: too big for one fragment
+    assert bundle.sole_member(full) == A
+    bundle.sent_whole(A, len(full))
+    status = bundle.status()
+    assert (status.packets_sent, status.members[0].frames_sent) == (1, 1)
+    assert bundle.sole_member(b"\x00\x21" + bytes(1501)) is None  # over the MRU: fragments
+    table.join(B, ALICE, INFO, 115200, now=1.0, send_window=4)
+    assert bundle.sole_member(full) is None  # two members: fragments again

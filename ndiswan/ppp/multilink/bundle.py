@@ -314,6 +314,23 @@ class Bundle:
         self.counters.packets_sent += 1
         return out
 
+    def sole_member(self, packet: bytes) -> str | None:
+        """The member a bundle of one sends ``packet`` on whole, without the multilink
+        header (RFC 1990 lets a member carry a packet so, and one link keeps its
+        order), so that the header does not cut a full-size packet in two; None
+        when the bundle has several members or the packet is over the member's MRU."""
+        active = self.active
+        if len(active) != 1 or information_length(packet) > active[0].mru:
+            return None
+        return active[0].member_id
+
+    def sent_whole(self, member_id: str, octets: int) -> None:
+        """Count a packet ``sole_member`` sent whole."""
+        member = self._active(member_id)
+        member.frames_sent += 1
+        member.octets_sent += octets
+        self.counters.packets_sent += 1
+
     def receive(self, member_id: str, fragment: bytes, now: float) -> list[bytes]:
         """The packets that a member's 0x003d information field completes."""
         member = self.members.get(member_id)
