@@ -409,10 +409,13 @@ class Bundler:
     def _arm_liveness(self, bundle: Bundle, bundle_link: BundleLink) -> None:
         """Wake for the next probe or deadline even when no traffic comes: a sender
         whose acknowledgements stopped sends nothing until TCP's timer fires."""
-        old = self._liveness_timers.pop(id(bundle), None)
+        when = None if bundle.ended else bundle.next_liveness_check()
+        old = self._liveness_timers.get(id(bundle))
+        if old is not None and when is not None and old.when() == when:
+            return  # armed already: no new handle per fragment
+        self._liveness_timers.pop(id(bundle), None)
         if old is not None:
             old.cancel()
-        when = None if bundle.ended else bundle.next_liveness_check()
         if when is not None:
             self._liveness_timers[id(bundle)] = bundle_link.loop.call_at(
                 when, self._liveness_timer, bundle
