@@ -6,8 +6,16 @@ number): a suspect member gets no fragments and does not hold back M.
 
 from __future__ import annotations
 
+import pytest
+
 from ndiswan.ppp.multilink import Bundle, BundleKey, BundleTable
-from ndiswan.ppp.multilink.liveness import DEADLINE, SILENCE, Liveness, LivenessActions
+from ndiswan.ppp.multilink.liveness import (
+    DEADLINE,
+    MAX_DEADLINE,
+    SILENCE,
+    Liveness,
+    LivenessActions,
+)
 from tests.unit.test_multilink_bundle import ALICE, INFO, A, B, deliver, packets
 
 
@@ -169,3 +177,32 @@ def test_a_check_made_in_the_middle_of_input_probes_but_never_suspects() -> None
     assert not watch.is_suspect(B)
     watch.activity(2.0)
     assert watch.check(2.0) == LivenessActions(probe=(B,), suspect=(B,))
+
+
+def test_a_member_that_answers_slowly_gets_a_longer_deadline_up_to_the_cap() -> None:
+    watch = Liveness(silence=0.3, deadline=0.4, busy=100.0)
+    watch.add(B, 0.0)
+    watch.activity(0.0)
+    assert watch.deadline_of(B) == 0.4
+    assert watch.check(0.3).probe == (B,)
+    watch.heard(B, 0.65)  # answered in 0.35 s, close to the deadline
+    assert watch.deadline_of(B) == pytest.approx(0.7)
+    assert watch.check(1.0).probe == (B,)
+    assert watch.check(1.6).suspect == ()  # 0.6 s unanswered: within 0.7
+    watch.heard(B, 1.65)  # slower still: the deadline follows at once
+    assert watch.deadline_of(B) == pytest.approx(1.3)
+    assert watch.check(2.0).probe == (B,)
+    assert watch.check(3.31).suspect == (B,)
+    # A line down for longer than MAX_DEADLINE teaches nothing about its answer time.
+    watch.heard(B, 8.0)
+    assert watch.deadline_of(B) == pytest.approx(1.3)
+    # Quick answers bring it down slowly, never under the least deadline.
+    assert watch.check(8.4).probe == (B,)
+    watch.heard(B, 8.5)
+    assert watch.deadline_of(B) == pytest.approx(2 * (0.875 * 0.65 + 0.125 * 0.1))
+    for step in range(60):
+        start = 9.0 + step
+        assert watch.check(start).probe == (B,)
+        watch.heard(B, start + 0.01)
+    assert watch.deadline_of(B) == pytest.approx(DEADLINE)
+    assert MAX_DEADLINE == 2.0

@@ -8,12 +8,13 @@ every fragment sent or received as ``activity`` and calls ``check`` then and
 at ``next_check``): one that has heard nothing for ``silence`` seconds while
 the bundle was busy (traffic in the last ``BUSY`` seconds) gets a probe (an
 Echo-Request out of turn), and one whose probe goes unanswered for
-``deadline`` seconds is *suspect*.  A suspect member gets no fragments and
-does not hold back reassembly; anything it hears makes it a full member
-again.  It is probed again at once and every ``silence`` seconds while the
-bundle is busy, so that a line that comes back is found even when neither
-end sends on it.  It leaves the bundle only when LCP echo says it is dead, as before: suspicion
-is cheap to take back, leaving is not.
+``deadline`` seconds (more for a member that answers slowly) is *suspect*.
+A suspect member gets no fragments and does not hold back reassembly;
+anything it hears makes it a full member again.  It is probed again at once
+and every ``silence`` seconds while the bundle is busy, so that a line that
+comes back is found even when neither end sends on it.  It leaves the
+bundle only when LCP echo says it is dead, as before: suspicion is cheap to
+take back, leaving is not.
 
 Silence alone is not suspicion: a healthy member may carry nothing towards
 us (a peer may send its TCP acknowledgements on one member), so it costs one
@@ -26,8 +27,12 @@ from dataclasses import dataclass
 
 #: Seconds without a frame before a member of a busy bundle is probed.
 SILENCE = 0.3
-#: Seconds a probe may go unanswered before its member is suspect.
+#: Seconds a probe may go unanswered before its member is suspect, at least:
+#: a member whose answers have come slowly gets twice its usual answer time
+#: (a peer starved of CPU answers late, and a wrongly suspected member costs
+#: the packets whose fragments were on it), up to ``MAX_DEADLINE``.
 DEADLINE = 0.4
+MAX_DEADLINE = 2.0
 #: The bundle counts as busy this long after its last fragment: long enough
 #: for a sender whose acknowledgements stopped to run out of window first.
 BUSY = 1.0
@@ -36,8 +41,18 @@ BUSY = 1.0
 @dataclass
 class _Watch:
     heard_at: float
-    probed_at: float | None = None
+    probed_at: float | None = None  # the latest probe still unanswered
+    first_probe_at: float | None = None  # the first of them
     suspect: bool = False
+    answer_time: float = 0.0  # how long probes take to be answered, recently
+
+    def answered(self, now: float) -> None:
+        if self.first_probe_at is None:
+            return
+        sample = now - self.first_probe_at
+        if sample <= MAX_DEADLINE:  # longer: a line that was down, not a slow one
+            fast = 0.875 * self.answer_time + 0.125 * sample
+            self.answer_time = sample if sample > self.answer_time else fast
 
 
 @dataclass(frozen=True)
@@ -85,8 +100,16 @@ class Liveness:
         if watch is None:
             return False
         cleared = watch.suspect
+        watch.answered(now)
         watch.heard_at, watch.probed_at, watch.suspect = now, None, False
+        watch.first_probe_at = None
         return cleared
+
+    def deadline_of(self, member: str) -> float:
+        """How long a probe of ``member`` may go unanswered (see ``DEADLINE``)."""
+        watch = self._watches.get(member)
+        answer = 0.0 if watch is None else watch.answer_time
+        return min(MAX_DEADLINE, max(self.deadline, 2 * answer))
 
     def check(self, now: float, *, decide: bool = True) -> LivenessActions:
         """Probe the members silent too long; suspect those whose probe is overdue.
@@ -105,9 +128,9 @@ class Liveness:
                 continue
             if watch.probed_at is None:
                 if busy and now - watch.heard_at >= self.silence:
-                    watch.probed_at = now
+                    watch.probed_at = watch.first_probe_at = now
                     probe.append(member)
-            elif decide and now - watch.probed_at >= self.deadline:
+            elif decide and now - watch.probed_at >= self.deadline_of(member):
                 watch.suspect, watch.probed_at = True, now
                 suspect.append(member)
                 probe.append(member)
@@ -119,9 +142,9 @@ class Liveness:
         """When ``check`` may next have something to do (None: only on traffic)."""
         times: list[float] = []
         busy_until = None if self._active_at is None else self._active_at + self.busy
-        for watch in self._watches.values():
+        for member, watch in self._watches.items():
             if watch.probed_at is not None and not watch.suspect:
-                times.append(watch.probed_at + self.deadline)
+                times.append(watch.probed_at + self.deadline_of(member))
                 continue
             start = watch.heard_at if watch.probed_at is None else watch.probed_at
             due = start + self.silence
