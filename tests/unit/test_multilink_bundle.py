@@ -352,7 +352,8 @@ def test_a_bundle_of_one_sends_packets_whole_up_to_the_members_mru() -> None:
     assert bundle.sole_member(full) == A
     bundle.sent_whole(A, len(full))
     status = bundle.status()
-    assert (status.packets_sent, status.members[0].frames_sent) == (1, 1)
+    member = status.members[0]
+    assert (status.packets_sent, member.frames_sent, member.octets_sent) == (1, 0, 1502)
     assert bundle.sole_member(b"\x00\x21" + bytes(1501)) is None  # over the MRU: fragments
     table.join(B, ALICE, INFO, 115200, now=1.0, send_window=4)
     assert bundle.sole_member(full) is None  # two members: fragments again

@@ -325,9 +325,9 @@ class Bundle:
         return active[0].member_id
 
     def sent_whole(self, member_id: str, octets: int) -> None:
-        """Count a packet ``sole_member`` sent whole."""
+        """Count a packet ``sole_member`` sent whole: in the member's octets (its
+        share), not in its fragments."""
         member = self._active(member_id)
-        member.frames_sent += 1
         member.octets_sent += octets
         self.counters.packets_sent += 1
 
