@@ -28,7 +28,8 @@ and the median of ``--runs`` runs is printed:
   first.  Its bound comes from the fragmenter's rule: a packet of L octets
   (inner protocol included) goes in at most ``min(members, L // MIN_FRAGMENT)``
   fragments, a piece longer than its member's MRU (1500) less the header in
-  several; escapes add 2 in 256.  The header part alone (counted: the
+  several; escapes add 2 in 256.  A bundle of one sends its packets whole
+  (bound 0).  The header part alone (counted: the
   fragments the client's bundle sent, from ``wanctl status``) is shown with
   its own bound.
 * **latency**: ``ping -s 1400`` over the idle link, one member (plain, and
@@ -339,8 +340,11 @@ def fragments_bound(packet: float, bauds: Sequence[int], header: int = LONG_HEAD
 
     At most ``len(packet) // MIN_FRAGMENT`` pieces (the inner protocol field
     counts), one per member, in proportion to speed; a piece longer than its
-    member's MRU less the header goes in several.
+    member's MRU less the header goes in several.  A bundle of one sends its
+    packets whole, as fragments of none.
     """
+    if len(bauds) == 1:
+        return 0
     octets = int(packet) + 2
     pieces = max(1, min(len(bauds), octets // MIN_FRAGMENT))
     chosen = sorted(bauds, reverse=True)[:pieces]
@@ -351,6 +355,8 @@ def fragments_bound(packet: float, bauds: Sequence[int], header: int = LONG_HEAD
 def overhead_bound(packet: float, bauds: Sequence[int], header: int = LONG_HEADER) -> float:
     """Multilink's extra wire octets per IP octet, at most (see the module docstring)."""
     k = fragments_bound(packet, bauds, header)
+    if k == 0:
+        return 0.0  # whole packets: the plain link's framing
     extra = INNER_EXTRA + k * (header + OUTER_PROTOCOL) + (k - 1) * FCS_AND_FLAG
     return extra * ESCAPES / packet
 
