@@ -33,11 +33,11 @@ from ndiswan.ppp.multilink.demand import Decision, DemandPolicy, DemandSettings
 from ndiswan.resolv import ResolvConfError
 from ndiswan.tun import TunError
 from wanctl.config import ppp_config
-from wanctl.control import ControlServer, FrameSink
+from wanctl.control import ControlServer
 from wanctl.options import LinkOptions
-from wanctl.pcap import Direction, PcapWriter
+from wanctl.pcap import PcapWriter
 from wanctl.progress import Progress
-from wanctl.runner import LinkRunner
+from wanctl.runner import FrameTap, LinkRunner
 from wanctl.values import split_member
 from wanminiport.exitcodes import ExitCode
 from wanminiport.vc import NO_VC_STATUS
@@ -91,6 +91,7 @@ class BundleRunner:
             on_event=self._on_bundle_event,
             on_membership=lambda member, what: self.progress.note(f"[{member}] {what}"),
         )
+        self.tap = FrameTap()
         self.members = [
             LinkRunner(
                 dataclasses.replace(options, device=port, baud=baud, number=number, members=()),
@@ -98,6 +99,7 @@ class BundleRunner:
                 answer=answer,
                 progress=_MemberProgress(self.progress, port),
                 bundler=self.bundler,
+                tap=self.tap,
             )
             for port, baud, number in zip(self.ports, bauds, numbers, strict=True)
         ]
@@ -105,8 +107,6 @@ class BundleRunner:
         self.edge: TunEdge | None = None
         self.started = time.time()
         self.exit_code: ExitCode | None = None
-        self._pcap: PcapWriter | None = None
-        self._capture_sinks: list[FrameSink] = []
         self._hangup = False
         self._running: dict[LinkRunner, asyncio.Future[ExitCode]] = {}
         #: Members ended by bandwidth on demand: their exit codes are not the run's.
@@ -126,12 +126,11 @@ class BundleRunner:
     async def run(self) -> ExitCode:
         for member in self.members:
             member._refuse_if_locked()
-            member._capture = self._capture  # type: ignore[method-assign]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_hangup)
         if self.options.pcap:
-            self._pcap = PcapWriter(self.options.pcap)
+            self.tap.pcap = PcapWriter(self.options.pcap)
         try:
             self.edge = self.members[0]._tun_edge()
         except (TunError, ResolvConfError) as exc:
@@ -142,7 +141,7 @@ class BundleRunner:
             self.status,
             self.request_hangup,
             directory=Path(self.control_dir) if self.control_dir else None,
-            capture=self._subscribe,
+            capture=self.tap.subscribe,
             drop_member=self.drop_member,
         )
         await server.start()
@@ -153,8 +152,7 @@ class BundleRunner:
             if self.bundle is not None:
                 await self.bundle.settle(5.0)
             self.edge.close()
-            if self._pcap is not None:
-                self._pcap.close()
+            self.tap.close()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         if self.exit_code is not None:
@@ -261,20 +259,6 @@ class BundleRunner:
         elif isinstance(event, LinkTerminated):
             self.exit_code = event.exit_code
             self.progress.note(f"Bundle down: {event.reason} (exit code {int(event.exit_code)})")
-
-    # -- capture --
-
-    def _capture(self, outbound: bool, frame: bytes) -> None:
-        if self._pcap is not None:
-            self._pcap.write(frame, Direction.SENT if outbound else Direction.RECEIVED)
-        if self._capture_sinks:
-            now = time.time()
-            for sink in list(self._capture_sinks):
-                sink(now, outbound, frame)
-
-    def _subscribe(self, sink: FrameSink) -> Callable[[], None]:
-        self._capture_sinks.append(sink)
-        return lambda: self._capture_sinks.remove(sink) if sink in self._capture_sinks else None
 
     # -- status --
 

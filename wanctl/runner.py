@@ -51,6 +51,32 @@ log = logging.getLogger("wanctl")
 DEVICE_POLL_INTERVAL = 0.2
 
 
+class FrameTap:
+    """Every frame of a run, both ways: to the pcap (``--pcap``) and to the
+    subscribers of ``wanctl capture``.  A bundle's members share one."""
+
+    def __init__(self) -> None:
+        self.pcap: PcapWriter | None = None
+        self._sinks: list[FrameSink] = []
+
+    def __call__(self, outbound: bool, frame: bytes) -> None:
+        if self.pcap is not None:
+            self.pcap.write(frame, Direction.SENT if outbound else Direction.RECEIVED)
+        if self._sinks:
+            now = time.time()
+            for sink in list(self._sinks):
+                sink(now, outbound, frame)
+
+    def subscribe(self, sink: FrameSink) -> Callable[[], None]:
+        """``wanctl capture``: frames both ways go to ``sink`` until unsubscribed."""
+        self._sinks.append(sink)
+        return lambda: self._sinks.remove(sink) if sink in self._sinks else None
+
+    def close(self) -> None:
+        if self.pcap is not None:
+            self.pcap.close()
+
+
 @dataclass
 class RunnerState:
     """What ``status`` shows beyond the link's own state."""
@@ -73,6 +99,7 @@ class LinkRunner:
         control_dir: str | None = None,
         on_up: Callable[[], None] | None = None,
         bundler: Bundler | None = None,
+        tap: FrameTap | None = None,
     ) -> None:
         if options.device is None:
             raise WanctlError("no device: give a port (e.g. /dev/ttyUSB0) or a profile with one")
@@ -90,8 +117,8 @@ class LinkRunner:
         self.vc: Vc | None = None
         self.edge: TunEdge | None = None
         self._hangup = asyncio.Event()
-        self._pcap: PcapWriter | None = None
-        self._capture_sinks: list[FrameSink] = []
+        #: A bundle's member gets its bundle's tap (one pcap for every member).
+        self.tap = tap or FrameTap()
 
     # -- the whole run, with redial --
 
@@ -101,21 +128,20 @@ class LinkRunner:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_hangup)
         if self.options.pcap:
-            self._pcap = PcapWriter(self.options.pcap)
+            self.tap.pcap = PcapWriter(self.options.pcap)
         server = ControlServer(
             self.link_name,
             self.status,
             self.request_hangup,
             directory=Path(self.control_dir) if self.control_dir else None,
-            capture=self._subscribe,
+            capture=self.tap.subscribe,
         )
         await server.start()
         try:
             return await self._redial_loop()
         finally:
             await server.close()
-            if self._pcap is not None:
-                self._pcap.close()
+            self.tap.close()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
 
@@ -214,7 +240,7 @@ class LinkRunner:
             on_event=self._on_event,
             silent=self.answer and not modem,
         )
-        link.taps.append(self._capture)
+        link.taps.append(self.tap)
         self.link = link
         edge: TunEdge | None = None
         if self.bundler is not None:
@@ -329,19 +355,6 @@ class LinkRunner:
             p.step("Authenticating")
         elif isinstance(event, LinkTerminated):
             p.note(f"Link down: {event.reason} (exit code {int(event.exit_code)})")
-
-    def _capture(self, outbound: bool, frame: bytes) -> None:
-        if self._pcap is not None:
-            self._pcap.write(frame, Direction.SENT if outbound else Direction.RECEIVED)
-        if self._capture_sinks:
-            now = time.time()
-            for sink in list(self._capture_sinks):
-                sink(now, outbound, frame)
-
-    def _subscribe(self, sink: FrameSink) -> Callable[[], None]:
-        """``wanctl capture``: frames both ways go to ``sink`` until unsubscribed."""
-        self._capture_sinks.append(sink)
-        return lambda: self._capture_sinks.remove(sink) if sink in self._capture_sinks else None
 
     # -- status for the control socket --
 
