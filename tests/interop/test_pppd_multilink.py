@@ -48,9 +48,12 @@ CUT_TRANSFER = MIB // 4
 PORT = 5002
 NEW_BUNDLE = "New bundle ppp0 created"
 ATTACHED = "Link attached to ppp0"
-#: Both sides find a dead member by LCP echo: pppd's options, then ours.
+#: Both sides find a dead member by LCP echo: pppd's options, then ours.  Ours
+#: waits longer: a guest starved of CPU (TCG on a loaded host) may not answer
+#: for 3 s while the lines are fine, and the cut must be found by pppd first,
+#: as its log is read for it.
 ECHO = ("lcp-echo-interval", "1", "lcp-echo-failure", "3")
-OUR_ECHO = ("--lcp-echo-interval", "1", "--lcp-echo-failure", "3")
+OUR_ECHO = ("--lcp-echo-interval", "1", "--lcp-echo-failure", "6")
 #: Our side redials a dead member at once, for ever.
 PERSIST = ("--persist", "--holdoff", "0", "--maxfail", "0")
 
