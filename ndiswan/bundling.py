@@ -13,8 +13,8 @@ room, by speed (its NCP packets but CCP's go whole on one member).  A member
 whose link goes down leaves; the bundle ends with its last member.  On every
 fragment sent or received the bundle's ``liveness`` is checked: a member
 quiet too long gets an Echo-Request out of turn (``PppSession.probe``), and
-one that does not answer in time (decided on a timer) is suspect, skipped by the fragmenter and by
-the reassembler's M until it is heard from again.
+one that does not answer in time (decided on a timer) is suspect, skipped
+by the fragmenter and by the reassembler's M until it is heard from again.
 
 The member's upper edge is the bundle (``_MemberEdge``): its back-pressure
 tells the bundle that this member is full, and the bundle pauses its own

@@ -251,8 +251,7 @@ class PppSession:
             self._close_link("Link inactive", now)
         tick = self._keepalive.handle_timer(now)
         if tick is EchoTick.SEND_REQUEST and self._lcp.is_opened:
-            magic = (self._lcp_options.local.magic or 0).to_bytes(4, "big")
-            self._lcp.send_code(Code.ECHO_REQUEST, magic, self._keepalive.next_identifier())
+            self._send_echo_request()
         elif tick is EchoTick.PEER_DEAD:
             self._log(LogLevel.INFO, f"No response to {self.config.lcp_echo_failure} echo-requests")
             self._log(LogLevel.NOTICE, "Serial link appears to be disconnected.")
@@ -327,9 +326,12 @@ class PppSession:
         if not self._lcp.is_opened:
             return
         self.stats.probes_sent += 1
+        self._send_echo_request()
+        self._pump(now)
+
+    def _send_echo_request(self) -> None:
         magic = (self._lcp_options.local.magic or 0).to_bytes(4, "big")
         self._lcp.send_code(Code.ECHO_REQUEST, magic, self._keepalive.next_identifier())
-        self._pump(now)
 
     def reject_protocol(self, proto: int, info: bytes, now: float) -> None:
         """Multilink: send the Protocol-Reject for a packet the bundle does not
