@@ -165,13 +165,7 @@ def test_a_member_cut_mid_transfer_costs_only_bandwidth(bundle_lab: BundleLab) -
     lab = bundle_lab
     echo = ("--lcp-echo-interval", "1", "--lcp-echo-failure", "3")
     hub, client = bring_up(lab, *echo)
-    outcome: dict[str, object] = {}
-
-    def transfer() -> None:
-        outcome.update(tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20))
-
-    worker = threading.Thread(target=transfer)
-    worker.start()
+    worker, outcome = megabyte_in_background(lab)
     time.sleep(2.0)
     lab.cables[1].cut()
     # Its probe unanswered, it is suspect long before LCP echo calls it dead.
@@ -193,13 +187,7 @@ def test_a_member_quiet_for_a_moment_is_suspect_then_heard_again_and_never_leave
 ) -> None:
     lab = bundle_lab
     _hub, client = bring_up(lab, "--lcp-echo-interval", "2", "--lcp-echo-failure", "4")
-    outcome: dict[str, object] = {}
-
-    def transfer() -> None:
-        outcome.update(tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20))
-
-    worker = threading.Thread(target=transfer)
-    worker.start()
+    worker, outcome = megabyte_in_background(lab)
     time.sleep(1.5)
     lab.cables[1].cut()
     member = re.escape(f"[{lab.cables[1].a}]")
@@ -227,6 +215,18 @@ def test_with_persist_a_cut_member_rejoins_the_bundle(bundle_lab: BundleLab) -> 
     assert wait_members(lab, "hub", 2)
     ok, summary = ping(lab.ns_client, HUB_IP, size=1400)
     assert ok, summary
+
+
+def megabyte_in_background(lab: BundleLab) -> tuple[threading.Thread, dict[str, object]]:
+    """1 MiB of TCP client -> hub on a started thread; its outcome fills the dict."""
+    outcome: dict[str, object] = {}
+
+    def transfer() -> None:
+        outcome.update(tcp_transfer(lab.ns_client, lab.ns_hub, HUB_IP, nbytes=1 << 20))
+
+    worker = threading.Thread(target=transfer)
+    worker.start()
+    return worker, outcome
 
 
 def wait_members(lab: BundleLab, link: str, count: int, timeout: float = 30.0) -> bool:
